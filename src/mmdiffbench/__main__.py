@@ -1,0 +1,5 @@
+"""Allow `python -m mmdiffbench ...`."""
+
+from mmdiffbench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,136 @@
+"""Command line: `mmdiffbench data check|stats DIR`, `train`, `evaluate RUN_DIR`.
+
+Bad input ends with a one-line error and a non-zero exit, not a traceback:
+exit 2 for bad data or configuration, 3 when training diverges (NaN/inf loss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from mmdiffbench.config import ConfigError, resolve
+from mmdiffbench.data import DataError, dataset_stats, load_release
+
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmdiffbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="check a release folder or print its statistics")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    for name, text in (("check", "verify files, checksums, shapes and values"), ("stats", "dataset statistics (paper Table 5 layout)")):
+        cmd = data_sub.add_parser(name, help=text)
+        cmd.add_argument("directory", type=Path)
+        cmd.add_argument("--modalities", nargs="*", default=None, help="feature files to load (default: all present)")
+    data_sub.choices["stats"].add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    train = sub.add_parser("train", help="train one (dataset, model, variant, seed) run")
+    train.add_argument("--data", type=Path, required=True, help="release folder, e.g. ../shared/datasets/tiktok")
+    train.add_argument("--model", required=True)
+    train.add_argument("--variant", default="full")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", type=Path, required=True, help="run directory")
+    train.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
+    train.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    train.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    train.add_argument("--modalities", nargs="*", default=None, help="feature files to load (default: all present)")
+
+    evaluate = sub.add_parser("evaluate", help="re-evaluate the selected model of a run directory")
+    evaluate.add_argument("run_dir", type=Path)
+    evaluate.add_argument("--data", type=Path, default=None, help="release folder (default: the one in config.json)")
+    evaluate.add_argument("--device", default="auto")
+    return parser
+
+
+def _data_command(args: argparse.Namespace) -> int:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset = load_release(args.directory, args.modalities)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    if args.data_command == "check":
+        for filename, status in sorted(dataset.verification.items()):
+            print(f"{filename}: {status}")
+        print(f"{args.directory}: OK ({dataset.n_users} users, {dataset.n_items} items, modalities: {', '.join(dataset.modalities) or 'none'})")
+        return 0
+    stats = dataset_stats(dataset)
+    if args.json:
+        print(json.dumps(stats, indent=2))
+    else:
+        for key, value in stats.items():
+            if key == "sparsity_percent":
+                value = f"{value:.3f}%"
+            elif key == "modalities":
+                value = ", ".join(f"{m} {d}-d" for m, d in value.items()) or "none"
+            print(f"{key:>20}: {value}")
+    return 0
+
+
+def _train_command(args: argparse.Namespace) -> int:
+    import torch
+
+    from mmdiffbench.train import resolve_device, train_run
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dataset = load_release(args.data, args.modalities)
+    config = resolve(args.model, dataset.name, args.variant, args.overrides)
+    device = resolve_device(args.device)
+    provenance = {"data_dir": str(args.data.resolve()), "modalities": dataset.modalities, "overrides": args.overrides}
+    metrics = train_run(dataset, config, args.seed, args.out, device, args.resume, provenance)
+    metric = metrics["selection"]["metric"]
+    print(
+        f"test {metric} = {metrics['test'][metric]:.4f} (validation-selected, epoch {metrics['selected_epoch']}); "
+        f"{metrics['paper_protocol']['test'][metric]:.4f} (best test epoch {metrics['paper_protocol']['epoch']})"
+    )
+    return 0
+
+
+def _evaluate_command(args: argparse.Namespace) -> int:
+    import torch
+
+    from mmdiffbench.config import RunConfig
+    from mmdiffbench.eval import evaluate_model
+    from mmdiffbench.train import build_model, resolve_device
+    from mmdiffbench.train.checkpoint import load_torch
+    from mmdiffbench.train.seeding import seed_everything
+
+    saved = json.loads((args.run_dir / "config.json").read_text())
+    if not (args.run_dir / "model.pt").is_file():
+        raise DataError(f"{args.run_dir / 'model.pt'}: missing; the run has not completed")
+    dataset = load_release(args.data or Path(saved["data_dir"]), saved.get("modalities"))
+    config = RunConfig(saved["model_name"], saved["variant"], saved["dataset"], saved["model"], saved["trainer"])
+    seed_everything(saved["seed"])
+    model = build_model(dataset, config, resolve_device(args.device))
+    model.load_state_dict(load_torch(args.run_dir / "model.pt"))
+    trainer = config.trainer
+    with torch.no_grad():
+        results = evaluate_model(model, dataset, tuple(trainer["topks"]), trainer["eval_batch_size"], trainer["test_mask_val"])
+    print(json.dumps({split: result.mean() for split, result in results.items()}, indent=2, sort_keys=True))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from mmdiffbench.train.trainer import TrainingDiverged
+
+    try:
+        if args.command == "data":
+            return _data_command(args)
+        if args.command == "train":
+            return _train_command(args)
+        return _evaluate_command(args)
+    except (DataError, ConfigError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except TrainingDiverged as err:
+        print(f"error: training diverged: {err}", file=sys.stderr)
+        return EXIT_DIVERGED

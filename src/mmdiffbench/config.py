@@ -1,0 +1,122 @@
+"""Resolve a run's configuration from the package's YAML files.
+
+Order, later wins: trainer defaults (configs/trainer.yaml) < the model's YAML (`model:` and
+`trainer:` sections) < the dataset preset chosen by the data folder's name (`presets:`) <
+the named variant (`variants:`) < `--set key=value` overrides. Trainer and model keys share
+one namespace, so `--set epochs=5 --set lambda1=0.1` both work. Every override is checked
+against the known keys and the type of its default; an unknown key is an error listing the
+valid ones (no silently ignored typos).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A bad model, variant, key or value in a run's configuration."""
+
+
+@dataclass
+class RunConfig:
+    model_name: str
+    variant: str
+    dataset: str
+    model: dict[str, Any]
+    trainer: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name,
+            "variant": self.variant,
+            "dataset": self.dataset,
+            "model": self.model,
+            "trainer": self.trainer,
+        }
+
+
+def _read_yaml(filename: str) -> dict[str, Any]:
+    path = resources.files("mmdiffbench") / "configs" / filename
+    if not path.is_file():
+        raise ConfigError(f"no config file {filename} in the package")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def model_file(model_name: str) -> dict[str, Any]:
+    return _read_yaml(f"{model_name}.yaml")
+
+
+def list_variants(model_name: str) -> list[str]:
+    return sorted(model_file(model_name).get("variants", {"full": {}}))
+
+
+def coerce(key: str, value: Any, default: Any) -> Any:
+    """`value` converted to the type of `default`, or a ConfigError naming the key."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # PyYAML reads "1e-5" as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+    elif isinstance(default, list):
+        if isinstance(value, list):
+            return [coerce(key, v, default[0]) for v in value] if default else value
+    elif default is None:
+        return value
+    raise ConfigError(f"{key}: expected {type(default).__name__}, got {value!r}")
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'key=value' -> (key, YAML-parsed value)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not key=value")
+    key, raw = text.split("=", 1)
+    return key.strip(), yaml.safe_load(raw) if raw.strip() else ""
+
+
+def _apply(section_values: dict[str, Any], model: dict, trainer: dict, origin: str) -> None:
+    for key, value in section_values.items():
+        if key in model:
+            model[key] = coerce(key, value, model[key])
+        elif key in trainer:
+            trainer[key] = coerce(key, value, trainer[key])
+        else:
+            valid = ", ".join(sorted(set(model) | set(trainer)))
+            raise ConfigError(f"unknown key {key!r} in {origin}; valid keys: {valid}")
+
+
+def resolve(model_name: str, dataset: str, variant: str = "full", overrides: list[str] | None = None) -> RunConfig:
+    """The fully resolved configuration of one (model, dataset, variant, overrides) run."""
+    from mmdiffbench.models import get_model_class  # the registry is the source of model names
+
+    get_model_class(model_name)
+    trainer = dict(_read_yaml("trainer.yaml"))
+    spec = model_file(model_name)
+    model = dict(spec.get("model", {}))
+    clash = set(model) & set(trainer)
+    if clash:
+        raise ConfigError(f"{model_name}.yaml: model keys shadow trainer keys: {sorted(clash)}")
+    _apply(spec.get("trainer", {}), model, trainer, f"{model_name}.yaml trainer section")
+    _apply(spec.get("presets", {}).get(dataset, {}), model, trainer, f"{model_name}.yaml preset {dataset!r}")
+    variants = spec.get("variants", {"full": {}})
+    if variant not in variants:
+        raise ConfigError(f"unknown variant {variant!r} of {model_name}; known variants: {', '.join(sorted(variants))}")
+    _apply(variants[variant] or {}, model, trainer, f"variant {variant!r}")
+    parsed = dict(parse_override(text) for text in overrides or [])
+    _apply(parsed, model, trainer, "--set")
+    return RunConfig(model_name, variant, dataset, model, trainer)

@@ -1,0 +1,46 @@
+"""The canonical in-memory dataset every model and metric works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+
+@dataclass(frozen=True)
+class InteractionDataset:
+    """Binary users x items splits (CSR, float32) plus named item feature matrices.
+
+    `features` maps a modality name (`image`, `text`, `audio`, ...) to an items x dim
+    float32 array; it may be empty (ID-only datasets such as Baby/Sports here).
+    `verification` records, per file, whether its checksum was verified.
+    """
+
+    name: str
+    train: sp.csr_matrix
+    val: sp.csr_matrix
+    test: sp.csr_matrix
+    features: dict[str, np.ndarray] = field(default_factory=dict)
+    verification: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n_users(self) -> int:
+        return self.train.shape[0]
+
+    @property
+    def n_items(self) -> int:
+        return self.train.shape[1]
+
+    @property
+    def modalities(self) -> list[str]:
+        return sorted(self.features)
+
+    def split(self, name: str) -> sp.csr_matrix:
+        if name not in ("train", "val", "test"):
+            raise ValueError(f"unknown split {name!r}; expected train, val or test")
+        return getattr(self, name)
+
+    def train_counts(self) -> np.ndarray:
+        """Training interactions per user (the user-sparsity grouping key)."""
+        return np.diff(self.train.indptr)

@@ -1,0 +1,22 @@
+"""The model registry: an explicit name -> class table a newcomer can grep."""
+
+from __future__ import annotations
+
+from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender, Recommender
+from mmdiffbench.models.lightgcn import LightGCN
+from mmdiffbench.models.mf_bpr import MFBPR
+
+MODELS: dict[str, type[Recommender]] = {
+    "mf_bpr": MFBPR,
+    "lightgcn": LightGCN,
+}
+
+
+def get_model_class(name: str) -> type[Recommender]:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}") from None
+
+
+__all__ = ["BPRBatch", "EmbeddingRecommender", "MODELS", "Recommender", "get_model_class"]

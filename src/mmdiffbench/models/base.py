@@ -1,0 +1,95 @@
+"""The model contract the trainer relies on (DESIGN.md, "Contracts").
+
+A model is an nn.Module built from (dataset, config). The trainer owns optimisation,
+sampling, evaluation, selection and checkpoints; the model only
+- returns its named loss terms for a BPR batch (`losses`; the trainer sums them),
+- may do per-epoch work before the recommender steps (`on_epoch_start`; DiffMM trains its
+  denoisers and rebuilds its modality graphs there) and report timings / logs from it,
+- scores all items for a batch of users (`score`), optionally caching work shared by all
+  batches of one evaluation inside `scoring()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from mmdiffbench.data.dataset import InteractionDataset
+
+
+@dataclass
+class BPRBatch:
+    """(user, positive item, negative item) index triples on the model's device."""
+
+    users: torch.Tensor
+    pos: torch.Tensor
+    neg: torch.Tensor
+
+
+class Recommender(nn.Module):
+    """Base class of every registered model."""
+
+    #: multimodal models set this; building one on a dataset without features fails early
+    requires_features: bool = False
+
+    def __init__(self, dataset: InteractionDataset, config: dict[str, Any]) -> None:
+        super().__init__()
+        if self.requires_features and not dataset.features:
+            raise ValueError(
+                f"{type(self).__name__} needs item feature files (<modality>_feat.npy) but dataset "
+                f"{dataset.name!r} has none; add them to the data folder (see README, 'Adding features')"
+            )
+        self.n_users = dataset.n_users
+        self.n_items = dataset.n_items
+        self.config = dict(config)
+
+    def losses(self, batch: BPRBatch) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def on_epoch_start(self, epoch: int) -> dict[str, float]:
+        """Per-epoch work before the recommender steps; returns values for history.csv."""
+        return {}
+
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @contextmanager
+    def scoring(self) -> Iterator[None]:
+        """Context in which `score` is called for every batch of one evaluation."""
+        yield
+
+    def optim_parameters(self) -> Iterator[nn.Parameter]:
+        """Parameters the trainer's optimiser steps (models with own optimisers exclude theirs)."""
+        return self.parameters()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+
+class EmbeddingRecommender(Recommender):
+    """A model whose score is the inner product of final user and item embeddings."""
+
+    _cache: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(users x d, items x d) after any propagation; recomputed for each training batch."""
+        raise NotImplementedError
+
+    @contextmanager
+    def scoring(self) -> Iterator[None]:
+        with torch.no_grad():
+            self._cache = self.final_embeddings()
+        try:
+            yield
+        finally:
+            self._cache = None
+
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        user_emb, item_emb = self._cache if self._cache is not None else self.final_embeddings()
+        return user_emb[users] @ item_emb.T

@@ -1,0 +1,116 @@
+"""One training run from data folder to run directory (DESIGN.md run-directory contract).
+
+Writes `config.json` (resolved), `train.log`, `history.csv` and `checkpoint.pt` while it
+runs, and `model.pt` (the selected state) plus `metrics.json` only when it completes:
+a failed or killed run never leaves a `metrics.json` that looks complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mmdiffbench.config import RunConfig
+from mmdiffbench.data.dataset import InteractionDataset
+from mmdiffbench.models import get_model_class
+from mmdiffbench.train.checkpoint import save_torch, write_json
+from mmdiffbench.train.runinfo import git_commit, peak_rss_mb, versions
+from mmdiffbench.train.seeding import seed_everything
+from mmdiffbench.train.trainer import CHECKPOINT, Trainer
+
+
+def run_logger(out_dir: Path) -> logging.Logger:
+    """Log to `train.log` (appending across resumes) and to stderr."""
+    logger = logging.getLogger(f"mmdiffbench.run.{out_dir.resolve()}")
+    logger.handlers.clear()
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    formatter = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    for handler in (logging.FileHandler(out_dir / "train.log"), logging.StreamHandler(sys.stderr)):
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+    return logger
+
+
+def build_model(dataset: InteractionDataset, config: RunConfig, device: torch.device) -> torch.nn.Module:
+    return get_model_class(config.model_name)(dataset, config.model).to(device)
+
+
+def train_run(
+    dataset: InteractionDataset,
+    config: RunConfig,
+    seed: int,
+    out_dir: str | Path,
+    device: torch.device,
+    resume: bool = False,
+    provenance: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train, select, and write the run directory; returns the metrics.json content."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics_path = out_dir / "metrics.json"
+    has_checkpoint = (out_dir / CHECKPOINT).is_file()
+    if not (resume and has_checkpoint):
+        metrics_path.unlink(missing_ok=True)  # a fresh run must not leave an old result behind
+        (out_dir / CHECKPOINT).unlink(missing_ok=True)
+    logger = run_logger(out_dir)
+    started = time.perf_counter()
+    seed_everything(seed)
+    model = build_model(dataset, config, device)
+    trainer = Trainer(model, dataset, config.trainer, seed, out_dir, logger)
+    resumed = resume and trainer.load_checkpoint()
+    if not resumed:
+        write_json(
+            {**config.as_dict(), "seed": seed, "device": str(device), **(provenance or {})},
+            out_dir / "config.json",
+        )
+        logger.info("training %s/%s on %s, seed %d, device %s", config.model_name, config.variant, dataset.name, seed, device)
+    trainer.fit()
+    if trainer.best_state is None:
+        raise RuntimeError("no evaluation happened; check epochs and eval_every")
+    save_torch(trainer.best_state, out_dir / "model.pt")
+    selected, paper = trainer.selected, trainer.paper
+    metrics = {
+        "model": config.model_name,
+        "variant": config.variant,
+        "dataset": dataset.name,
+        "seed": seed,
+        "selection": {"split": "val", "metric": selected.metric},
+        "selected_epoch": selected.epoch,
+        "val": selected.record["val"],
+        "test": selected.record["test"],
+        "test_groups": selected.record["test_groups"],
+        "paper_protocol": {
+            "description": "epoch with the best test score (the papers' and official code's protocol)",
+            "epoch": paper.epoch,
+            "val": paper.record["val"],
+            "test": paper.record["test"],
+            "test_groups": paper.record["test_groups"],
+        },
+        "epochs_run": len(trainer.history),
+        "stopped_early": trainer.stopped_early,
+        "train_wall_time_s": trainer.elapsed,
+        "process_wall_time_s": time.perf_counter() - started,
+        "peak_rss_mb": peak_rss_mb(),
+        "cuda_peak_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "versions": versions(),
+        "git_commit": git_commit(),
+        "data_verification": dataset.verification,
+    }
+    write_json(metrics, metrics_path)
+    logger.info(
+        "done: selected epoch %d, test %s=%.4f (paper protocol: epoch %d, %.4f)",
+        selected.epoch,
+        selected.metric,
+        selected.record["test"][selected.metric],
+        paper.epoch,
+        paper.record["test"][paper.metric],
+    )
+    return metrics

@@ -1,0 +1,204 @@
+"""The training loop: BPR steps, periodic evaluation, selection, early stopping, checkpoints.
+
+Selection follows the validation split (`selection_metric`, default recall@20) with
+`patience` evaluations of tolerance; the selected epoch's test metrics are the result.
+The papers' protocol (the epoch with the best *test* score) is tracked separately and
+reported under `paper_protocol`, never mixed with the selected result.
+A checkpoint holding model, optimiser, sampler and every RNG state is written atomically
+after each epoch, so `resume=True` continues a killed run to exactly the same metrics.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from mmdiffbench.data.dataset import InteractionDataset
+from mmdiffbench.eval.evaluate import evaluate_model
+from mmdiffbench.eval.ranking import RankingResult
+from mmdiffbench.models.base import BPRBatch, Recommender
+from mmdiffbench.train.checkpoint import load_torch, save_torch, write_text
+from mmdiffbench.train.sampling import BPRSampler
+from mmdiffbench.train.seeding import capture_rng, restore_rng
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the run stops without writing metrics.json."""
+
+
+@dataclass
+class Selection:
+    """Best evaluation so far under one criterion (validation, or the papers' test protocol)."""
+
+    split: str
+    metric: str
+    best: float = float("-inf")
+    epoch: int = -1
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def offer(self, epoch: int, record: dict[str, Any]) -> bool:
+        score = record[self.split][self.metric]
+        if score > self.best:  # strict: ties keep the earlier epoch, as the official code
+            self.best, self.epoch, self.record = score, epoch, record
+            return True
+        return False
+
+
+def _record(results: dict[str, RankingResult], dataset: InteractionDataset, edges: list[int]) -> dict[str, Any]:
+    return {
+        "val": results["val"].mean(),
+        "test": results["test"].mean(),
+        "test_groups": results["test"].by_group(dataset.train_counts(), edges),
+    }
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: Recommender,
+        dataset: InteractionDataset,
+        trainer_config: dict[str, Any],
+        seed: int,
+        out_dir: Path,
+        logger: logging.Logger,
+    ) -> None:
+        self.model = model
+        self.dataset = dataset
+        self.cfg = trainer_config
+        self.out_dir = Path(out_dir)
+        self.log = logger
+        self.device = model.device
+        self.sampler = BPRSampler(dataset.train, seed)
+        self.optimizer = torch.optim.Adam(
+            model.optim_parameters(), lr=self.cfg["lr"], weight_decay=self.cfg["weight_decay"]
+        )
+        self.ks = tuple(self.cfg["topks"])
+        if self.cfg["selection_metric"] not in {f"{m}@{k}" for m in ("recall", "precision", "ndcg") for k in self.ks}:
+            raise ValueError(f"selection_metric {self.cfg['selection_metric']!r} is not computed with topks {self.ks}")
+        self.selected = Selection("val", self.cfg["selection_metric"])
+        self.paper = Selection("test", self.cfg["selection_metric"])
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.history: list[dict[str, Any]] = []
+        self.bad_evals = 0
+        self.start_epoch = 0
+        self.elapsed = 0.0
+        self.stopped_early = False
+
+    # ---- checkpoints -------------------------------------------------------------------
+    def _state(self, epoch: int) -> dict[str, Any]:
+        return {
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "sampler": self.sampler.state,
+            "rng": capture_rng(),
+            "selected": self.selected,
+            "paper": self.paper,
+            "best_state": self.best_state,
+            "history": self.history,
+            "bad_evals": self.bad_evals,
+            "elapsed": self.elapsed,
+            "stopped_early": self.stopped_early,
+        }
+
+    def load_checkpoint(self) -> bool:
+        """Restore from the run directory's checkpoint; False when there is none."""
+        path = self.out_dir / CHECKPOINT
+        if not path.is_file():
+            return False
+        state = load_torch(path)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.sampler.state = state["sampler"]
+        restore_rng(state["rng"])
+        self.selected, self.paper = state["selected"], state["paper"]
+        self.best_state, self.history = state["best_state"], state["history"]
+        self.bad_evals, self.elapsed = state["bad_evals"], state["elapsed"]
+        self.stopped_early = state["stopped_early"]
+        self.start_epoch = state["epoch"] + 1
+        self.log.info("resumed from %s after epoch %d", path, state["epoch"])
+        return True
+
+    # ---- one epoch ---------------------------------------------------------------------
+    def _train_epoch(self, epoch: int) -> dict[str, float]:
+        self.model.train()
+        sums: dict[str, float] = defaultdict(float)
+        n_batches = self.sampler.n_batches(self.cfg["batch_size"])
+        batches = self.sampler.epoch(self.cfg["batch_size"])
+        bar = tqdm(batches, total=n_batches, desc=f"epoch {epoch}", leave=False, disable=not sys.stderr.isatty())
+        for step, (users, pos, neg) in enumerate(bar):
+            batch = BPRBatch(*(torch.from_numpy(a).to(self.device) for a in (users, pos, neg)))
+            terms = self.model.losses(batch)
+            loss = sum(terms.values())
+            if not torch.isfinite(loss):
+                values = {k: float(v) for k, v in terms.items()}
+                raise TrainingDiverged(f"non-finite loss at epoch {epoch}, step {step}: {values}")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            for key, value in terms.items():
+                sums[f"loss_{key}"] += float(value.detach())
+        return {key: value / n_batches for key, value in sums.items()}
+
+    def _evaluate(self, epoch: int, row: dict[str, Any]) -> bool:
+        """Evaluate, update both selections; True when early stopping triggers."""
+        results = evaluate_model(
+            self.model, self.dataset, self.ks, self.cfg["eval_batch_size"], self.cfg["test_mask_val"]
+        )
+        record = _record(results, self.dataset, self.cfg["group_edges"])
+        row.update({f"val_{k}": v for k, v in record["val"].items()})
+        row.update({f"test_{k}": v for k, v in record["test"].items()})
+        self.paper.offer(epoch, record)
+        if self.selected.offer(epoch, record):
+            self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
+            self.bad_evals = 0
+        else:
+            self.bad_evals += 1
+        return self.cfg["patience"] > 0 and self.bad_evals >= self.cfg["patience"]
+
+    def fit(self) -> None:
+        epochs, every = self.cfg["epochs"], self.cfg["eval_every"]
+        for epoch in range(self.start_epoch, epochs):
+            if self.stopped_early:
+                break
+            started = time.perf_counter()
+            row: dict[str, Any] = {"epoch": epoch}
+            t0 = time.perf_counter()
+            row.update(self.model.on_epoch_start(epoch))
+            row["time_epoch_start"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            row.update(self._train_epoch(epoch))
+            row["time_train"] = time.perf_counter() - t0
+            if (epoch + 1) % every == 0 or epoch == epochs - 1:
+                t0 = time.perf_counter()
+                self.stopped_early = self._evaluate(epoch, row)
+                row["time_eval"] = time.perf_counter() - t0
+            self.elapsed += time.perf_counter() - started
+            self.history.append(row)
+            self._log_epoch(row)
+            write_text(pd.DataFrame(self.history).to_csv(index=False), self.out_dir / "history.csv")
+            save_torch(self._state(epoch), self.out_dir / CHECKPOINT)
+        if self.stopped_early:
+            self.log.info("early stop: %d evaluations without a better validation %s", self.bad_evals, self.selected.metric)
+
+    def _log_epoch(self, row: dict[str, Any]) -> None:
+        metric = self.selected.metric
+        parts = [f"epoch {row['epoch']}"]
+        parts += [f"{k}={v:.4f}" for k, v in row.items() if k.startswith("loss_")]
+        if f"val_{metric}" in row:
+            parts.append(f"val {metric}={row[f'val_{metric}']:.4f} test {metric}={row[f'test_{metric}']:.4f}")
+        seconds = sum(row.get(k, 0.0) for k in ("time_epoch_start", "time_train", "time_eval"))
+        parts.append(f"{seconds:.1f}s")
+        self.log.info(" ".join(parts))
