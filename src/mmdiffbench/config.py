@@ -104,7 +104,10 @@ def resolve(model_name: str, dataset: str, variant: str = "full", overrides: lis
     """The fully resolved configuration of one (model, dataset, variant, overrides) run."""
     from mmdiffbench.models import get_model_class  # the registry is the source of model names
 
-    get_model_class(model_name)
+    try:
+        get_model_class(model_name)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     trainer = dict(_read_yaml("trainer.yaml"))
     spec = model_file(model_name)
     model = dict(spec.get("model", {}))

@@ -7,5 +7,6 @@ from mmdiffbench.graph.adjacency import (
     symmetric_normalize,
     to_torch_sparse,
 )
+from mmdiffbench.graph.spmm import sparse_matmul, to_csr
 
-__all__ = ["bipartite_adjacency", "drop_edges", "normalized_adjacency", "symmetric_normalize", "to_torch_sparse"]
+__all__ = ["bipartite_adjacency", "drop_edges", "normalized_adjacency", "symmetric_normalize", "sparse_matmul", "to_csr", "to_torch_sparse"]

@@ -35,7 +35,7 @@ def to_torch_sparse(matrix: sp.spmatrix, device: torch.device | str = "cpu") -> 
     coo = sp.coo_matrix(matrix, dtype=np.float32)
     indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
     values = torch.from_numpy(coo.data.astype(np.float32))
-    return torch.sparse_coo_tensor(indices, values, coo.shape, device=device).coalesce()
+    return torch.sparse_coo_tensor(indices, values, coo.shape, device=device, check_invariants=False).coalesce()
 
 
 def normalized_adjacency(
@@ -60,5 +60,5 @@ def drop_edges(adj: torch.Tensor, keep_rate: float, generator: torch.Generator |
     values = adj.values()
     mask = torch.rand(values.shape, generator=generator, device=values.device) < keep_rate
     return torch.sparse_coo_tensor(
-        adj.indices()[:, mask], values[mask] / keep_rate, adj.shape, device=values.device
+        adj.indices()[:, mask], values[mask] / keep_rate, adj.shape, device=values.device, check_invariants=False
     ).coalesce()

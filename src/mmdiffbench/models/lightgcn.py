@@ -18,16 +18,16 @@ import torch
 from torch import nn
 
 from mmdiffbench.data.dataset import InteractionDataset
-from mmdiffbench.graph import normalized_adjacency
+from mmdiffbench.graph import normalized_adjacency, sparse_matmul, to_csr
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
 from mmdiffbench.models.losses import bpr_loss, embedding_l2
 
 
 def propagate_mean(adj: torch.Tensor, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
-    """Mean of E^(0..L) with E^(k+1) = adj @ E^(k)."""
+    """Mean of E^(0..L) with E^(k+1) = adj @ E^(k); `adj` is symmetric CSR."""
     total, current = ego, ego
     for _ in range(n_layers):
-        current = torch.sparse.mm(adj, current)
+        current = sparse_matmul(adj, current)
         total = total + current
     return total / (n_layers + 1)
 
@@ -39,7 +39,7 @@ class LightGCN(EmbeddingRecommender):
         self.n_layers = int(config["n_layers"])
         self.user_embedding = nn.Parameter(torch.empty(self.n_users, dim))
         self.item_embedding = nn.Parameter(torch.empty(self.n_items, dim))
-        self.register_buffer("adj", normalized_adjacency(dataset.train), persistent=False)
+        self.register_buffer("adj", to_csr(normalized_adjacency(dataset.train)), persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -1,0 +1,112 @@
+"""The release loader on good and deliberately broken folders written by the tests."""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from mmdiffbench.data import DataError, DataWarning, InteractionDataset, load_release
+
+
+def test_round_trip(release_dir: Path, synthetic: InteractionDataset) -> None:
+    with pytest.warns(DataWarning, match="unverified"):
+        loaded = load_release(release_dir)
+    assert loaded.name == "synthetic"
+    assert loaded.modalities == ["image", "text"]
+    for split in ("train", "val", "test"):
+        assert (loaded.split(split) != synthetic.split(split)).nnz == 0
+        assert loaded.split(split).dtype == np.float32
+    np.testing.assert_allclose(loaded.features["image"], synthetic.features["image"], atol=1e-2)  # float16 on disk
+    assert loaded.verification["trnMat.pkl"] == "unverified"
+
+
+def test_modality_subset_and_missing_modality(release_dir: Path) -> None:
+    loaded = load_release(release_dir, modalities=["text"], verify=False)
+    assert loaded.modalities == ["text"]
+    with pytest.raises(DataError, match=r"audio_feat\.npy.*missing"):
+        load_release(release_dir, modalities=["audio"], verify=False)
+
+
+def test_missing_split_file(release_dir: Path) -> None:
+    (release_dir / "valMat.pkl").unlink()
+    with pytest.raises(DataError, match=r"valMat\.pkl: missing file"):
+        load_release(release_dir, verify=False)
+
+
+def test_truncated_pickle(release_dir: Path) -> None:
+    path = release_dir / "trnMat.pkl"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(DataError, match=r"trnMat\.pkl: unreadable or truncated"):
+        load_release(release_dir, verify=False)
+
+
+def test_garbage_file(release_dir: Path) -> None:
+    (release_dir / "tstMat.pkl").write_bytes(b"this is not a pickle")
+    with pytest.raises(DataError, match=r"tstMat\.pkl: unreadable or truncated"):
+        load_release(release_dir, verify=False)
+
+
+def test_wrong_object_type(release_dir: Path) -> None:
+    with open(release_dir / "tstMat.pkl", "wb") as handle:
+        pickle.dump(np.zeros((3, 3)), handle)
+    with pytest.raises(DataError, match=r"tstMat\.pkl: expected a scipy sparse"):
+        load_release(release_dir, verify=False)
+
+
+def test_shape_mismatch_between_splits(release_dir: Path, synthetic: InteractionDataset) -> None:
+    wider = sp.coo_matrix((synthetic.n_users, synthetic.n_items + 1), dtype=np.float64)
+    with open(release_dir / "valMat.pkl", "wb") as handle:
+        pickle.dump(wider, handle)
+    with pytest.raises(DataError, match=r"valMat\.pkl: shape .* differs from trnMat\.pkl"):
+        load_release(release_dir, verify=False)
+
+
+def test_feature_rows_must_match_items(release_dir: Path, synthetic: InteractionDataset) -> None:
+    np.save(release_dir / "image_feat.npy", np.zeros((synthetic.n_items - 1, 4), dtype=np.float16))
+    with pytest.raises(DataError, match=r"image_feat\.npy: .*feature rows"):
+        load_release(release_dir, verify=False)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_features(release_dir: Path, synthetic: InteractionDataset, bad: float) -> None:
+    features = synthetic.features["text"].copy()
+    features[5, 2] = bad
+    np.save(release_dir / "text_feat.npy", features)
+    with pytest.raises(DataError, match=r"text_feat\.npy: 1 NaN or infinite"):
+        load_release(release_dir, verify=False)
+
+
+def test_truncated_feature_file(release_dir: Path) -> None:
+    path = release_dir / "image_feat.npy"
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(DataError, match=r"image_feat\.npy: unreadable or truncated"):
+        load_release(release_dir, verify=False)
+
+
+def test_non_binary_values_are_binarized_with_a_count(release_dir: Path, synthetic: InteractionDataset) -> None:
+    train = sp.coo_matrix(synthetic.train, dtype=np.float64)
+    train.data[:7] = 3.0
+    with open(release_dir / "trnMat.pkl", "wb") as handle:
+        pickle.dump(train, handle)
+    with pytest.warns(DataWarning, match="7 non-zero entries are not 1; binarized"):
+        loaded = load_release(release_dir, verify=False)
+    assert set(np.unique(loaded.train.data)) == {1.0}
+    assert loaded.train.nnz == synthetic.train.nnz
+
+
+def test_not_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="not a directory"):
+        load_release(tmp_path / "nowhere")
+
+
+def test_checksum_mismatch_names_the_file(tmp_path: Path, release_dir: Path) -> None:
+    # a folder named like a registered dataset whose file differs from the release
+    fake = tmp_path / "tiktok"
+    shutil.copytree(release_dir, fake)
+    with pytest.raises(DataError, match=r"tiktok/trnMat\.pkl: sha256 mismatch"):
+        load_release(fake)
