@@ -143,7 +143,7 @@ class Trainer:
             terms = self.model.losses(batch)
             loss = sum(terms.values())
             if not torch.isfinite(loss):
-                values = {k: float(v) for k, v in terms.items()}
+                values = {k: float(v.detach()) for k, v in terms.items()}
                 raise TrainingDiverged(f"non-finite loss at epoch {epoch}, step {step}: {values}")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -1,0 +1,69 @@
+"""Train the ID-only baselines (MF-BPR, LightGCN) on every dataset and seed; collect a CSV.
+
+Each run is an ordinary `mmdiffbench train` run directory, so every number in the CSV can
+be traced to its config.json / history.csv / metrics.json. Finished runs are skipped and
+killed runs resumed, so the script can be re-run after an interruption.
+
+    python benchmarks/baselines.py --data ../shared/datasets --runs benchmarks/train/baselines
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+METRICS = ("recall@20", "ndcg@20", "recall@10", "ndcg@10")
+
+
+def run_one(data: Path, dataset: str, model: str, seed: int, out: Path, threads: int) -> dict:
+    if not (out / "metrics.json").is_file():
+        command = [sys.executable, "-m", "mmdiffbench", "train", "--data", str(data / dataset), "--model", model]
+        command += ["--seed", str(seed), "--out", str(out), "--device", "cpu", "--threads", str(threads), "--resume"]
+        print(" ".join(command), flush=True)
+        subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
+    return json.loads((out / "metrics.json").read_text())
+
+
+def rows_of(metrics: dict, run_dir: Path) -> list[dict]:
+    base = {k: metrics[k] for k in ("dataset", "model", "seed")}
+    base.update(run_dir=str(run_dir), epochs_run=metrics["epochs_run"], train_wall_time_s=metrics["train_wall_time_s"])
+    selected = {"protocol": "validation-selected", "epoch": metrics["selected_epoch"], **metrics["test"]}
+    paper = {"protocol": "best-test-epoch (paper)", "epoch": metrics["paper_protocol"]["epoch"], **metrics["paper_protocol"]["test"]}
+    return [{**base, "protocol": r["protocol"], "epoch": r["epoch"], **{m: r[m] for m in METRICS}} for r in (selected, paper)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    parser.add_argument("--runs", type=Path, default=Path("benchmarks/train/baselines"))
+    parser.add_argument("--datasets", nargs="+", default=["tiktok", "baby", "sports"])
+    parser.add_argument("--models", nargs="+", default=["mf_bpr", "lightgcn"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[421, 1, 2])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args()
+
+    rows: list[dict] = []
+    for model in args.models:
+        for dataset in args.datasets:
+            for seed in args.seeds:
+                run_dir = args.runs / dataset / model / f"seed{seed}"
+                rows += rows_of(run_one(args.data, dataset, model, seed, run_dir, args.threads), run_dir)
+                per_seed = pd.DataFrame(rows)
+                args.out.mkdir(parents=True, exist_ok=True)
+                per_seed.to_csv(args.out / "baselines_per_seed.csv", index=False)
+    summary = per_seed.groupby(["dataset", "model", "protocol"])[list(METRICS)].agg(["mean", "std"])
+    summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
+    summary = summary.reset_index()
+    summary["n_seeds"] = per_seed.groupby(["dataset", "model", "protocol"]).size().values
+    summary.to_csv(args.out / "baselines_summary.csv", index=False, float_format="%.4f")
+    print(summary.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
