@@ -1,0 +1,58 @@
+"""Full-ranking evaluation speed and memory on Sports (35,598 users x 18,357 items, 64-d).
+
+Scores every item for every user with a held-out test item (training and validation items
+masked), in user batches, and prints the seconds per split and the process's peak RSS.
+The embeddings are random: the cost of ranking does not depend on their values.
+Goal (issue 3): under 5 s and under 1.5 GB peak RSS on 2 cores.
+
+    python benchmarks/eval_speed.py [--data ../shared/datasets/sports] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from mmdiffbench.data import load_release
+from mmdiffbench.eval.ranking import rank_split
+from mmdiffbench.train.runinfo import peak_rss_mb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets" / "sports")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=2048)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    dataset = load_release(args.data)
+    generator = torch.Generator().manual_seed(0)
+    users = torch.randn(dataset.n_users, args.dim, generator=generator)
+    items = torch.randn(dataset.n_items, args.dim, generator=generator)
+    print(f"{dataset.name}: {dataset.n_users} users x {dataset.n_items} items, d={args.dim}, threads={args.threads}")
+    print(f"peak RSS after loading: {peak_rss_mb():.0f} MB")
+
+    def score(batch: torch.Tensor) -> torch.Tensor:
+        return users[batch] @ items.T
+
+    for split, exclude in (("test", [dataset.train, dataset.val]), ("val", [dataset.train])):
+        seconds = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            result = rank_split(score, dataset.split(split), exclude, (10, 20, 50), args.batch_size)
+            seconds.append(time.perf_counter() - start)
+        print(
+            f"{split}: {len(result.users)} users ranked over all items, "
+            f"best of {args.repeats}: {min(seconds):.2f} s (all: {', '.join(f'{s:.2f}' for s in seconds)})"
+        )
+    print(f"peak RSS: {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
