@@ -31,6 +31,9 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--compare-alloc", action="store_true", help="also time scoring into a fresh matrix per batch (no reused buffer)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -53,6 +56,15 @@ def main() -> None:
             f"{split}: {len(result.users)} users x {dataset.n_items} items, best of {args.repeats}: "
             f"{min(seconds):.2f} s (all: {', '.join(f'{s:.2f}' for s in seconds)})"
         )
+    if args.compare_alloc:
+        with torch.no_grad():
+            user_emb, item_emb = model.final_embeddings()
+        seconds = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            rank_split(lambda users: user_emb[users] @ item_emb.T, dataset.test, splits["test"], (10, 20, 50), args.batch_size)
+            seconds.append(time.perf_counter() - start)
+        print(f"test, fresh score matrix per batch (reference): best of {args.repeats}: {min(seconds):.2f} s")
     print(f"1-min load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
 
