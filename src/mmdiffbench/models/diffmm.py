@@ -46,6 +46,7 @@ from mmdiffbench.diffusion import (
     reverse_chain_fast,
 )
 from mmdiffbench.graph import normalized_adjacency, to_torch_sparse
+from mmdiffbench.graph.operator import SparseOperator
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
 from mmdiffbench.models.contrastive import info_nce
 from mmdiffbench.models.losses import bpr_loss
@@ -59,11 +60,11 @@ def ordered_modalities(names: list[str]) -> list[str]:
     return known + sorted(set(names) - set(known))
 
 
-def propagate_sum(adj: torch.Tensor, x: torch.Tensor, n_layers: int) -> torch.Tensor:
+def propagate_sum(adj: SparseOperator, x: torch.Tensor, n_layers: int) -> torch.Tensor:
     """sum_{l=0..L} adj^l x (LightGCN propagation with sum pooling, layer 0 included)."""
     total, current = x, x
     for _ in range(n_layers):
-        current = torch.sparse.mm(adj, current)
+        current = adj @ current
         total = total + current
     return total
 
@@ -129,9 +130,10 @@ class DiffMM(EmbeddingRecommender):
         # current generated graphs: top-k items per user and the epoch's edge-keep masks
         self.topk: dict[str, torch.Tensor] = {}
         self.keep: dict[str, torch.Tensor | None] = {}
-        self.graphs_full: dict[str, torch.Tensor] = {}
-        self.graphs_train: dict[str, torch.Tensor] = {}
-        self.graphs_cl: dict[str, torch.Tensor] = {}
+        self.graphs_full: dict[str, SparseOperator] = {}
+        self.graphs_train: dict[str, SparseOperator] = {}
+        self.graphs_cl: dict[str, SparseOperator] = {}
+        self._adj_op: SparseOperator | None = None
         for key in ("anchor", "trans"):
             allowed = {"anchor": ("modality", "main"), "trans": ("linear", "matrix")}[key]
             if c[key] not in allowed:
@@ -146,6 +148,13 @@ class DiffMM(EmbeddingRecommender):
         matrix = nn.Linear(in_dim, dim, bias=False)  # official trans=0: bare matrix + LeakyReLU(0.2)
         nn.init.xavier_uniform_(matrix.weight)
         return nn.Sequential(matrix, nn.LeakyReLU(0.2))
+
+    @property
+    def adj_op(self) -> SparseOperator:
+        """The normalised training graph as an operator, rebuilt after a device move."""
+        if self._adj_op is None or self._adj_op.csr.device != self.adj.device:
+            self._adj_op = SparseOperator(self.adj, symmetric=True)
+        return self._adj_op
 
     def feature(self, m: str) -> torch.Tensor:
         return getattr(self, f"feat_{m}")
@@ -176,7 +185,7 @@ class DiffMM(EmbeddingRecommender):
             total = torch.zeros((), device=device)
             for m, generator in self.generators.items():
                 if self.generator_kind == "vgae":
-                    loss = generator.loss(self.adj, self.feature(m), torch.from_numpy(users).to(device), x0)
+                    loss = generator.loss(self.adj_op, self.feature(m), torch.from_numpy(users).to(device), x0)
                     sums[f"gen_loss_{m}"] += float(loss.detach())
                     total = total + loss
                     continue
@@ -200,7 +209,7 @@ class DiffMM(EmbeddingRecommender):
         """The k items with the highest generated score for each user (len(users) x k)."""
         c, device, generator = self.config, self.device, self.generators[m]
         if self.generator_kind == "vgae":
-            user_mu, item_mu = generator.item_user_latents(self.adj, self.feature(m))  # cheap: 3 sparse products
+            user_mu, item_mu = generator.item_user_latents(self.adj_op, self.feature(m))  # cheap: 3 sparse products
             return torch.topk(user_mu[torch.from_numpy(users).to(device)] @ item_mu.T, k, dim=-1).indices
         if fast_chain_applies(generator, c["sampling_noise"]):
             x0 = rows_sparse(self.train_matrix, users, device) if c["sampling_steps"] == 0 else rows_dense(
@@ -221,8 +230,8 @@ class DiffMM(EmbeddingRecommender):
         keep_rate = float(self.config["keep_rate"])
         self.keep = {}
         for m in self.modalities:
-            graph = self._graph_from_topk(self.topk[m])
-            self.keep[m] = None if keep_rate == 1.0 else torch.rand(graph._nnz(), device=graph.device) < keep_rate
+            n_entries = self.topk[m].numel() * 2 + self.n_users + self.n_items  # both directions + self-loops
+            self.keep[m] = None if keep_rate == 1.0 else torch.rand(n_entries, device=self.device) < keep_rate
         self._refresh_graphs()
         self._draw_contrastive_graphs()
 
@@ -237,8 +246,10 @@ class DiffMM(EmbeddingRecommender):
         keep_rate = float(self.config["keep_rate"])
         for m in self.modalities:
             full = self._graph_from_topk(self.topk[m])
-            self.graphs_full[m] = full
-            self.graphs_train[m] = masked_graph(full, self.keep[m], keep_rate)
+            if full._nnz() != self.topk[m].numel() * 2 + self.n_users + self.n_items:
+                raise AssertionError("a generated graph must hold k distinct edges per user plus self-loops")
+            self.graphs_full[m] = SparseOperator(full, symmetric=True)
+            self.graphs_train[m] = SparseOperator(masked_graph(full, self.keep[m], keep_rate))
         self.graphs_cl = dict(self.graphs_train)
 
     def _draw_contrastive_graphs(self) -> None:
@@ -249,8 +260,8 @@ class DiffMM(EmbeddingRecommender):
         keep = torch.rand(self.adj._nnz(), device=self.device) < keep_rate
         random_graph = masked_graph(self.adj, keep, keep_rate)
         for m in self.modalities:
-            mixed = (1.0 - ratio) * self.graphs_train[m] + ratio * random_graph
-            self.graphs_cl[m] = random_graph if ratio == 1.0 else mixed.coalesce()
+            mixed = random_graph if ratio == 1.0 else (1.0 - ratio) * self.graphs_train[m].coo + ratio * random_graph
+            self.graphs_cl[m] = SparseOperator(mixed)
 
     def on_epoch_start(self, epoch: int) -> dict[str, float]:
         t0 = time.perf_counter()
@@ -261,23 +272,23 @@ class DiffMM(EmbeddingRecommender):
         return row
 
     # ---- recommender -----------------------------------------------------------------------
-    def main_view(self, graphs: dict[str, torch.Tensor]) -> torch.Tensor:
+    def main_view(self, graphs: dict[str, SparseOperator]) -> torch.Tensor:
         """Hbar of eq. 23 (users stacked on items)."""
         c = self.config
         ids = torch.cat([self.user_embedding, self.item_embedding])
         weights = torch.softmax(self.modal_weight, dim=0)
         h0 = torch.zeros_like(ids)
         for k, m in enumerate(self.modalities):
-            first = torch.sparse.mm(self.adj, torch.cat([self.user_embedding, F.normalize(self.projected(m))]))
-            second = torch.sparse.mm(self.adj, torch.cat([first[: self.n_users], self.item_embedding]))
-            z = first + second + c["ris_adj_lambda"] * torch.sparse.mm(graphs[m], ids)
+            first = self.adj_op @ torch.cat([self.user_embedding, F.normalize(self.projected(m))])
+            second = self.adj_op @ torch.cat([first[: self.n_users], self.item_embedding])
+            z = first + second + c["ris_adj_lambda"] * (graphs[m] @ ids)
             h0 = h0 + weights[k] * z
-        return propagate_sum(self.adj, h0, c["gnn_layers"]) + c["omega"] * F.normalize(h0)
+        return propagate_sum(self.adj_op, h0, c["gnn_layers"]) + c["omega"] * F.normalize(h0)
 
     def modality_view(self, m: str) -> torch.Tensor:
         """Zbar_m of eq. 16-17 on this epoch's contrastive graph."""
         x = torch.cat([self.user_embedding, F.normalize(self.projected(m))])
-        return propagate_sum(self.adj, torch.sparse.mm(self.graphs_cl[m], x), self.config["gnn_layers"])
+        return propagate_sum(self.adj_op, self.graphs_cl[m] @ x, self.config["gnn_layers"])
 
     def _require_graphs(self) -> None:
         if not self.graphs_full:

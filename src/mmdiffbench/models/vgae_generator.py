@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmdiffbench.graph.operator import SparseOperator
+
 
 class VGAEGenerator(nn.Module):
     def __init__(self, n_users: int, feature_dim: int, dim: int) -> None:
@@ -27,12 +29,12 @@ class VGAEGenerator(nn.Module):
         self.logvar = nn.Linear(dim, dim)
         nn.init.xavier_uniform_(self.user_embedding)
 
-    def encode(self, adj: torch.Tensor, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(self, adj: SparseOperator, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([self.user_embedding, self.item_projection(features)])
-        h = F.relu(torch.sparse.mm(adj, self.hidden(x)))
-        return torch.sparse.mm(adj, self.mu(h)), torch.sparse.mm(adj, self.logvar(h))
+        h = F.relu(adj @ self.hidden(x))
+        return adj @ self.mu(h), adj @ self.logvar(h)
 
-    def loss(self, adj: torch.Tensor, features: torch.Tensor, users: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    def loss(self, adj: SparseOperator, features: torch.Tensor, users: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """VGAE loss of one user batch; `rows` are the users' dense 0/1 training rows."""
         mu, logvar = self.encode(adj, features)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
@@ -44,7 +46,7 @@ class VGAEGenerator(nn.Module):
         return recon + kl / mu.shape[0]
 
     @torch.no_grad()
-    def item_user_latents(self, adj: torch.Tensor, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def item_user_latents(self, adj: SparseOperator, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(user mu, item mu): the generated graph links u to the top-k items by <mu_u, mu_i>."""
         mu, _ = self.encode(adj, features)
         return mu[: self.n_users], mu[self.n_users :]
