@@ -70,7 +70,7 @@ def test_bf16_chain_stays_close_and_keeps_the_top_item():
     den, schedule = Denoiser(200, [64]), GaussianSchedule(5, 0.1, 1e-4, 0.02)
     x0 = (torch.rand(16, 200) < 0.05).float()
     exact = reverse_chain_fast(den, schedule, x0.to_sparse())
-    den.bf16 = "on"
+    den.bf16 = "always"
     approx = reverse_chain_fast(den, schedule, x0.to_sparse())
     assert (approx - exact).abs().max() < 0.05
 

@@ -6,7 +6,7 @@ activation; the input row is optionally L2-normalised and, in training only, pas
 through inverted dropout; then concat[x, emb] -> Linear -> tanh -> ... -> Linear (no final
 activation). Weights are Xavier-normal, biases N(0, 0.001).
 
-`bf16` runs the large matmuls under bfloat16 autocast: "off", "on", or "cpu" (only when the
+`bf16` runs the large matmuls under bfloat16 autocast: "never", "always", or "cpu" (only when the
 rows live on a CPU, where bfloat16 matmuls are about 4x faster than float32 here). The output
 is cast back to float32 for the loss.
 """
@@ -39,14 +39,14 @@ class Denoiser(nn.Module):
         step_dim: int = 10,
         dropout: float = 0.5,
         normalize_input: bool = False,
-        bf16: str = "off",
+        bf16: str = "never",
     ) -> None:
         super().__init__()
         self.n_items = n_items
         self.step_dim = step_dim
         self.normalize_input = normalize_input
-        if bf16 not in ("off", "on", "cpu"):
-            raise ValueError(f"bf16 must be 'off', 'on' or 'cpu', got {bf16!r}")
+        if bf16 not in ("never", "always", "cpu"):
+            raise ValueError(f"bf16 must be never, always or cpu, got {bf16!r}")
         self.bf16 = bf16
         self.step_layer = nn.Linear(step_dim, step_dim)
         self.dropout = dropout
@@ -61,7 +61,7 @@ class Denoiser(nn.Module):
             nn.init.normal_(layer.bias, 0.0, 0.001)
 
     def autocast(self, device: torch.device) -> torch.autocast:
-        enabled = self.bf16 == "on" or (self.bf16 == "cpu" and device.type == "cpu")
+        enabled = self.bf16 == "always" or (self.bf16 == "cpu" and device.type == "cpu")
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
     def step_embedding(self, t: torch.Tensor) -> torch.Tensor:
