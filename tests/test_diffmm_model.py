@@ -75,6 +75,14 @@ def test_edge_dropout_keeps_the_expected_share_and_rescales(dataset):
     assert torch.allclose(dropped.to_dense()[dropped.to_dense() != 0], 2 * full.to_dense()[dropped.to_dense() != 0])
 
 
+def test_shared_main_view_equals_the_per_modality_loop(dataset):
+    model, _ = build(dataset)
+    one_epoch(model)
+    with torch.no_grad():
+        model.modal_weight.copy_(torch.tensor([0.3, -0.4]))
+    torch.testing.assert_close(model.main_view(model.graphs_train), model.main_view_per_modality(model.graphs_train))
+
+
 def test_generator_parameters_are_not_in_the_trainer_optimizer(dataset):
     model, _ = build(dataset)
     ours = {id(p) for p in model.optim_parameters()}

@@ -60,9 +60,12 @@ class Denoiser(nn.Module):
             nn.init.normal_(layer.weight, 0.0, math.sqrt(2.0 / (fan_in + fan_out)))
             nn.init.normal_(layer.bias, 0.0, 0.001)
 
+    def compute_dtype(self, device: torch.device) -> torch.dtype:
+        on = self.bf16 == "always" or (self.bf16 == "cpu" and device.type == "cpu")
+        return torch.bfloat16 if on else torch.float32
+
     def autocast(self, device: torch.device) -> torch.autocast:
-        enabled = self.bf16 == "always" or (self.bf16 == "cpu" and device.type == "cpu")
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.compute_dtype(device) == torch.bfloat16)
 
     def step_embedding(self, t: torch.Tensor) -> torch.Tensor:
         return self.step_layer(timestep_embedding(t, self.step_dim))

@@ -53,28 +53,52 @@ def fast_chain_applies(denoiser: Denoiser, sampling_noise: bool) -> bool:
     return len(denoiser.layers) == 2 and not denoiser.normalize_input and not sampling_noise
 
 
-@torch.no_grad()
+class FastReverseChain:
+    """`reverse_chain` for many user batches with one set of weights (see the module docstring).
+
+    Built once per rebuild: it precomputes W1 W2 and W1 b2, the per-step hidden offsets
+    W_t emb(t) + b1 (the same for every user), and, when the denoiser runs in bfloat16,
+    the bfloat16 copies of the two large matrices.
+    """
+
+    @torch.no_grad()
+    def __init__(self, denoiser: Denoiser, schedule: GaussianSchedule, corrupt_steps: int = 0) -> None:
+        if not fast_chain_applies(denoiser, sampling_noise=False):
+            raise ValueError("the fast chain needs a one-hidden-layer denoiser without input normalisation")
+        first, last = denoiser.layers
+        n_items = denoiser.n_items
+        device = first.weight.device
+        self.schedule, self.corrupt_steps = schedule, corrupt_steps
+        self.w_in_t = first.weight[:, :n_items].T.contiguous()  # items x hidden, float32
+        w_loop = first.weight[:, :n_items] @ last.weight  # hidden x hidden
+        self.b_loop = first.weight[:, :n_items] @ last.bias
+        steps = torch.arange(schedule.steps, device=device)
+        self.offsets = denoiser.step_embedding(steps) @ first.weight[:, n_items:].T + first.bias  # steps x hidden
+        low = self.dtype = denoiser.compute_dtype(device)
+        self.w_loop_t = w_loop.T.contiguous().to(low)
+        self.w_out_t = last.weight.T.contiguous().to(low)
+        self.b_out = last.bias
+
+    @torch.no_grad()
+    def __call__(self, x0: torch.Tensor) -> torch.Tensor:
+        """Denoised rows for a batch; `x0` may be sparse (COO) when corrupt_steps is 0."""
+        schedule = self.schedule
+        if self.corrupt_steps:
+            x = _start(schedule, x0.to_dense() if x0.is_sparse else x0, self.corrupt_steps)
+            carried = x @ self.w_in_t
+        else:
+            carried = torch.sparse.mm(x0, self.w_in_t) if x0.is_sparse else x0 @ self.w_in_t
+        for step in reversed(range(schedule.steps)):
+            hidden = torch.tanh(carried + self.offsets[step]).to(self.dtype)
+            if step == 0:  # c_x0[0] = 1 and c_xt[0] = 0: the result is the last x0_hat
+                return (hidden @ self.w_out_t).float() + self.b_out
+            projected = (hidden @ self.w_loop_t).float() + self.b_loop
+            carried = schedule.posterior_coef_x0[step] * projected + schedule.posterior_coef_xt[step] * carried
+        raise AssertionError("unreachable: the loop returns at step 0")
+
+
 def reverse_chain_fast(
     denoiser: Denoiser, schedule: GaussianSchedule, x0: torch.Tensor, corrupt_steps: int = 0
 ) -> torch.Tensor:
-    """Same result as `reverse_chain` (up to float rounding) when `fast_chain_applies`.
-
-    `x0` may be a sparse COO/CSR batch when `corrupt_steps` is 0.
-    """
-    first, last = denoiser.layers
-    n_items = denoiser.n_items
-    w_in, w_step = first.weight[:, :n_items], first.weight[:, n_items:]
-    x = x0 if corrupt_steps == 0 else _start(schedule, x0.to_dense() if x0.is_sparse else x0, corrupt_steps)
-    carried = torch.sparse.mm(x, w_in.T) if x.is_sparse else x @ w_in.T  # W1 x_t, float32
-    w_loop = w_in @ last.weight  # hidden x hidden, float32
-    b_loop = w_in @ last.bias
-    batch = x.shape[0]
-    for step in reversed(range(schedule.steps)):
-        t = torch.full((batch,), step, dtype=torch.long, device=carried.device)
-        hidden = torch.tanh(carried + denoiser.step_embedding(t) @ w_step.T + first.bias)
-        with denoiser.autocast(hidden.device):
-            if step == 0:
-                return last(hidden).float()  # c_x0[0] = 1 and c_xt[0] = 0: the last x0_hat
-            projected = (hidden @ w_loop.T).float() + b_loop
-        carried = schedule.posterior_coef_x0[step] * projected + schedule.posterior_coef_xt[step] * carried
-    raise AssertionError("unreachable: the loop returns at step 0")
+    """Same result as `reverse_chain` (up to float rounding) when `fast_chain_applies`."""
+    return FastReverseChain(denoiser, schedule, corrupt_steps)(x0)

@@ -39,11 +39,11 @@ from torch import nn
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.diffusion import (
     Denoiser,
+    FastReverseChain,
     GaussianSchedule,
     diffusion_loss,
     fast_chain_applies,
     reverse_chain,
-    reverse_chain_fast,
 )
 from mmdiffbench.graph import normalized_adjacency, to_torch_sparse
 from mmdiffbench.graph.operator import SparseOperator
@@ -205,17 +205,21 @@ class DiffMM(EmbeddingRecommender):
         return {key: value / len(batches) for key, value in sums.items() if value}
 
     @torch.no_grad()
-    def generate_topk(self, m: str, users: np.ndarray, k: int) -> torch.Tensor:
-        """The k items with the highest generated score for each user (len(users) x k)."""
+    def generate_topk(self, m: str, users: np.ndarray, k: int, chain: FastReverseChain | None = None) -> torch.Tensor:
+        """The k items with the highest generated score for each user (len(users) x k).
+
+        `chain`: a `FastReverseChain` of modality m shared by all batches of one rebuild.
+        """
         c, device, generator = self.config, self.device, self.generators[m]
         if self.generator_kind == "vgae":
             user_mu, item_mu = generator.item_user_latents(self.adj_op, self.feature(m))  # cheap: 3 sparse products
             return torch.topk(user_mu[torch.from_numpy(users).to(device)] @ item_mu.T, k, dim=-1).indices
-        if fast_chain_applies(generator, c["sampling_noise"]):
-            x0 = rows_sparse(self.train_matrix, users, device) if c["sampling_steps"] == 0 else rows_dense(
-                self.train_matrix, users, device
-            )
-            denoised = reverse_chain_fast(generator, self.schedule, x0, c["sampling_steps"])
+        if chain is None and fast_chain_applies(generator, c["sampling_noise"]):
+            chain = FastReverseChain(generator, self.schedule, c["sampling_steps"])
+        if chain is not None:
+            sparse_ok = c["sampling_steps"] == 0
+            x0 = (rows_sparse if sparse_ok else rows_dense)(self.train_matrix, users, device)
+            denoised = chain(x0)
         else:
             x0 = rows_dense(self.train_matrix, users, device)
             denoised = reverse_chain(generator, self.schedule, x0, c["sampling_steps"], c["sampling_noise"])
@@ -223,11 +227,16 @@ class DiffMM(EmbeddingRecommender):
 
     @torch.no_grad()
     def rebuild_graphs(self) -> None:
-        k = int(self.config["rebuild_k"])
+        c = self.config
+        k = int(c["rebuild_k"])
         for m in self.modalities:
-            parts = [self.generate_topk(m, users, k) for users in self._user_batches(shuffle=False)]
+            generator = self.generators[m]
+            chain = None
+            if self.generator_kind == "diffusion" and fast_chain_applies(generator, c["sampling_noise"]):
+                chain = FastReverseChain(generator, self.schedule, c["sampling_steps"])
+            parts = [self.generate_topk(m, users, k, chain) for users in self._user_batches(shuffle=False)]
             self.topk[m] = torch.cat(parts).cpu()
-        keep_rate = float(self.config["keep_rate"])
+        keep_rate = float(c["keep_rate"])
         self.keep = {}
         for m in self.modalities:
             n_entries = self.topk[m].numel() * 2 + self.n_users + self.n_items  # both directions + self-loops
@@ -273,7 +282,25 @@ class DiffMM(EmbeddingRecommender):
 
     # ---- recommender -----------------------------------------------------------------------
     def main_view(self, graphs: dict[str, SparseOperator]) -> torch.Tensor:
-        """Hbar of eq. 23 (users stacked on items)."""
+        """Hbar of eq. 23 (users stacked on items).
+
+        sum_m w_m Z_m is computed with the original-graph products shared by all modalities:
+        Abar is linear and the softmax weights sum to 1, so sum_m w_m Abar [E_u; P_m] =
+        Abar [E_u; sum_m w_m P_m], and likewise for the second hop. Two products with Abar per
+        step instead of two per modality; the same H0 up to float rounding.
+        """
+        c = self.config
+        ids = torch.cat([self.user_embedding, self.item_embedding])
+        weights = torch.softmax(self.modal_weight, dim=0)
+        items = sum(weights[k] * F.normalize(self.projected(m)) for k, m in enumerate(self.modalities))
+        first = self.adj_op @ torch.cat([self.user_embedding, items])
+        second = self.adj_op @ torch.cat([first[: self.n_users], self.item_embedding])
+        generated = sum(weights[k] * (graphs[m] @ ids) for k, m in enumerate(self.modalities))
+        h0 = first + second + c["ris_adj_lambda"] * generated
+        return propagate_sum(self.adj_op, h0, c["gnn_layers"]) + c["omega"] * F.normalize(h0)
+
+    def main_view_per_modality(self, graphs: dict[str, SparseOperator]) -> torch.Tensor:
+        """The literal eq. 20-23 loop over modalities (the official code's form), for tests."""
         c = self.config
         ids = torch.cat([self.user_embedding, self.item_embedding])
         weights = torch.softmax(self.modal_weight, dim=0)
