@@ -16,9 +16,9 @@ import torch.nn.functional as F
 
 def info_nce(anchor_table: torch.Tensor, target_table: torch.Tensor, nodes: torch.Tensor, tau: float) -> torch.Tensor:
     unique, counts = torch.unique(nodes, return_counts=True)
-    anchors = F.normalize(anchor_table[unique], dim=-1)
+    anchors = F.normalize(anchor_table[unique], dim=-1) / tau  # scale the few anchors, not the big logits
     targets = F.normalize(target_table, dim=-1)
-    logits = anchors @ targets.T / tau
-    positive = (anchors * targets[unique]).sum(-1) / tau
+    logits = anchors @ targets.T
+    positive = (anchors * targets[unique]).sum(-1)
     per_node = torch.logsumexp(logits, dim=-1) - positive
     return (per_node * counts).sum() / len(nodes)
