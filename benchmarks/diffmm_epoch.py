@@ -12,6 +12,7 @@ for the memory check.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -56,6 +57,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=421)
+    parser.add_argument("--recommender-steps", type=int, default=None,
+                        help="stop the recommender pass after N steps (memory checks; the time is then partial)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -73,9 +76,12 @@ def main() -> int:
     print(f"{dataset.name}: {dataset.n_users} users, {dataset.n_items} items, modalities {dataset.modalities}, "
           f"threads {args.threads}, overrides {args.overrides}", flush=True)
     for epoch in range(args.epochs):
+        cpu0 = time.process_time()
         row = model.on_epoch_start(epoch)
         t0 = time.perf_counter()
-        for users, pos, neg in sampler.epoch(config.trainer["batch_size"]):
+        for step, (users, pos, neg) in enumerate(sampler.epoch(config.trainer["batch_size"])):
+            if args.recommender_steps is not None and step >= args.recommender_steps:
+                break
             batch = BPRBatch(*(torch.from_numpy(a) for a in (users, pos, neg)))
             loss = sum(model.losses(batch).values())
             optimizer.zero_grad(set_to_none=True)
@@ -83,8 +89,10 @@ def main() -> int:
             optimizer.step()
         recommender = time.perf_counter() - t0
         total = row["time_generator"] + row["time_rebuild"] + recommender
+        cpu = time.process_time() - cpu0
         print(f"epoch {epoch}: total {total:.2f}s = denoiser {row['time_generator']:.2f}s + rebuild "
-              f"{row['time_rebuild']:.2f}s + recommender {recommender:.2f}s; peak RSS {peak_rss_mb():.0f} MiB", flush=True)
+              f"{row['time_rebuild']:.2f}s + recommender {recommender:.2f}s (wall); CPU {cpu:.1f}s; "
+              f"peak RSS {peak_rss_mb():.0f} MiB; load {os.getloadavg()[0]:.1f}", flush=True)
     return 0
 
 
