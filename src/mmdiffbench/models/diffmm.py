@@ -92,6 +92,12 @@ class DiffMM(EmbeddingRecommender):
     def __init__(self, dataset: InteractionDataset, config: dict[str, Any]) -> None:
         super().__init__(dataset, config)
         c = self.config
+        for key in ("anchor", "trans"):
+            allowed = {"anchor": ("modality", "main"), "trans": ("linear", "matrix")}[key]
+            if c[key] not in allowed:
+                raise ValueError(f"{key} must be one of {allowed}, got {c[key]!r}")
+        if not 0.0 <= c["fusion_ratio"] <= 1.0:
+            raise ValueError(f"fusion_ratio must be in [0, 1], got {c['fusion_ratio']}")
         dim = int(c["embedding_dim"])
         self.modalities = ordered_modalities(dataset.modalities)
         self.train_matrix = sp.csr_matrix(dataset.train, dtype=np.float32)
@@ -134,12 +140,6 @@ class DiffMM(EmbeddingRecommender):
         self.graphs_train: dict[str, SparseOperator] = {}
         self.graphs_cl: dict[str, SparseOperator] = {}
         self._adj_op: SparseOperator | None = None
-        for key in ("anchor", "trans"):
-            allowed = {"anchor": ("modality", "main"), "trans": ("linear", "matrix")}[key]
-            if c[key] not in allowed:
-                raise ValueError(f"{key} must be one of {allowed}, got {c[key]!r}")
-        if not 0.0 <= c["fusion_ratio"] <= 1.0:
-            raise ValueError(f"fusion_ratio must be in [0, 1], got {c['fusion_ratio']}")
 
     # ---- parameters ------------------------------------------------------------------------
     def _make_trans(self, in_dim: int, dim: int) -> nn.Module:
