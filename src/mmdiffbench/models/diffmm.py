@@ -130,8 +130,10 @@ class DiffMM(EmbeddingRecommender):
             c["steps"], c["noise_scale"], c["noise_min"], c["noise_max"],
             c["first_beta"] if c["first_beta"] > 0 else None,
         )
+        # foreach=False: the multi-tensor Adam allocates temporaries as large as the denoiser
+        # (tens of millions of weights on Sports); the per-tensor loop computes the same update
         self.generator_optimizers = [
-            torch.optim.Adam(g.parameters(), lr=c["generator_lr"]) for g in self.generators.values()
+            torch.optim.Adam(g.parameters(), lr=c["generator_lr"], foreach=False) for g in self.generators.values()
         ]
         # current generated graphs: top-k items per user and the epoch's edge-keep masks
         self.topk: dict[str, torch.Tensor] = {}
