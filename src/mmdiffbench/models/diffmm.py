@@ -184,24 +184,24 @@ class DiffMM(EmbeddingRecommender):
             item_emb = self.item_embedding.detach()
         for users in batches:
             x0 = rows_dense(self.train_matrix, users, device)
-            total = torch.zeros((), device=device)
+            id_target = x0 @ item_emb if c["lambda0"] > 0 else None  # alpha_0 . e^i of eq. 14
+            for optimizer in self.generator_optimizers:
+                optimizer.zero_grad(set_to_none=True)
             for m, generator in self.generators.items():
                 if self.generator_kind == "vgae":
                     loss = generator.loss(self.adj_op, self.feature(m), torch.from_numpy(users).to(device), x0)
                     sums[f"gen_loss_{m}"] += float(loss.detach())
-                    total = total + loss
-                    continue
-                result = diffusion_loss(generator, self.schedule, x0, c["loss_weighting"])
-                loss = result.loss
-                sums[f"gen_loss_{m}"] += float(result.loss.detach())
-                if c["lambda0"] > 0:
-                    msi = ((result.x0_hat @ targets[m]) - (x0 @ item_emb)).pow(2).mean(-1).mean()  # eq. 14 as coded
-                    sums[f"msi_loss_{m}"] += float(msi.detach())
-                    loss = loss + c["lambda0"] * msi
-                total = total + loss
-            for optimizer in self.generator_optimizers:
-                optimizer.zero_grad(set_to_none=True)
-            total.backward()
+                else:
+                    result = diffusion_loss(generator, self.schedule, x0, c["loss_weighting"])
+                    loss = result.loss
+                    sums[f"gen_loss_{m}"] += float(result.loss.detach())
+                    if id_target is not None:
+                        msi = ((result.x0_hat @ targets[m]) - id_target).pow(2).mean(-1).mean()  # eq. 14 as coded
+                        sums[f"msi_loss_{m}"] += float(msi.detach())
+                        loss = loss + c["lambda0"] * msi
+                # each loss reaches only its own generator, so one backward per modality gives the
+                # gradients of the official single backward of the sum, with half the live activations
+                loss.backward()
             for optimizer in self.generator_optimizers:
                 optimizer.step()
         return {key: value / len(batches) for key, value in sums.items() if value}
