@@ -80,8 +80,10 @@ def main() -> int:
         clocks.append((time.perf_counter(), time.process_time()))
         model.train_generators()
         clocks.append((time.perf_counter(), time.process_time()))
+        print(f"  peak RSS after the denoiser pass {peak_rss_mb():.0f} MiB", flush=True)
         model.rebuild_graphs()
         clocks.append((time.perf_counter(), time.process_time()))
+        print(f"  peak RSS after the rebuild {peak_rss_mb():.0f} MiB", flush=True)
         for step, (users, pos, neg) in enumerate(sampler.epoch(config.trainer["batch_size"])):
             if args.recommender_steps is not None and step >= args.recommender_steps:
                 break

@@ -204,6 +204,8 @@ class DiffMM(EmbeddingRecommender):
                 loss.backward()
             for optimizer in self.generator_optimizers:
                 optimizer.step()
+        for optimizer in self.generator_optimizers:
+            optimizer.zero_grad(set_to_none=True)  # no generator gradients held through rebuild and recommender
         return {key: value / len(batches) for key, value in sums.items() if value}
 
     @torch.no_grad()
