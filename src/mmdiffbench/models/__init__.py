@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender, Recommender
+from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.models.lightgcn import LightGCN
 from mmdiffbench.models.mf_bpr import MFBPR
 
 MODELS: dict[str, type[Recommender]] = {
     "mf_bpr": MFBPR,
     "lightgcn": LightGCN,
+    "diffmm": DiffMM,
 }
 
 

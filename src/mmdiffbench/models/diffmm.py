@@ -1,0 +1,381 @@
+"""DiffMM: multi-modal graph diffusion for recommendation.
+
+Reference: Y. Jiang, L. Xia, W. Wei, D. Luo, K. Lin, C. Huang. "DiffMM: Multi-Modal Diffusion
+Model for Recommendation", ACM MM 2024 (arXiv 2406.11781).
+Reference code: github.com/HKUDS/DiffMM @fae20e6 (facts in shared/reference/diffmm-official.md).
+Where paper and code disagree the code's form is the default and the paper's an option.
+
+Per epoch (`on_epoch_start`, the official order): every modality's generator trains one
+shuffled pass over users (diffusion loss eq. 11-13 + lambda0 * MSI eq. 14); then each
+modality graph is rebuilt from the top-k items of each user's denoised row (section 2.2.3),
+normalised with self-loops and edge-dropped with `keep_rate` (official `SpAdjDropEdge`).
+The recommender steps then use these graphs unchanged:
+    A_m = Abar [E_u; P_m],  B_m = Abar [A_m users; E_i],  Z_m = A_m + B_m + ris_adj_lambda G_m [E_u; E_i]   (eq. 20 as coded)
+    H0 = sum_m softmax(kappa)_m Z_m                                                                       (eq. 21)
+    Hbar = sum_{l<=L} Abar^l H0 + omega Norm(H0)                                                         (eq. 22-23)
+    modality views Zbar_m = sum_{l<=L} Abar^l G_m [E_u; P_m]                                             (eq. 16-17)
+    loss = BPR + lambda1 * InfoNCE(anchor modality: eq. 18 | main: eq. 19) + lambda2 (|E_u|^2 + |E_i|^2) (eq. 26)
+with P_m = Norm(Trans_m(f_m)) (eq. 15), Trans `linear` (nn.Linear) or `matrix` (W then LeakyReLU 0.2).
+
+Known deviations from the official code: BPR is a plain batch mean (official: sum / 1024, the
+same except on the short last batch); the rebuild does not shuffle users (the result does not
+depend on the order); the reverse chain uses `reverse_chain_fast` (the same chain, fewer FLOPs).
+Options beyond the official code: `generator: vgae` (w/o DM), `fusion_ratio` (Fig. 4),
+`official_eval` (score with the epoch's edge-dropped graphs instead of the undropped ones).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmdiffbench.data.dataset import InteractionDataset
+from mmdiffbench.diffusion import (
+    Denoiser,
+    FastReverseChain,
+    GaussianSchedule,
+    diffusion_loss,
+    fast_chain_applies,
+    reverse_chain,
+)
+from mmdiffbench.graph import normalized_adjacency, to_torch_sparse
+from mmdiffbench.graph.operator import SparseOperator
+from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
+from mmdiffbench.models.contrastive import info_nce
+from mmdiffbench.models.losses import bpr_loss
+from mmdiffbench.models.vgae_generator import VGAEGenerator
+
+MODALITY_ORDER = ("image", "text", "audio")  # the official code's order (matters for cl pairs)
+
+
+def ordered_modalities(names: list[str]) -> list[str]:
+    known = [m for m in MODALITY_ORDER if m in names]
+    return known + sorted(set(names) - set(known))
+
+
+def propagate_sum(adj: SparseOperator, x: torch.Tensor, n_layers: int) -> torch.Tensor:
+    """sum_{l=0..L} adj^l x (LightGCN propagation with sum pooling, layer 0 included)."""
+    total, current = x, x
+    for _ in range(n_layers):
+        current = adj @ current
+        total = total + current
+    return total
+
+
+def rows_dense(matrix: sp.csr_matrix, users: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(matrix[users].toarray()).to(device)
+
+
+def rows_sparse(matrix: sp.csr_matrix, users: np.ndarray, device: torch.device) -> torch.Tensor:
+    return to_torch_sparse(matrix[users], device)
+
+
+def masked_graph(graph: torch.Tensor, keep: torch.Tensor | None, keep_rate: float) -> torch.Tensor:
+    """`graph` with the stored entries where `keep` is False removed and the rest / keep_rate."""
+    if keep is None:
+        return graph
+    return torch.sparse_coo_tensor(
+        graph.indices()[:, keep], graph.values()[keep] / keep_rate, graph.shape, device=graph.device
+    ).coalesce()
+
+
+class DiffMM(EmbeddingRecommender):
+    requires_features = True
+
+    def __init__(self, dataset: InteractionDataset, config: dict[str, Any]) -> None:
+        super().__init__(dataset, config)
+        c = self.config
+        for key in ("anchor", "trans"):
+            allowed = {"anchor": ("modality", "main"), "trans": ("linear", "matrix")}[key]
+            if c[key] not in allowed:
+                raise ValueError(f"{key} must be one of {allowed}, got {c[key]!r}")
+        if not 0.0 <= c["fusion_ratio"] <= 1.0:
+            raise ValueError(f"fusion_ratio must be in [0, 1], got {c['fusion_ratio']}")
+        dim = int(c["embedding_dim"])
+        self.modalities = ordered_modalities(dataset.modalities)
+        self.train_matrix = sp.csr_matrix(dataset.train, dtype=np.float32)
+        self.train_matrix.data[:] = 1.0
+        self.user_embedding = nn.Parameter(torch.empty(self.n_users, dim))
+        self.item_embedding = nn.Parameter(torch.empty(self.n_items, dim))
+        nn.init.xavier_uniform_(self.user_embedding)
+        nn.init.xavier_uniform_(self.item_embedding)
+        self.trans = nn.ModuleDict()
+        for m in self.modalities:
+            feat = torch.from_numpy(np.asarray(dataset.features[m], dtype=np.float32))
+            self.register_buffer(f"feat_{m}", feat, persistent=False)
+            self.trans[m] = self._make_trans(feat.shape[1], dim)
+        self.modal_weight = nn.Parameter(torch.full((len(self.modalities),), 1.0 / len(self.modalities)))
+        self.register_buffer("adj", normalized_adjacency(dataset.train, self_loops=True), persistent=False)
+
+        self.generator_kind = c["generator"]
+        self.generators = nn.ModuleDict()
+        for m in self.modalities:
+            if self.generator_kind == "diffusion":
+                self.generators[m] = Denoiser(
+                    self.n_items, list(c["denoiser_dims"]), c["step_embedding_dim"], c["denoiser_dropout"],
+                    c["denoiser_norm"], c["denoiser_bf16"],
+                )
+            elif self.generator_kind == "vgae":
+                self.generators[m] = VGAEGenerator(self.n_users, self.feature(m).shape[1], dim)
+            else:
+                raise ValueError(f"generator must be 'diffusion' or 'vgae', got {self.generator_kind!r}")
+        self.schedule = GaussianSchedule(
+            c["steps"], c["noise_scale"], c["noise_min"], c["noise_max"],
+            c["first_beta"] if c["first_beta"] > 0 else None,
+        )
+        # foreach=False: the multi-tensor Adam allocates temporaries as large as the denoiser
+        # (tens of millions of weights on Sports); the per-tensor loop computes the same update
+        self.generator_optimizers = [
+            torch.optim.Adam(g.parameters(), lr=c["generator_lr"], foreach=False) for g in self.generators.values()
+        ]
+        # current generated graphs: top-k items per user and the epoch's edge-keep masks
+        self.topk: dict[str, torch.Tensor] = {}
+        self.keep: dict[str, torch.Tensor | None] = {}
+        self.graphs_full: dict[str, SparseOperator] = {}
+        self.graphs_train: dict[str, SparseOperator] = {}
+        self.graphs_cl: dict[str, SparseOperator] = {}
+        self._adj_op: SparseOperator | None = None
+
+    # ---- parameters ------------------------------------------------------------------------
+    def _make_trans(self, in_dim: int, dim: int) -> nn.Module:
+        if self.config["trans"] == "linear":
+            return nn.Linear(in_dim, dim)  # official trans=1, PyTorch default init
+        matrix = nn.Linear(in_dim, dim, bias=False)  # official trans=0: bare matrix + LeakyReLU(0.2)
+        nn.init.xavier_uniform_(matrix.weight)
+        return nn.Sequential(matrix, nn.LeakyReLU(0.2))
+
+    @property
+    def adj_op(self) -> SparseOperator:
+        """The normalised training graph as an operator, rebuilt after a device move."""
+        if self._adj_op is None or self._adj_op.csr.device != self.adj.device:
+            self._adj_op = SparseOperator(self.adj, symmetric=True)
+        return self._adj_op
+
+    def feature(self, m: str) -> torch.Tensor:
+        return getattr(self, f"feat_{m}")
+
+    def projected(self, m: str) -> torch.Tensor:
+        """Trans_m(f_m) without the Norm of eq. 15 (what the official MSI term uses)."""
+        return self.trans[m](self.feature(m))
+
+    def optim_parameters(self):
+        generator_params = {id(p) for p in self.generators.parameters()}
+        return (p for p in self.parameters() if id(p) not in generator_params)
+
+    # ---- generators: training and rebuild --------------------------------------------------
+    def _user_batches(self, shuffle: bool) -> list[np.ndarray]:
+        order = torch.randperm(self.n_users).numpy() if shuffle else np.arange(self.n_users)
+        size = int(self.config["diffusion_batch"])
+        return [order[i : i + size] for i in range(0, self.n_users, size)]
+
+    def train_generators(self) -> dict[str, float]:
+        c, device = self.config, self.device
+        sums = {f"{kind}_{m}": 0.0 for m in self.modalities for kind in ("gen_loss", "msi_loss")}
+        batches = self._user_batches(shuffle=True)
+        with torch.no_grad():
+            targets = {m: self.projected(m) for m in self.modalities}  # detached, as the official code
+            item_emb = self.item_embedding.detach()
+        for users in batches:
+            x0 = rows_dense(self.train_matrix, users, device)
+            id_target = x0 @ item_emb if c["lambda0"] > 0 else None  # alpha_0 . e^i of eq. 14
+            for optimizer in self.generator_optimizers:
+                optimizer.zero_grad(set_to_none=True)
+            for m, generator in self.generators.items():
+                if self.generator_kind == "vgae":
+                    loss = generator.loss(self.adj_op, self.feature(m), torch.from_numpy(users).to(device), x0)
+                    sums[f"gen_loss_{m}"] += float(loss.detach())
+                else:
+                    result = diffusion_loss(generator, self.schedule, x0, c["loss_weighting"])
+                    loss = result.loss
+                    sums[f"gen_loss_{m}"] += float(result.loss.detach())
+                    if id_target is not None:
+                        msi = ((result.x0_hat @ targets[m]) - id_target).pow(2).mean(-1).mean()  # eq. 14 as coded
+                        sums[f"msi_loss_{m}"] += float(msi.detach())
+                        loss = loss + c["lambda0"] * msi
+                # each loss reaches only its own generator, so one backward per modality gives the
+                # gradients of the official single backward of the sum, with half the live activations
+                loss.backward()
+            for optimizer in self.generator_optimizers:
+                optimizer.step()
+        for optimizer in self.generator_optimizers:
+            optimizer.zero_grad(set_to_none=True)  # no generator gradients held through rebuild and recommender
+        return {key: value / len(batches) for key, value in sums.items() if value}
+
+    @torch.no_grad()
+    def generate_topk(self, m: str, users: np.ndarray, k: int, chain: FastReverseChain | None = None) -> torch.Tensor:
+        """The k items with the highest generated score for each user (len(users) x k).
+
+        `chain`: a `FastReverseChain` of modality m shared by all batches of one rebuild.
+        """
+        c, device, generator = self.config, self.device, self.generators[m]
+        if self.generator_kind == "vgae":
+            user_mu, item_mu = generator.item_user_latents(self.adj_op, self.feature(m))  # cheap: 3 sparse products
+            return torch.topk(user_mu[torch.from_numpy(users).to(device)] @ item_mu.T, k, dim=-1).indices
+        if chain is None and fast_chain_applies(generator, c["sampling_noise"]):
+            chain = FastReverseChain(generator, self.schedule, c["sampling_steps"])
+        if chain is not None:
+            sparse_ok = c["sampling_steps"] == 0
+            x0 = (rows_sparse if sparse_ok else rows_dense)(self.train_matrix, users, device)
+            denoised = chain(x0)
+        else:
+            x0 = rows_dense(self.train_matrix, users, device)
+            denoised = reverse_chain(generator, self.schedule, x0, c["sampling_steps"], c["sampling_noise"])
+        return torch.topk(denoised, k, dim=-1).indices
+
+    @torch.no_grad()
+    def rebuild_graphs(self) -> None:
+        c = self.config
+        k = int(c["rebuild_k"])
+        for m in self.modalities:
+            generator = self.generators[m]
+            chain = None
+            if self.generator_kind == "diffusion" and fast_chain_applies(generator, c["sampling_noise"]):
+                chain = FastReverseChain(generator, self.schedule, c["sampling_steps"])
+            parts = [self.generate_topk(m, users, k, chain) for users in self._user_batches(shuffle=False)]
+            self.topk[m] = torch.cat(parts).cpu()
+        keep_rate = float(c["keep_rate"])
+        self.keep = {}
+        for m in self.modalities:
+            n_entries = self.topk[m].numel() * 2 + self.n_users + self.n_items  # both directions + self-loops
+            self.keep[m] = None if keep_rate == 1.0 else torch.rand(n_entries, device=self.device) < keep_rate
+        self._refresh_graphs()
+        self._draw_contrastive_graphs()
+
+    def _graph_from_topk(self, topk: torch.Tensor) -> torch.Tensor:
+        users = np.repeat(np.arange(self.n_users), topk.shape[1])
+        items = topk.reshape(-1).numpy()
+        edges = sp.csr_matrix((np.ones(len(items), dtype=np.float32), (users, items)), shape=(self.n_users, self.n_items))
+        return normalized_adjacency(edges, self_loops=True, device=self.device)
+
+    def _refresh_graphs(self) -> None:
+        """Normalised generated graphs, full and with this epoch's edge dropout, from topk and keep."""
+        keep_rate = float(self.config["keep_rate"])
+        for m in self.modalities:
+            full = self._graph_from_topk(self.topk[m])
+            if full._nnz() != self.topk[m].numel() * 2 + self.n_users + self.n_items:
+                raise AssertionError("a generated graph must hold k distinct edges per user plus self-loops")
+            self.graphs_full[m] = SparseOperator(full, symmetric=True)
+            self.graphs_train[m] = SparseOperator(masked_graph(full, self.keep[m], keep_rate))
+        self.graphs_cl = dict(self.graphs_train)
+
+    def _draw_contrastive_graphs(self) -> None:
+        """Fig. 4: mix each generated graph with a random edge-dropped original graph at `fusion_ratio`."""
+        ratio, keep_rate = float(self.config["fusion_ratio"]), float(self.config["fusion_keep_rate"])
+        if ratio == 0.0:
+            return
+        keep = torch.rand(self.adj._nnz(), device=self.device) < keep_rate
+        random_graph = masked_graph(self.adj, keep, keep_rate)
+        for m in self.modalities:
+            mixed = random_graph if ratio == 1.0 else (1.0 - ratio) * self.graphs_train[m].coo + ratio * random_graph
+            self.graphs_cl[m] = SparseOperator(mixed)
+
+    def on_epoch_start(self, epoch: int) -> dict[str, float]:
+        t0 = time.perf_counter()
+        row = self.train_generators()
+        t1 = time.perf_counter()
+        self.rebuild_graphs()
+        row.update(time_generator=t1 - t0, time_rebuild=time.perf_counter() - t1)
+        return row
+
+    # ---- recommender -----------------------------------------------------------------------
+    def main_view(self, graphs: dict[str, SparseOperator]) -> torch.Tensor:
+        """Hbar of eq. 23 (users stacked on items).
+
+        sum_m w_m Z_m is computed with the original-graph products shared by all modalities:
+        Abar is linear and the softmax weights sum to 1, so sum_m w_m Abar [E_u; P_m] =
+        Abar [E_u; sum_m w_m P_m], and likewise for the second hop. Two products with Abar per
+        step instead of two per modality; the same H0 up to float rounding.
+        """
+        c = self.config
+        ids = torch.cat([self.user_embedding, self.item_embedding])
+        weights = torch.softmax(self.modal_weight, dim=0)
+        items = sum(weights[k] * F.normalize(self.projected(m)) for k, m in enumerate(self.modalities))
+        first = self.adj_op @ torch.cat([self.user_embedding, items])
+        second = self.adj_op @ torch.cat([first[: self.n_users], self.item_embedding])
+        generated = sum(weights[k] * (graphs[m] @ ids) for k, m in enumerate(self.modalities))
+        h0 = first + second + c["ris_adj_lambda"] * generated
+        return propagate_sum(self.adj_op, h0, c["gnn_layers"]) + c["omega"] * F.normalize(h0)
+
+    def main_view_per_modality(self, graphs: dict[str, SparseOperator]) -> torch.Tensor:
+        """The literal eq. 20-23 loop over modalities (the official code's form), for tests."""
+        c = self.config
+        ids = torch.cat([self.user_embedding, self.item_embedding])
+        weights = torch.softmax(self.modal_weight, dim=0)
+        h0 = torch.zeros_like(ids)
+        for k, m in enumerate(self.modalities):
+            first = self.adj_op @ torch.cat([self.user_embedding, F.normalize(self.projected(m))])
+            second = self.adj_op @ torch.cat([first[: self.n_users], self.item_embedding])
+            z = first + second + c["ris_adj_lambda"] * (graphs[m] @ ids)
+            h0 = h0 + weights[k] * z
+        return propagate_sum(self.adj_op, h0, c["gnn_layers"]) + c["omega"] * F.normalize(h0)
+
+    def modality_view(self, m: str) -> torch.Tensor:
+        """Zbar_m of eq. 16-17 on this epoch's contrastive graph."""
+        x = torch.cat([self.user_embedding, F.normalize(self.projected(m))])
+        return propagate_sum(self.adj_op, self.graphs_cl[m] @ x, self.config["gnn_layers"])
+
+    def _require_graphs(self) -> None:
+        if not self.graphs_full:
+            raise RuntimeError("DiffMM has no generated graphs yet: call on_epoch_start (or load a state) first")
+
+    def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        self._require_graphs()
+        graphs = self.graphs_train if self.config["official_eval"] else self.graphs_full
+        h = self.main_view(graphs)
+        return h[: self.n_users], h[self.n_users :]
+
+    def contrastive_loss(self, main: torch.Tensor, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        tau, n = self.config["tau"], self.n_users
+        views = {m: self.modality_view(m) for m in self.modalities}
+        total = torch.zeros((), device=main.device)
+        if self.config["anchor"] == "main":  # eq. 19
+            for view in views.values():
+                total = total + info_nce(main[:n], view[:n], users, tau) + info_nce(main[n:], view[n:], items, tau)
+        else:  # eq. 18, one direction per unordered pair as the official code
+            for i, m1 in enumerate(self.modalities):
+                for m2 in self.modalities[i + 1 :]:
+                    a, b = views[m1], views[m2]
+                    total = total + info_nce(a[:n], b[:n], users, tau) + info_nce(a[n:], b[n:], items, tau)
+        return total
+
+    def losses(self, batch: BPRBatch) -> dict[str, torch.Tensor]:
+        self._require_graphs()
+        c = self.config
+        h = self.main_view(self.graphs_train)
+        users, items = h[: self.n_users], h[self.n_users :]
+        u = users[batch.users]
+        terms = {
+            "bpr": bpr_loss((u * items[batch.pos]).sum(-1), (u * items[batch.neg]).sum(-1)),
+            "reg": c["lambda2"] * (self.user_embedding.pow(2).sum() + self.item_embedding.pow(2).sum()),
+        }
+        if c["lambda1"] > 0:
+            terms["cl"] = c["lambda1"] * self.contrastive_loss(h, batch.users, batch.pos)
+        return terms
+
+    # ---- state beyond parameters: generator optimisers and the current graphs --------------
+    def get_extra_state(self) -> torch.Tensor:
+        """Serialised as one uint8 tensor so that state_dict stays a dict of tensors."""
+        state = {
+            "optimizers": [o.state_dict() for o in self.generator_optimizers],
+            "topk": self.topk,
+            "keep": {m: (None if v is None else v.cpu()) for m, v in self.keep.items()},
+        }
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        return torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
+
+    def set_extra_state(self, state: torch.Tensor) -> None:
+        loaded = torch.load(io.BytesIO(state.cpu().numpy().tobytes()), map_location="cpu", weights_only=False)
+        for optimizer, saved in zip(self.generator_optimizers, loaded["optimizers"]):
+            optimizer.load_state_dict(saved)
+        self.topk = loaded["topk"]
+        self.keep = {m: (None if v is None else v.to(self.device)) for m, v in loaded["keep"].items()}
+        if self.topk:
+            self._refresh_graphs()

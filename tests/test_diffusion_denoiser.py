@@ -1,0 +1,99 @@
+"""Denoiser, training loss and inference against direct computations."""
+
+import math
+
+import pytest
+import torch
+
+from mmdiffbench.diffusion import (
+    Denoiser,
+    GaussianSchedule,
+    diffusion_loss,
+    fast_chain_applies,
+    reverse_chain,
+    reverse_chain_fast,
+    timestep_embedding,
+)
+
+
+def test_timestep_embedding_is_cosine_then_sine():
+    emb = timestep_embedding(torch.tensor([0, 3]), 10)
+    freqs = [math.exp(-math.log(10000) * k / 5) for k in range(5)]
+    expected = [[math.cos(3 * f) for f in freqs] + [math.sin(3 * f) for f in freqs]]
+    torch.testing.assert_close(emb[1:], torch.tensor(expected))
+    torch.testing.assert_close(emb[0], torch.tensor([1.0] * 5 + [0.0] * 5))
+    assert timestep_embedding(torch.tensor([2]), 7).shape == (1, 7)
+
+
+def test_denoiser_shapes_and_input_dropout_only_on_request():
+    torch.manual_seed(0)
+    den = Denoiser(30, [16])
+    x = torch.rand(4, 30)
+    t = torch.tensor([0, 1, 2, 3])
+    assert den(x, t).shape == (4, 30)
+    den.eval()  # dropout is controlled by the call, as in the official code
+    assert not torch.equal(den(x, t, input_dropout=True), den(x, t))
+    torch.testing.assert_close(den(x, t), den(x, t))
+
+
+def _chain_by_hand(den, schedule, x):
+    for step in reversed(range(schedule.steps)):
+        t = torch.full((x.shape[0],), step)
+        x = schedule.posterior_coef_x0[step] * den(x, t) + schedule.posterior_coef_xt[step] * x
+    return x
+
+
+def test_reverse_chain_is_the_posterior_mean_iteration():
+    torch.manual_seed(1)
+    den, schedule = Denoiser(40, [32]), GaussianSchedule(5, 0.1, 1e-4, 0.02)
+    x0 = (torch.rand(6, 40) < 0.1).float()
+    torch.testing.assert_close(reverse_chain(den, schedule, x0), _chain_by_hand(den, schedule, x0))
+
+
+@pytest.mark.parametrize("corrupt", [0, 3])
+def test_fast_chain_equals_the_literal_chain(corrupt):
+    torch.manual_seed(2)
+    den, schedule = Denoiser(50, [32]), GaussianSchedule(5, 0.1, 1e-4, 0.02)
+    x0 = (torch.rand(8, 50) < 0.1).float()
+    assert fast_chain_applies(den, sampling_noise=False)
+    torch.manual_seed(3)
+    literal = reverse_chain(den, schedule, x0, corrupt)
+    torch.manual_seed(3)
+    fast = reverse_chain_fast(den, schedule, x0.to_sparse() if corrupt == 0 else x0, corrupt)
+    torch.testing.assert_close(fast, literal, atol=1e-5, rtol=1e-4)
+    assert not fast_chain_applies(Denoiser(50, [32, 16]), False)
+    assert not fast_chain_applies(den, sampling_noise=True)
+
+
+def test_bf16_chain_stays_close_and_keeps_the_top_item():
+    torch.manual_seed(4)
+    den, schedule = Denoiser(200, [64]), GaussianSchedule(5, 0.1, 1e-4, 0.02)
+    x0 = (torch.rand(16, 200) < 0.05).float()
+    exact = reverse_chain_fast(den, schedule, x0.to_sparse())
+    den.bf16 = "always"
+    approx = reverse_chain_fast(den, schedule, x0.to_sparse())
+    assert (approx - exact).abs().max() < 0.05
+
+
+class _Oracle(torch.nn.Module):
+    """A stand-in denoiser that returns fixed rows, to test the loss arithmetic."""
+
+    def __init__(self, output):
+        super().__init__()
+        self.output = output
+
+    def forward(self, x, t, input_dropout=False):
+        return self.output
+
+
+def test_diffusion_loss_is_the_weighted_mean_over_items():
+    schedule = GaussianSchedule(5, 0.1, 1e-4, 0.02)
+    x0 = (torch.rand(64, 12) < 0.3).float()
+    assert float(diffusion_loss(_Oracle(x0), schedule, x0).loss) == 0.0
+    torch.manual_seed(5)
+    result = diffusion_loss(_Oracle(torch.zeros_like(x0)), schedule, x0, "snr")
+    expected = (schedule.loss_weights(result.t, "snr") * x0.pow(2).mean(-1)).mean()
+    torch.testing.assert_close(result.loss, expected)
+    torch.manual_seed(5)
+    uniform = diffusion_loss(_Oracle(torch.zeros_like(x0)), schedule, x0, "uniform")
+    torch.testing.assert_close(uniform.loss, x0.pow(2).mean())
