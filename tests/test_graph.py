@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from mmdiffbench.graph import bipartite_adjacency, drop_edges, normalized_adjacency, sparse_matmul, to_csr
+from mmdiffbench.graph import SparseOperator, bipartite_adjacency, drop_edges, normalized_adjacency
 
 
 @pytest.fixture
@@ -57,20 +57,19 @@ def test_drop_edges_keeps_the_expected_fraction_and_rescales() -> None:
 
 
 @pytest.mark.parametrize("symmetric", [True, False])
-def test_sparse_matmul_value_and_gradient_match_dense(symmetric: bool) -> None:
+def test_sparse_operator_value_and_gradient_match_dense(symmetric: bool) -> None:
     rng = np.random.default_rng(1)
     dense = rng.random((6, 6)) * (rng.random((6, 6)) < 0.5)
     if symmetric:
         dense = dense + dense.T
     matrix = torch.tensor(dense, dtype=torch.float32)
-    csr = to_csr(matrix.to_sparse())
-    transposed = None if symmetric else to_csr(matrix.T.contiguous().to_sparse())
+    operator = SparseOperator(matrix.to_sparse(), symmetric=symmetric)
     x = torch.randn(6, 3, requires_grad=True)
     weights = torch.randn(6, 3)
-    (sparse_matmul(csr, x, transposed) * weights).sum().backward()
+    ((operator @ x) * weights).sum().backward()
     grad = x.grad.clone()
     x.grad = None
     expected = matrix @ x
     (expected * weights).sum().backward()
-    torch.testing.assert_close(sparse_matmul(csr, x.detach(), transposed), expected.detach())
+    torch.testing.assert_close(operator @ x.detach(), expected.detach())
     torch.testing.assert_close(grad, x.grad)

@@ -3,10 +3,19 @@
 from mmdiffbench.graph.adjacency import (
     bipartite_adjacency,
     drop_edges,
+    keep_entries,
     normalized_adjacency,
     symmetric_normalize,
     to_torch_sparse,
 )
-from mmdiffbench.graph.spmm import sparse_matmul, to_csr
+from mmdiffbench.graph.operator import SparseOperator
 
-__all__ = ["bipartite_adjacency", "drop_edges", "normalized_adjacency", "symmetric_normalize", "sparse_matmul", "to_csr", "to_torch_sparse"]
+__all__ = [
+    "SparseOperator",
+    "bipartite_adjacency",
+    "drop_edges",
+    "keep_entries",
+    "normalized_adjacency",
+    "symmetric_normalize",
+    "to_torch_sparse",
+]

@@ -57,8 +57,12 @@ def drop_edges(adj: torch.Tensor, keep_rate: float, generator: torch.Generator |
     if keep_rate == 1.0:
         return adj
     adj = adj.coalesce()
-    values = adj.values()
-    mask = torch.rand(values.shape, generator=generator, device=values.device) < keep_rate
+    keep = torch.rand(adj.values().shape, generator=generator, device=adj.device) < keep_rate
+    return keep_entries(adj, keep, keep_rate)
+
+
+def keep_entries(adj: torch.Tensor, keep: torch.Tensor, keep_rate: float) -> torch.Tensor:
+    """The coalesced `adj` with the stored entries where `keep` is False removed, the rest / keep_rate."""
     return torch.sparse_coo_tensor(
-        adj.indices()[:, mask], values[mask] / keep_rate, adj.shape, device=values.device, check_invariants=False
+        adj.indices()[:, keep], adj.values()[keep] / keep_rate, adj.shape, device=adj.device, check_invariants=False
     ).coalesce()

@@ -8,6 +8,8 @@ when A is symmetric), and uses it for the gradient d(Ax)/dx = A^T g.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 
@@ -27,8 +29,10 @@ class SparseOperator:
 
     def __init__(self, coo: torch.Tensor, symmetric: bool = False) -> None:
         self.coo = coo.coalesce()
-        self.csr = self.coo.to_sparse_csr()
-        self.csr_t = self.csr if symmetric else self.coo.t().coalesce().to_sparse_csr()
+        with warnings.catch_warnings():  # "CSR support is in beta": only its matmul is used, which is stable
+            warnings.simplefilter("ignore", UserWarning)
+            self.csr = self.coo.to_sparse_csr()
+            self.csr_t = self.csr if symmetric else self.coo.t().coalesce().to_sparse_csr()
         self.shape = self.coo.shape
 
     def __matmul__(self, dense: torch.Tensor) -> torch.Tensor:

@@ -45,7 +45,7 @@ from mmdiffbench.diffusion import (
     fast_chain_applies,
     reverse_chain,
 )
-from mmdiffbench.graph import normalized_adjacency, to_torch_sparse
+from mmdiffbench.graph import keep_entries, normalized_adjacency, to_torch_sparse
 from mmdiffbench.graph.operator import SparseOperator
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
 from mmdiffbench.models.contrastive import info_nce
@@ -79,11 +79,7 @@ def rows_sparse(matrix: sp.csr_matrix, users: np.ndarray, device: torch.device) 
 
 def masked_graph(graph: torch.Tensor, keep: torch.Tensor | None, keep_rate: float) -> torch.Tensor:
     """`graph` with the stored entries where `keep` is False removed and the rest / keep_rate."""
-    if keep is None:
-        return graph
-    return torch.sparse_coo_tensor(
-        graph.indices()[:, keep], graph.values()[keep] / keep_rate, graph.shape, device=graph.device
-    ).coalesce()
+    return graph if keep is None else keep_entries(graph, keep, keep_rate)
 
 
 class DiffMM(EmbeddingRecommender):

@@ -18,16 +18,16 @@ import torch
 from torch import nn
 
 from mmdiffbench.data.dataset import InteractionDataset
-from mmdiffbench.graph import normalized_adjacency, sparse_matmul, to_csr
+from mmdiffbench.graph import SparseOperator, normalized_adjacency
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
 from mmdiffbench.models.losses import bpr_loss, embedding_l2
 
 
-def propagate_mean(adj: torch.Tensor, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
-    """Mean of E^(0..L) with E^(k+1) = adj @ E^(k); `adj` is symmetric CSR."""
+def propagate_mean(adj: SparseOperator, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
+    """Mean of E^(0..L) with E^(k+1) = adj @ E^(k)."""
     total, current = ego, ego
     for _ in range(n_layers):
-        current = sparse_matmul(adj, current)
+        current = adj @ current
         total = total + current
     return total / (n_layers + 1)
 
@@ -39,16 +39,24 @@ class LightGCN(EmbeddingRecommender):
         self.n_layers = int(config["n_layers"])
         self.user_embedding = nn.Parameter(torch.empty(self.n_users, dim))
         self.item_embedding = nn.Parameter(torch.empty(self.n_items, dim))
-        self.register_buffer("adj", to_csr(normalized_adjacency(dataset.train)), persistent=False)
+        self.register_buffer("adj", normalized_adjacency(dataset.train), persistent=False)
+        self._adj_op: SparseOperator | None = None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.user_embedding)
         nn.init.xavier_uniform_(self.item_embedding)
 
+    @property
+    def adj_op(self) -> SparseOperator:
+        """The graph in CSR with a cheap backward, rebuilt after a device move."""
+        if self._adj_op is None or self._adj_op.csr.device != self.adj.device:
+            self._adj_op = SparseOperator(self.adj, symmetric=True)
+        return self._adj_op
+
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         ego = torch.cat([self.user_embedding, self.item_embedding])
-        out = propagate_mean(self.adj, ego, self.n_layers)
+        out = propagate_mean(self.adj_op, ego, self.n_layers)
         return out[: self.n_users], out[self.n_users :]
 
     def losses(self, batch: BPRBatch) -> dict[str, torch.Tensor]:
