@@ -123,13 +123,16 @@ def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_pa
     finished_before = sorted((work / "results/runs").rglob("seed1/metrics.json"))
     before = _mtimes(finished_before)
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2"]
-    proc = subprocess.Popen(cmd, cwd=work, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = tmp_path / "killed-run.log"
+    with open(log, "w") as handle:
+        proc = subprocess.Popen(cmd, cwd=work, env=env(), stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
     slow = work / "results/runs/synth/lightgcn/slow"
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             started = list(slow.glob("seed*/checkpoint.pt"))
-            finished = list((work / "results/runs/synth/lightgcn/two_layers").glob("seed1/metrics.json"))
+            # a job is finished once Snakemake has recorded it, not when its file appears
+            finished = "(Rule: train)" in log.read_text()
             if started and finished and proc.poll() is None:
                 break
             time.sleep(0.2)
