@@ -45,7 +45,7 @@ def test_shared_run_counted_once(tmp_path: Path) -> None:
 def test_default_config_plans_every_experiment(tmp_path: Path) -> None:
     config = load_default_config()
     config["data_dir"] = str(tmp_path)  # no local copy: features only where config lists them
-    plan = build_plan(config, models=MODELS_WITH_DIFFMM, base=tmp_path)
+    plan = build_plan(config, models=MODELS_WITH_DIFFMM, base=tmp_path, commands={"train", "report", "case-study"})
     assert list(plan.experiments) == list(EXPERIMENTS)
     # DiffMM needs features; only TikTok has feature files in the config
     diffmm_runs = [r for r in plan.runs if r.model == "diffmm"]
@@ -74,6 +74,14 @@ def test_local_feature_files_make_a_multimodal_cell_runnable(tmp_path: Path) -> 
     (tmp_path / "baby" / "text_feat.npy").write_bytes(b"")
     plan = build_plan(config, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
     assert {(s.dataset, s.model) for s in plan.skipped} == {("sports", "mf_bpr")}
+
+
+def test_case_study_needs_the_cli_command(tmp_path: Path) -> None:
+    config = load_default_config()
+    config["data_dir"] = str(tmp_path)
+    plan = build_plan(config, models=MODELS_WITH_DIFFMM, base=tmp_path, commands={"train"})
+    assert not plan.experiments["case_study"].cells
+    assert any("case-study" in s.reason for s in plan.experiments["case_study"].skipped)
 
 
 def test_unknown_variant_is_a_config_error(tmp_path: Path) -> None:

@@ -54,11 +54,11 @@ def _footnote(plan: ExperimentPlan) -> str:
     return "\n".join(lines)
 
 
-def _empty(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
+def _empty(plan: ExperimentPlan, out_dir: Path, message: str = "No runnable cell at this scale.") -> pd.DataFrame:
     fig, ax = plt.subplots(figsize=(8, 2.5))
     ax.axis("off")
     ax.set_title(TITLES[plan.name], loc="left", fontweight="bold")
-    ax.text(0, 0.8, "No runnable cell at this scale.", transform=ax.transAxes)
+    ax.text(0, 0.8, message, transform=ax.transAxes, wrap=True)
     ax.text(0, 0.0, _footnote(plan), transform=ax.transAxes, fontsize=7, va="bottom", wrap=True)
     _save(fig, out_dir, plan.name)
     return pd.DataFrame(columns=["dataset", "model", "variant", "protocol", "metric", "mean", "std", "n_seeds"])
@@ -134,7 +134,9 @@ def case_study_figure(plan: ExperimentPlan, out_dir: Path, case_root: Path = Pat
                 found.append((cell.dataset, csv, numeric))
                 break
     if not found:
-        return _empty(plan, out_dir)
+        listed = ", ".join(str(p) for c in plan.cells for p in sorted((case_root / c.dataset).glob("*"))) or "none"
+        print(f"case study: no square numeric CSV (item-item similarity) among: {listed}")
+        return _empty(plan, out_dir, f"The case-study output has no item-item similarity matrix to draw.\nFiles: {listed}"[:600])
     fig, axes = plt.subplots(1, len(found), figsize=(6 * len(found), 5), squeeze=False)
     rows = []
     for ax, (dataset, csv, matrix) in zip(axes[0], found):
