@@ -5,6 +5,7 @@
 # See docs/workflow.md. Configuration: config.yaml (checked against
 # workflow/schemas/config.schema.yaml before anything runs).
 
+
 configfile: "config.yaml"
 
 

@@ -9,7 +9,6 @@ from snakemake.utils import validate
 
 from mmdiffbench.plan import FIGURES, TABLES, PlanError, build_plan
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 
 try:
@@ -18,7 +17,10 @@ except PlanError as err:
     raise WorkflowError(f"config error: {err}") from None
 
 if PLAN.skipped:
-    print(f"mmdiffbench: {len(PLAN.skipped)} cell(s) left out (also listed in results/reproduction.md):", file=sys.stderr)
+    print(
+        f"mmdiffbench: {len(PLAN.skipped)} cell(s) left out (also listed in results/reproduction.md):",
+        file=sys.stderr,
+    )
     for skipped in PLAN.skipped:
         print(f"  - {skipped.line()}", file=sys.stderr)
 
@@ -44,7 +46,11 @@ wildcard_constraints:
 def experiment_outputs(name):
     if name in TABLES:
         return [f"results/tables/{name}.csv", f"results/tables/{name}.png"]
-    return [f"results/figures/{name}.png", f"results/figures/{name}.pdf", f"results/figures/{name}.csv"]
+    return [
+        f"results/figures/{name}.png",
+        f"results/figures/{name}.pdf",
+        f"results/figures/{name}.csv",
+    ]
 
 
 def all_outputs():
@@ -56,7 +62,11 @@ def release_file_args(wildcards):
     """--file NAME URL CHECKSUM triples for the download module."""
     args = []
     for name, spec in sorted(config["datasets"][wildcards.dataset]["files"].items()):
-        checksum = f"sha256:{spec['sha256']}" if "sha256" in spec else f"git_blob:{spec['git_blob']}"
+        checksum = (
+            f"sha256:{spec['sha256']}"
+            if "sha256" in spec
+            else f"git_blob:{spec['git_blob']}"
+        )
         args.append(f"--file {name} {spec.get('url') or '-'} {checksum}")
     return " ".join(args)
 
@@ -92,12 +102,18 @@ def train_signature(wildcards):
 
 def train_runtime(wildcards, attempt):
     """Minutes; each retry (SLURM profile: retries) gets proportionally more."""
-    base = 30 if config["scale"] == "quick" else (600 if wildcards.model == "diffmm" else 120)
+    base = (
+        30
+        if config["scale"] == "quick"
+        else (600 if wildcards.model == "diffmm" else 120)
+    )
     return base * attempt
 
 
 def train_mem_mb(wildcards, attempt):
-    base = 4000 if config["scale"] == "quick" or wildcards.dataset == "tiktok" else 12000
+    base = (
+        4000 if config["scale"] == "quick" or wildcards.dataset == "tiktok" else 12000
+    )
     return base + 2000 * (attempt - 1)
 
 
@@ -105,9 +121,15 @@ def experiment_inputs(name):
     """The plan file and every metrics.json the experiment's table or figure reads."""
     experiment = PLAN.experiments[name]
     inputs = {"plan": f"results/plan/{name}.json", "runs": experiment.metrics_paths()}
-    inputs["stats"] = [info["stats"] for d, info in experiment.datasets.items() if d in PLAN.data_datasets]
+    inputs["stats"] = [
+        info["stats"]
+        for d, info in experiment.datasets.items()
+        if d in PLAN.data_datasets
+    ]
     if name == "case_study":
-        inputs["case"] = [f"results/case_study/{cell.dataset}" for cell in experiment.cells]
+        inputs["case"] = [
+            f"results/case_study/{cell.dataset}" for cell in experiment.cells
+        ]
     return inputs
 
 
@@ -116,7 +138,11 @@ def plan_json(wildcards):
 
 
 def case_study_run(wildcards):
-    cells = [c for c in PLAN.experiments["case_study"].cells if c.dataset == wildcards.dataset]
+    cells = [
+        c
+        for c in PLAN.experiments["case_study"].cells
+        if c.dataset == wildcards.dataset
+    ]
     return cells[0].run_dirs[0]
 
 

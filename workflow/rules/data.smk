@@ -11,12 +11,12 @@ rule data:
         stats="resources/data/{dataset}/stats.json",
     log:
         "logs/data/{dataset}.log",
-    params:
-        source=data_source,
-        files=release_file_args,
     localrule: True
     conda:
         "../../envs/cpu.yaml"
+    params:
+        source=data_source,
+        files=release_file_args,
     shell:
         "python -m mmdiffbench.data.download --dest resources/data/{wildcards.dataset} "
         "--source {params.source} {params.files} > {log} 2>&1 && "

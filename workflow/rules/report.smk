@@ -8,11 +8,11 @@
 rule plan:
     output:
         "results/plan/{experiment}.json",
-    params:
-        plan=plan_json,
     log:
         "logs/plan/{experiment}.log",
     localrule: True
+    params:
+        plan=plan_json,
     run:
         Path(output[0]).write_text(params.plan)
         Path(log[0]).write_text(f"wrote {output[0]}\n")
@@ -23,12 +23,12 @@ rule case_study:
         metrics=case_study_metrics,
     output:
         directory("results/case_study/{dataset}"),
-    params:
-        run_dir=case_study_run,
     log:
         "logs/case_study/{dataset}.log",
     conda:
         "../../envs/cpu.yaml"
+    params:
+        run_dir=case_study_run,
     shell:
         "python -m mmdiffbench case-study {params.run_dir} --out {output} > {log} 2>&1"
 
@@ -96,7 +96,11 @@ rule reproduction:
         plans=[f"results/plan/{name}.json" for name in PLAN.experiments],
         runs=sorted({p for e in PLAN.experiments.values() for p in e.metrics_paths()}),
     output:
-        report("results/reproduction.md", caption="../report/reproduction.rst", category="Reproduction"),
+        report(
+            "results/reproduction.md",
+            caption="../report/reproduction.rst",
+            category="Reproduction",
+        ),
     log:
         "logs/report/reproduction.log",
     localrule: True

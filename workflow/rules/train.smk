@@ -14,19 +14,19 @@ rule train:
         "logs/train/{dataset}/{model}/{variant}/seed{seed}.log",
     benchmark:
         "benchmarks/train/{dataset}/{model}/{variant}/seed{seed}.tsv"
+    conda:
+        "../../envs/cuda.yaml" if DEVICE == "cuda" else "../../envs/cpu.yaml"
+    threads: TRAIN_THREADS
+    resources:
+        **GPU_RESOURCES,
+        mem_mb=train_mem_mb,
+        runtime=train_runtime,
     params:
         run_dir="results/runs/{dataset}/{model}/{variant}/seed{seed}",
         variant=train_library_variant,
         overrides=train_overrides,
         signature=train_signature,
         device="cuda" if DEVICE == "cuda" else "cpu",
-    threads: TRAIN_THREADS
-    resources:
-        mem_mb=train_mem_mb,
-        runtime=train_runtime,
-        **GPU_RESOURCES,
-    conda:
-        "../../envs/cuda.yaml" if DEVICE == "cuda" else "../../envs/cpu.yaml"
     shell:
         "mkdir -p {params.run_dir} && "
         "if [ -f {params.run_dir}/workflow.sig ] && [ \"$(cat {params.run_dir}/workflow.sig)\" != '{params.signature}' ]; "
