@@ -30,7 +30,7 @@ RUN_SETTINGS = {
     for cell in experiment.cells
 }
 DEVICE = config["device"]
-TRAIN_THREADS = int(config.get("train_threads", 2))
+TRAIN_THREADS = int(config.get("train_threads", 1))
 # gpu=1 only when training on CUDA: counted against `--resources gpu=N` locally and
 # turned into `--gpus=1` by the SLURM executor plugin.
 GPU_RESOURCES = {"gpu": 1} if DEVICE == "cuda" else {}
