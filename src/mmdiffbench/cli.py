@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--data", type=Path, default=None, help="release folder (default: the one in config.json)")
     evaluate.add_argument("--device", default="auto")
+
+    from mmdiffbench.report.cli import add_report_parser  # workflow reports (report/cli.py)
+
+    add_report_parser(sub)
     return parser
 
 
@@ -127,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
             return _data_command(args)
         if args.command == "train":
             return _train_command(args)
+        if args.command == "report":
+            from mmdiffbench.report.cli import report_command
+
+            return report_command(args)
         return _evaluate_command(args)
     except (DataError, ConfigError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -1,0 +1,80 @@
+"""Read run folders (metrics.json) into tidy DataFrames; mean and std over seeds.
+
+Two protocols, never mixed:
+- `val_selected`: the epoch with the best validation score (metrics.json `test`);
+- `best_test_epoch`: the epoch with the best test score, the protocol of the papers'
+  official code (metrics.json `paper_protocol.test`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+PROTOCOLS = {
+    "val_selected": "validation-selected",
+    "best_test_epoch": "best test epoch (paper's protocol)",
+}
+KEYS = ["dataset", "model", "variant"]
+
+
+def _variant_of(path: Path, metrics: dict) -> str:
+    """The workflow variant is the run folder's parent name (.../<variant>/seed<N>)."""
+    return path.parent.parent.name if path.parent.name.startswith("seed") else metrics["variant"]
+
+
+def _read(paths: list[str | Path]) -> list[tuple[Path, dict]]:
+    out = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            path = path / "metrics.json"
+        out.append((path, json.loads(path.read_text())))
+    return out
+
+
+def tidy_metrics(paths: list[str | Path]) -> pd.DataFrame:
+    """One row per (dataset, model, variant, seed, protocol, metric)."""
+    rows = []
+    for path, m in _read(paths):
+        base = {"dataset": m["dataset"], "model": m["model"], "variant": _variant_of(path, m), "seed": int(m["seed"])}
+        sources = {"val_selected": (m["selected_epoch"], m["test"]), "best_test_epoch": (m["paper_protocol"]["epoch"], m["paper_protocol"]["test"])}
+        for protocol, (epoch, values) in sources.items():
+            for metric, value in values.items():
+                rows.append({**base, "protocol": protocol, "epoch": epoch, "metric": metric, "value": float(value)})
+    return pd.DataFrame(rows, columns=KEYS + ["seed", "protocol", "epoch", "metric", "value"])
+
+
+def tidy_groups(paths: list[str | Path]) -> pd.DataFrame:
+    """One row per (dataset, model, variant, seed, protocol, user group, metric)."""
+    rows = []
+    for path, m in _read(paths):
+        base = {"dataset": m["dataset"], "model": m["model"], "variant": _variant_of(path, m), "seed": int(m["seed"])}
+        sources = {"val_selected": m.get("test_groups", {}), "best_test_epoch": m["paper_protocol"].get("test_groups", {})}
+        for protocol, groups in sources.items():
+            for group, values in groups.items():
+                n_users = values.get("n_users")
+                for metric, value in values.items():
+                    if metric != "n_users":
+                        rows.append({**base, "protocol": protocol, "group": group, "n_users": n_users, "metric": metric, "value": float(value)})
+    return pd.DataFrame(rows, columns=KEYS + ["seed", "protocol", "group", "n_users", "metric", "value"])
+
+
+def summarize(tidy: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
+    """Mean, sample std (ddof=1; NaN for one seed) and number of seeds per group of `by`."""
+    by = by or KEYS + ["protocol", "metric"]
+    if tidy.empty:
+        return pd.DataFrame(columns=by + ["mean", "std", "n_seeds"])
+    grouped = tidy.groupby(by, sort=False)["value"]
+    out = grouped.agg(mean="mean", std="std", n_seeds="count").reset_index()
+    return out
+
+
+def mean_pm_std(mean: float, std: float, digits: int = 4) -> str:
+    if pd.isna(mean):
+        return ""
+    if pd.isna(std):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"

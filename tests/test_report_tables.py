@@ -1,0 +1,134 @@
+"""Report tables from hand-made metrics.json files, compared with hand-computed numbers."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mmdiffbench.plan import Cell, ExperimentPlan, Skipped
+from mmdiffbench.report.collect import mean_pm_std, summarize, tidy_groups, tidy_metrics
+from mmdiffbench.report.paper import load_paper_table, paper_column, paper_results
+from mmdiffbench.report.reproduction import within, write_reproduction
+from mmdiffbench.report.tables import mean_col, result_table, std_col, write_table
+
+# recall@20 / ndcg@20 per seed under each protocol (validation-selected, best test epoch)
+VALUES = {
+    ("full", 1): {"val": (0.10, 0.040), "best": (0.11, 0.045)},
+    ("full", 2): {"val": (0.12, 0.050), "best": (0.12, 0.050)},
+    ("full", 3): {"val": (0.14, 0.060), "best": (0.16, 0.061)},
+    ("wo_cl", 1): {"val": (0.09, 0.030), "best": (0.095, 0.031)},
+    ("wo_cl", 2): {"val": (0.08, 0.020), "best": (0.085, 0.022)},
+    ("wo_cl", 3): {"val": (0.10, 0.040), "best": (0.105, 0.041)},
+}
+
+
+def _metrics(variant: str, seed: int) -> dict:
+    v = VALUES[(variant, seed)]
+    groups = {"0-5": {"n_users": 10, "recall@20": v["val"][0] / 2, "ndcg@20": v["val"][1] / 2}, "6+": {"n_users": 5, "recall@20": v["val"][0] * 2, "ndcg@20": v["val"][1] * 2}}
+    return {
+        "model": "diffmm",
+        "variant": variant,
+        "dataset": "tiktok",
+        "seed": seed,
+        "selected_epoch": 7,
+        "test": {"recall@20": v["val"][0], "ndcg@20": v["val"][1], "precision@20": 0.005},
+        "test_groups": groups,
+        "paper_protocol": {"epoch": 9, "test": {"recall@20": v["best"][0], "ndcg@20": v["best"][1], "precision@20": 0.006}, "test_groups": groups},
+    }
+
+
+@pytest.fixture()
+def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ExperimentPlan:
+    monkeypatch.chdir(tmp_path)
+    cells = []
+    for variant in ("full", "wo_cl"):
+        dirs = []
+        for seed in (1, 2, 3):
+            run = Path(f"results/runs/tiktok/diffmm/{variant}/seed{seed}")
+            run.mkdir(parents=True)
+            (run / "metrics.json").write_text(json.dumps(_metrics(variant, seed)))
+            dirs.append(str(run))
+        cells.append(Cell("ablation", "tiktok", "diffmm", variant, variant, [], dirs))
+    skipped = [Skipped("ablation", "tiktok", "diffmm", "wo_dm", "a reason given by the plan")]
+    return ExperimentPlan("ablation", "table", "paper", [1, 2, 3], {"tiktok": {"label": "TikTok", "stats": "none.json"}}, cells, skipped)
+
+
+def test_tidy_and_summary_match_hand_computation(plan: ExperimentPlan) -> None:
+    tidy = tidy_metrics(plan.metrics_paths())
+    assert len(tidy) == 6 * 2 * 3  # runs x protocols x metrics
+    summary = summarize(tidy)
+    row = summary[(summary.variant == "full") & (summary.protocol == "val_selected") & (summary.metric == "recall@20")].iloc[0]
+    # mean(0.10, 0.12, 0.14) = 0.12; sample std = sqrt(((-.02)^2 + 0 + .02^2) / 2) = 0.02
+    assert row["mean"] == pytest.approx(0.12)
+    assert row["std"] == pytest.approx(0.02)
+    assert row["n_seeds"] == 3
+    row = summary[(summary.variant == "full") & (summary.protocol == "best_test_epoch") & (summary.metric == "recall@20")].iloc[0]
+    # mean(0.11, 0.12, 0.16) = 0.13; std = sqrt((0.0004 + 0.0001 + 0.0009) / 2) = sqrt(0.0007)
+    assert row["mean"] == pytest.approx(0.13)
+    assert row["std"] == pytest.approx(math.sqrt(0.0007))
+
+
+def test_ablation_table_has_both_protocols_and_paper_columns(plan: ExperimentPlan) -> None:
+    table = result_table(plan)
+    assert list(table["variant"]) == ["full", "wo_cl", "wo_dm"]
+    assert list(table["label"]) == ["DiffMM", "w/o CL", "w/o DM"]  # the paper's row labels
+    full = table.iloc[0]
+    assert full[mean_col("ndcg@20", "val_selected")] == pytest.approx(0.05)
+    assert full[std_col("ndcg@20", "val_selected")] == pytest.approx(0.01)
+    assert full[mean_col("ndcg@20", "best_test_epoch")] == pytest.approx((0.045 + 0.050 + 0.061) / 3)
+    wo_cl = table.iloc[1]
+    assert wo_cl[mean_col("recall@20", "val_selected")] == pytest.approx(0.09)
+    assert wo_cl[std_col("recall@20", "val_selected")] == pytest.approx(0.01)
+    # the paper's numbers, in columns named as the paper's (DiffMM Table 2, TikTok)
+    assert full["paper Recall@20"] == pytest.approx(0.1129)
+    assert full["paper NDCG@20"] == pytest.approx(0.0456)
+    assert wo_cl["paper Recall@20"] == pytest.approx(0.1026)
+    assert table.iloc[2]["status"] == "left out: a reason given by the plan"
+    assert math.isnan(table.iloc[2][mean_col("recall@20", "val_selected")])
+
+
+def test_write_table_files(plan: ExperimentPlan, tmp_path: Path) -> None:
+    csv, png = write_table(plan, tmp_path / "tables")
+    assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
+    frame = pd.read_csv(csv)
+    assert frame.loc[0, "recall@20 mean [val_selected]"] == pytest.approx(0.12)
+
+
+def test_groups_tidy(plan: ExperimentPlan) -> None:
+    groups = summarize(tidy_groups(plan.metrics_paths()), ["variant", "protocol", "group", "metric"])
+    row = groups[(groups.variant == "full") & (groups.protocol == "val_selected") & (groups.group == "6+") & (groups.metric == "recall@20")].iloc[0]
+    assert row["mean"] == pytest.approx(0.24)
+
+
+def test_reproduction_markdown(plan: ExperimentPlan, tmp_path: Path) -> None:
+    path = write_reproduction([plan], tmp_path / "reproduction.md")
+    text = path.read_text()
+    # full, validation-selected recall: 0.1200 ± 0.0200 vs paper 0.1129: diff +0.0071, within 1 std
+    assert "| Table 2 | TikTok | DiffMM | DiffMM | recall@20 | 0.1129 | validation-selected | 0.1200 ± 0.0200 | +0.0071 | yes | ok (3 seeds) |" in text
+    # w/o CL, validation-selected NDCG: 0.0300 ± 0.0100 vs 0.0420: diff -0.0120, not within
+    assert "| w/o CL | ndcg@20 | 0.0420 | validation-selected | 0.0300 ± 0.0100 | -0.0120 | no |" in text
+    assert "left out: a reason given by the plan" in text
+    assert "tiktok / diffmm / wo_dm: a reason given by the plan" in text
+    assert "## Table 1 (overall)" in text and "experiment not run at this scale" in text
+
+
+def test_within_and_formatting() -> None:
+    assert within(0.1, 0.12, 0.02, 3) == "yes"
+    assert within(0.1, 0.12, 0.01, 3) == "no"
+    assert within(0.1, 0.12, float("nan"), 1) == "n/a (1 seed)"
+    assert mean_pm_std(0.123456, 0.0012) == "0.1235 ± 0.0012"
+    assert mean_pm_std(0.5, float("nan")) == "0.5000"
+
+
+def test_paper_tables_are_packaged() -> None:
+    t1 = paper_results("overall")
+    assert len(t1) == 144
+    assert paper_column("ndcg@20") == "paper NDCG@20"
+    stats = load_paper_table("diffmm_table5_dataset_stats.csv")
+    assert set(stats.dataset_key) == {"tiktok", "baby", "sports"}
+    for name in ("tau_lambda1", "cl_variants", "ablation"):
+        assert not paper_results(name).empty

@@ -1,0 +1,160 @@
+"""A tiny end-to-end run of the real Snakefile on a synthetic release.
+
+The release is served by a real HTTP server on loopback and the data_dir is empty, so the
+data rule's download path runs. MF-BPR and LightGCN train a few epochs; the test checks the
+tables, figures, reproduction.md and the HTML report, that a second run does nothing, and that
+a run killed mid-way (SIGKILL of the whole process group) finishes with --rerun-incomplete,
+resuming the killed job from its checkpoint without redoing finished jobs.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from _workflow_helpers import copy_workflow, env, load_default_config, snakemake, write_config
+from mmdiffbench.data import make_synthetic, write_release
+
+pytestmark = pytest.mark.slow
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def served_release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    root = tmp_path_factory.mktemp("served")
+    write_release(make_synthetic(n_users=300, n_items=200, modalities={"image": 8}, seed=0, name="synth"), root / "synth")
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", root / "synth"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def tiny_config(base_url: str, release: Path, data_dir: Path, seeds: list[int]) -> dict:
+    config = load_default_config()
+    files = {
+        p.name: {"url": f"{base_url}/synth/{p.name}", "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+        for p in sorted(release.iterdir())
+    }
+    fast = {"epochs": 2, "eval_every": 1, "patience": 0, "batch_size": 256}
+    config.update(
+        data_dir=str(data_dir),
+        scale="quick",
+        train_threads=1,
+        datasets={"synth": {"label": "Synthetic", "files": files}},
+        models={
+            "mf_bpr": {"label": "MF-BPR", "multimodal": False, "variants": {"full": {}}},
+            "lightgcn": {
+                "label": "LightGCN",
+                "multimodal": False,
+                "variants": {"full": {}, "one_layer": {"variant": "full", "set": {"n_layers": 1}}, "two_layers": {"variant": "full", "set": {"n_layers": 2}},
+                    "slow": {"variant": "full", "set": {"epochs": 300}},
+                },
+            },
+        },
+        experiments={
+            "overall": {"datasets": ["synth"], "models": {"mf_bpr": ["full"], "lightgcn": ["full"]}},
+            "ablation": {"datasets": ["synth"], "models": {"lightgcn": ["full", "one_layer"]}},
+            "sparsity": {"datasets": ["synth"], "models": {"mf_bpr": ["full"], "lightgcn": ["full"]}},
+            "datasets": {"datasets": ["synth"], "models": {}},
+        },
+    )
+    config["scales"]["quick"] = {"datasets": ["synth"], "seeds": seeds, "experiments": ["overall", "ablation", "sparsity", "datasets"], "set": fast, "model_set": {}}
+    return config
+
+
+def _mtimes(paths: list[Path]) -> dict[Path, float]:
+    return {p: p.stat().st_mtime_ns for p in paths}
+
+
+def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_path: Path) -> None:
+    base_url, release = served_release
+    work = copy_workflow(tmp_path / "wf")
+    write_config(work, tiny_config(base_url, release, tmp_path / "empty-data-dir", seeds=[1]))
+
+    # 1. end to end
+    snakemake(work, "--cores", "2")
+    for name in ("overall", "ablation", "datasets"):
+        assert (work / f"results/tables/{name}.csv").is_file()
+        assert (work / f"results/tables/{name}.png").read_bytes()[:4] == b"\x89PNG"
+    for suffix in ("png", "pdf", "csv"):
+        assert (work / f"results/figures/sparsity.{suffix}").is_file()
+    ablation = pd.read_csv(work / "results/tables/ablation.csv")
+    assert list(ablation["variant"]) == ["full", "one_layer"] and (ablation["status"] == "ok").all()
+    overall = pd.read_csv(work / "results/tables/overall.csv")
+    assert set(overall["model"]) == {"mf_bpr", "lightgcn"}
+    assert overall["recall@20 mean [val_selected]"].between(0, 1).all()
+    assert "Reproduction of the DiffMM paper" in (work / "results/reproduction.md").read_text()
+    assert "downloaded from http://127.0.0.1" in (work / "logs/data/synth.log").read_text()
+    assert (work / "benchmarks/train/synth/lightgcn/full/seed1.tsv").is_file()
+    # the lightgcn/full run is shared by overall, ablation and sparsity: trained once
+    assert len(list((work / "results/runs/synth/lightgcn").glob("*/seed1/metrics.json"))) == 2
+
+    # 2. a second run does nothing
+    again = snakemake(work, "--cores", "2")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+    # 3. the HTML report with captions
+    snakemake(work, "--report", "report.html")
+    html = (work / "report.html").read_text(errors="replace")
+    assert "ablation" in html
+
+    # 4. kill a run mid-way, then --rerun-incomplete
+    config = tiny_config(base_url, release, tmp_path / "empty-data-dir", seeds=[1])
+    config["experiments"]["ablation"]["models"]["lightgcn"] += ["two_layers", "slow"]
+    write_config(work, config)
+    finished_before = sorted((work / "results/runs").rglob("seed1/metrics.json"))
+    before = _mtimes(finished_before)
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2"]
+    log = tmp_path / "killed-run.log"
+    with open(log, "w") as handle:
+        proc = subprocess.Popen(cmd, cwd=work, env=env(), stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+    slow = work / "results/runs/synth/lightgcn/slow"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            started = list(slow.glob("seed*/checkpoint.pt"))
+            # a job is finished once Snakemake has recorded it, not when its file appears
+            finished = "(Rule: train)" in log.read_text()
+            if started and finished and proc.poll() is None:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the slow job did not start in time")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    killed = [d for d in slow.glob("seed*") if (d / "checkpoint.pt").is_file() and not (d / "metrics.json").exists()]
+    assert killed, "expected a job killed mid-way (checkpoint, no metrics.json)"
+    finished_in_killed_run = sorted((work / "results/runs/synth/lightgcn/two_layers").glob("seed1/metrics.json"))
+    assert finished_in_killed_run
+    before.update(_mtimes(finished_in_killed_run))
+
+    snakemake(work, "--unlock")
+    snakemake(work, "--cores", "2", "--rerun-incomplete")
+    assert _mtimes(list(before)) == before  # finished jobs were not redone
+    for run in killed:
+        assert (run / "metrics.json").is_file()
+        assert "resumed from" in (run / "train.log").read_text()
+    ablation = pd.read_csv(work / "results/tables/ablation.csv")
+    assert list(ablation["variant"]) == ["full", "one_layer", "two_layers", "slow"]
+    assert (ablation["status"] == "ok").all()
+    again = snakemake(work, "--cores", "2")
+    assert "Nothing to be done" in again.stdout + again.stderr

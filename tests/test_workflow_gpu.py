@@ -1,0 +1,48 @@
+"""GPUs on one machine: train jobs ask for gpu=1 with device=cuda, and two concurrent jobs
+claim different devices (Snakemake only counts GPUs; the library picks the device)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from _workflow_helpers import copy_workflow, env, load_default_config, snakemake, write_config
+
+
+def test_train_jobs_request_one_gpu_only_with_cuda(tmp_path: Path) -> None:
+    work = copy_workflow(tmp_path / "wf")
+    config = load_default_config()
+    config.update(data_dir=str(tmp_path / "nodata"), scale="quick", device="cuda")
+    config["scales"]["quick"]["experiments"] = ["overall"]
+    write_config(work, config)
+    out = snakemake(work, "-n", "--resources", "gpu=2", "-p")
+    text = out.stdout + out.stderr
+    train_blocks = [b for b in text.split("\n\n") if "rule train:" in b]
+    assert train_blocks and all("gpu=1" in b for b in train_blocks)
+    assert all("--device cuda" in b for b in train_blocks)
+    config["device"] = "cpu"
+    write_config(work, config)
+    out = snakemake(work, "-n", "-p")
+    train_blocks = [b for b in (out.stdout + out.stderr).split("\n\n") if "rule train:" in b]
+    assert train_blocks and not any("gpu=" in b for b in train_blocks)
+
+
+def test_concurrent_jobs_claim_distinct_gpus(tmp_path: Path) -> None:
+    """Two processes (as two Snakemake jobs would be) each hold a claim; they get 0 and 1."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        from mmdiffbench.train.device import claim_free_gpu
+        print(claim_free_gpu(2, Path({str(tmp_path)!r})), flush=True)
+        sys.stdin.read()  # hold the claim until the test closes stdin
+        """
+    )
+    first = subprocess.Popen([sys.executable, "-c", script], env=env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    got_first = first.stdout.readline().strip()
+    second = subprocess.run([sys.executable, "-c", script], env=env(), input="", capture_output=True, text=True, timeout=120)
+    first.stdin.close()
+    first.wait(timeout=60)
+    assert {got_first, second.stdout.strip()} == {"0", "1"}

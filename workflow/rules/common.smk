@@ -1,0 +1,154 @@
+# Helpers shared by the rules: config validation, the plan (which runs each experiment
+# needs), and the input/param functions the rules name. The planning logic itself lives in
+# the library (mmdiffbench.plan) so it is tested without Snakemake.
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from mmdiffbench.plan import FIGURES, TABLES, PlanError, build_plan
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+try:
+    PLAN = build_plan(config)
+except PlanError as err:
+    raise WorkflowError(f"config error: {err}") from None
+
+if PLAN.skipped:
+    print(
+        f"mmdiffbench: {len(PLAN.skipped)} cell(s) left out (also listed in results/reproduction.md):",
+        file=sys.stderr,
+    )
+    for skipped in PLAN.skipped:
+        print(f"  - {skipped.line()}", file=sys.stderr)
+
+RUN_SETTINGS = {
+    (cell.dataset, cell.model, cell.variant): cell
+    for experiment in PLAN.experiments.values()
+    for cell in experiment.cells
+}
+DEVICE = config["device"]
+TRAIN_THREADS = int(config.get("train_threads", 1))
+# gpu=1 only when training on CUDA: counted against `--resources gpu=N` locally and
+# turned into `--gpus=1` by the SLURM executor plugin.
+GPU_RESOURCES = {"gpu": 1} if DEVICE == "cuda" else {}
+
+
+wildcard_constraints:
+    dataset="[a-z0-9_]+",
+    model="[a-z0-9_]+",
+    variant="[A-Za-z0-9_.-]+",
+    seed=r"\d+",
+
+
+def experiment_outputs(name):
+    if name in TABLES:
+        return [f"results/tables/{name}.csv", f"results/tables/{name}.png"]
+    return [
+        f"results/figures/{name}.png",
+        f"results/figures/{name}.pdf",
+        f"results/figures/{name}.csv",
+    ]
+
+
+def all_outputs():
+    outputs = [path for name in PLAN.experiments for path in experiment_outputs(name)]
+    return outputs + ["results/reproduction.md"]
+
+
+def release_file_args(wildcards):
+    """--file NAME URL CHECKSUM triples for the download module."""
+    args = []
+    for name, spec in sorted(config["datasets"][wildcards.dataset]["files"].items()):
+        checksum = (
+            f"sha256:{spec['sha256']}"
+            if "sha256" in spec
+            else f"git_blob:{spec['git_blob']}"
+        )
+        args.append(f"--file {name} {spec.get('url') or '-'} {checksum}")
+    return " ".join(args)
+
+
+def local_release_files(wildcards):
+    """The files of the local copy in data_dir (tracked for changes); none when absent."""
+    folder = Path(config["data_dir"]) / wildcards.dataset
+    names = set(config["datasets"][wildcards.dataset]["files"])
+    names |= {p.name for p in folder.glob("*_feat.npy")} if folder.is_dir() else set()
+    return sorted(str(folder / name) for name in names if (folder / name).is_file())
+
+
+def _cell(wildcards):
+    key = (wildcards.dataset, wildcards.model, wildcards.variant)
+    if key not in RUN_SETTINGS:
+        raise WorkflowError(f"no experiment needs the run {'/'.join(key)}")
+    return RUN_SETTINGS[key]
+
+
+def train_library_variant(wildcards):
+    return _cell(wildcards).library_variant
+
+
+def train_overrides(wildcards):
+    return " ".join(f"--set {o}" for o in _cell(wildcards).overrides)
+
+
+def train_signature(wildcards):
+    """What the run's checkpoint must have been trained with to be resumed."""
+    cell = _cell(wildcards)
+    return f"{cell.library_variant} {' '.join(cell.overrides)}".strip().replace("'", "")
+
+
+def train_runtime(wildcards, attempt):
+    """Minutes; each retry (SLURM profile: retries) gets proportionally more."""
+    base = (
+        30
+        if config["scale"] == "quick"
+        else (600 if wildcards.model == "diffmm" else 120)
+    )
+    return base * attempt
+
+
+def train_mem_mb(wildcards, attempt):
+    base = (
+        4000 if config["scale"] == "quick" or wildcards.dataset == "tiktok" else 12000
+    )
+    return base + 2000 * (attempt - 1)
+
+
+def experiment_inputs(name):
+    """The plan file and every metrics.json the experiment's table or figure reads."""
+    experiment = PLAN.experiments[name]
+    inputs = {"plan": f"results/plan/{name}.json", "runs": experiment.metrics_paths()}
+    inputs["stats"] = [
+        info["stats"]
+        for d, info in experiment.datasets.items()
+        if d in PLAN.data_datasets
+    ]
+    if name == "case_study":
+        inputs["case"] = [
+            f"results/case_study/{cell.dataset}" for cell in experiment.cells
+        ]
+    return inputs
+
+
+def plan_json(wildcards):
+    return PLAN.experiments[wildcards.experiment].to_json()
+
+
+def case_study_run(wildcards):
+    cells = [
+        c
+        for c in PLAN.experiments["case_study"].cells
+        if c.dataset == wildcards.dataset
+    ]
+    return cells[0].run_dirs[0]
+
+
+def data_source(wildcards):
+    return f"{config['data_dir']}/{wildcards.dataset}"
+
+
+def case_study_metrics(wildcards):
+    return f"{case_study_run(wildcards)}/metrics.json"
