@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from _workflow_helpers import copy_workflow, job_counts, load_default_config, snakemake, write_config
+from tests._workflow_helpers import copy_workflow, job_counts, load_default_config, snakemake, write_config
 from mmdiffbench.plan import EXPERIMENTS, FIGURES, TABLES, PlanError, build_plan, registered_models
 
 MODELS_WITHOUT_DIFFMM = {"mf_bpr": ["full"], "lightgcn": ["full"]}

@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from _workflow_helpers import copy_workflow, env, load_default_config, snakemake, write_config
+from tests._workflow_helpers import copy_workflow, env, load_default_config, snakemake, write_config
 from mmdiffbench.data import make_synthetic, write_release
 
 pytestmark = pytest.mark.slow

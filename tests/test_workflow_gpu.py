@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from _workflow_helpers import copy_workflow, env, load_default_config, snakemake, write_config
+from tests._workflow_helpers import copy_workflow, env, load_default_config, snakemake, write_config
 
 
 def test_train_jobs_request_one_gpu_only_with_cuda(tmp_path: Path) -> None:

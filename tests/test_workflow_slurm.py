@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from _workflow_helpers import SHARED_DATASETS, copy_workflow, env
+from tests._workflow_helpers import SHARED_DATASETS, copy_workflow, env
 
 pytestmark = [
     pytest.mark.slow,
