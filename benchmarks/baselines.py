@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from mmdiffbench.report.paper import load_paper_table
+
 METRICS = ("recall@20", "ndcg@20", "recall@10", "ndcg@10")
 
 
@@ -35,6 +37,26 @@ def rows_of(metrics: dict, run_dir: Path) -> list[dict]:
     selected = {"protocol": "validation-selected", "epoch": metrics["selected_epoch"], **metrics["test"]}
     paper = {"protocol": "best-test-epoch (paper)", "epoch": metrics["paper_protocol"]["epoch"], **metrics["paper_protocol"]["test"]}
     return [{**base, "protocol": r["protocol"], "epoch": r["epoch"], **{m: r[m] for m in METRICS}} for r in (selected, paper)]
+
+
+PAPER_TABLES = {  # published numbers of the same models on the same datasets, for comparison only
+    "DiffMM": "diffmm_table1_overall.csv",
+    "DiffCL": "diffcl_table2_overall.csv",
+    "LD4MRec": "ld4mrec_table2_clean.csv",
+}
+
+
+def with_paper_columns(summary: pd.DataFrame) -> pd.DataFrame:
+    """Add `paper <Paper> Recall@20` / `NDCG@20` columns and our difference to DiffMM's Table 1."""
+    for paper, filename in PAPER_TABLES.items():
+        table = load_paper_table(filename)
+        table = table[(table["k"] == 20) & (table["setting"].isin(["paper_default", "clean_training"]))]
+        for metric, label in (("recall", "Recall@20"), ("ndcg", "NDCG@20")):
+            values = table[table["metric"] == metric].set_index(["dataset_key", "model_key"])["paper_value"]
+            keys = list(zip(summary["dataset"], summary["model"]))
+            summary[f"paper {paper} {label}"] = [values.get(key, float("nan")) for key in keys]
+    summary["recall@20 vs paper DiffMM (%)"] = 100 * (summary["recall@20_mean"] / summary["paper DiffMM Recall@20"] - 1)
+    return summary
 
 
 def main() -> None:
@@ -61,6 +83,7 @@ def main() -> None:
     summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
     summary = summary.reset_index()
     summary["n_seeds"] = per_seed.groupby(["dataset", "model", "protocol"]).size().values
+    summary = with_paper_columns(summary)
     summary.to_csv(args.out / "baselines_summary.csv", index=False, float_format="%.4f")
     print(summary.to_string(index=False))
 
