@@ -46,6 +46,15 @@ def _save(fig: plt.Figure, out_dir: Path, name: str) -> None:
     plt.close(fig)
 
 
+def _finish(fig: plt.Figure, plan: ExperimentPlan, out_dir: Path, footnote: bool) -> None:
+    """Title (and the scale / seeds / left-out footnote), layout, PNG + PDF."""
+    fig.suptitle(TITLES[plan.name], x=0.01, ha="left", fontweight="bold")
+    if footnote:
+        fig.text(0.01, -0.02, _footnote(plan), fontsize=7, va="top")
+    fig.tight_layout()
+    _save(fig, out_dir, plan.name)
+
+
 def _footnote(plan: ExperimentPlan) -> str:
     lines = [f"scale {plan.scale}; seeds {', '.join(map(str, plan.seeds))}; mean ± std over seeds"]
     lines += [f"left out: {s.dataset}/{s.model}/{s.variant}: {s.reason}" for s in plan.skipped[:6]]
@@ -89,10 +98,7 @@ def sparsity_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
                 ax.set_ylabel(metric)
             if row == 0 and col == 0:
                 ax.legend(fontsize=7)
-    fig.suptitle(TITLES[plan.name], x=0.01, ha="left", fontweight="bold")
-    fig.text(0.01, -0.02, _footnote(plan), fontsize=7, va="top")
-    fig.tight_layout()
-    _save(fig, out_dir, plan.name)
+    _finish(fig, plan, out_dir, footnote=True)
     return summary
 
 
@@ -115,10 +121,7 @@ def sweep_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
             ax.set_ylabel(metric)
             ax.set_title(PROTOCOLS[protocol], fontsize=9)
             ax.legend(fontsize=7)
-    fig.suptitle(TITLES[plan.name], x=0.01, ha="left", fontweight="bold")
-    fig.text(0.01, -0.02, _footnote(plan), fontsize=7, va="top")
-    fig.tight_layout()
-    _save(fig, out_dir, plan.name)
+    _finish(fig, plan, out_dir, footnote=True)
     return summary
 
 
@@ -146,9 +149,7 @@ def case_study_figure(plan: ExperimentPlan, out_dir: Path, case_root: Path = Pat
         long.columns = ["row", "column", "value"]
         long.insert(0, "dataset", dataset)
         rows.append(long)
-    fig.suptitle(TITLES[plan.name], x=0.01, ha="left", fontweight="bold")
-    fig.tight_layout()
-    _save(fig, out_dir, plan.name)
+    _finish(fig, plan, out_dir, footnote=False)
     return pd.concat(rows, ignore_index=True)
 
 
