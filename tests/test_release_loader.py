@@ -38,10 +38,11 @@ def test_missing_split_file(release_dir: Path) -> None:
         load_release(release_dir, verify=False)
 
 
-def test_truncated_pickle(release_dir: Path) -> None:
-    path = release_dir / "trnMat.pkl"
-    path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(DataError, match=r"trnMat\.pkl: unreadable or truncated"):
+@pytest.mark.parametrize(("filename", "kept_bytes"), [("trnMat.pkl", 100), ("image_feat.npy", 200)])
+def test_truncated_file(release_dir: Path, filename: str, kept_bytes: int) -> None:
+    path = release_dir / filename
+    path.write_bytes(path.read_bytes()[:kept_bytes])
+    with pytest.raises(DataError, match=rf"{filename.replace('.', '[.]')}: unreadable or truncated"):
         load_release(release_dir, verify=False)
 
 
@@ -80,12 +81,6 @@ def test_non_finite_features(release_dir: Path, synthetic: InteractionDataset, b
     with pytest.raises(DataError, match=r"text_feat\.npy: 1 NaN or infinite"):
         load_release(release_dir, verify=False)
 
-
-def test_truncated_feature_file(release_dir: Path) -> None:
-    path = release_dir / "image_feat.npy"
-    path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(DataError, match=r"image_feat\.npy: unreadable or truncated"):
-        load_release(release_dir, verify=False)
 
 
 def test_non_binary_values_are_binarized_with_a_count(release_dir: Path, synthetic: InteractionDataset) -> None:
