@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from mmdiffbench.data import DataError, load_release, make_synthetic, write_release
-from mmdiffbench.data.download import ReleaseFile, file_digest, main, prepare_release
+from mmdiffbench.data.checksums import file_digest
+from mmdiffbench.data.download import ReleaseFile, main, prepare_release
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -30,8 +30,16 @@ RELEASE_SHA256: dict[str, dict[str, str]] = {
 }
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in 1 MiB blocks: `sha256`, or `git_blob` (what
+    `git hash-object FILE` prints: sha1 over a "blob <size>\\0" header and the bytes)."""
+    if algorithm == "sha256":
+        digest = hashlib.sha256()
+    elif algorithm == "git_blob":
+        digest = hashlib.sha1()
+        digest.update(f"blob {path.stat().st_size}\0".encode())
+    else:
+        raise ValueError(f"unknown digest algorithm {algorithm!r}; expected sha256 or git_blob")
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)

@@ -18,7 +18,6 @@ Command line (what the workflow's `data` rule calls):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import tempfile
@@ -27,10 +26,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmdiffbench.data.checksums import file_digest
 from mmdiffbench.data.errors import DataError
+from mmdiffbench.data.release import FEATURE_SUFFIX
 
 CHUNK = 1 << 20
-FEATURE_SUFFIX = "_feat.npy"
 
 
 @dataclass(frozen=True)
@@ -46,22 +46,6 @@ class ReleaseFile:
         if algorithm not in ("sha256", "git_blob") or not digest:
             raise DataError(f"{name}: checksum {checksum!r} is not sha256:HEX or git_blob:HEX")
         return cls(name, None if url in ("", "-", "None", "null") else url, algorithm, digest.lower())
-
-
-def _hasher(algorithm: str, size: int):
-    if algorithm == "sha256":
-        return hashlib.sha256()
-    digest = hashlib.sha1()
-    digest.update(f"blob {size}\0".encode())
-    return digest
-
-
-def file_digest(path: Path, algorithm: str) -> str:
-    digest = _hasher(algorithm, path.stat().st_size)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify(path: Path, spec: ReleaseFile, shown_name: str | None = None) -> None:

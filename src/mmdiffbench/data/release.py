@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from mmdiffbench.data.checksums import expected_sha256, sha256_of
+from mmdiffbench.data.checksums import expected_sha256, file_digest
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.data.errors import DataError
 from mmdiffbench.data.safe_pickle import UnsafePickleError, safe_load
@@ -37,7 +37,7 @@ def verify_checksum(path: Path, dataset: str) -> str:
     if expected is None:
         warnings.warn(f"{path}: not in the release checksum registry; loaded unverified", DataWarning)
         return "unverified"
-    actual = sha256_of(path)
+    actual = file_digest(path)
     if actual != expected:
         raise DataError(
             f"{path}: sha256 mismatch (expected {expected}, got {actual}); "
