@@ -12,7 +12,12 @@ the CSV gives the best-test epoch (the paper's protocol) and the validation-sele
     PYTHONPATH=src python benchmarks/diffmm_tiktok_accuracy.py --runs /work/runs_diffmm --seeds 421 1 2 --collect-only
 
 A killed run resumes from its checkpoint; `--collect-only` writes the CSV from whatever
-epochs the run directories hold (the `epochs` column says how many).
+epochs the run directories hold (the `epochs_run` column says how many).
+
+The bfloat16 check is a twin run with both precision switches off, under its own tag:
+    PYTHONPATH=src python benchmarks/diffmm_tiktok_accuracy.py --runs /work/runs_diffmm --seeds 421 \
+        --tag fp32 --set denoiser_bf16=never --set contrastive_bf16=never --csv /tmp/fp32.csv
+`--collect-only --tags default fp32` then writes one CSV with a `tag` column.
 """
 
 from __future__ import annotations
@@ -52,11 +57,15 @@ class TwoProtocolTrainer(Trainer):
         return stop
 
 
-def train_seed(data: Path, runs: Path, seed: int, epochs: int | None) -> None:
+def run_dir(runs: Path, tag: str, seed: int) -> Path:
+    return runs / (f"tiktok_seed{seed}" if tag == "default" else f"tiktok_{tag}_seed{seed}")
+
+
+def train_seed(data: Path, runs: Path, seed: int, epochs: int | None, tag: str, overrides: list[str]) -> None:
     dataset = load_release(data)
-    overrides = [f"epochs={epochs}"] if epochs else []
+    overrides = [*overrides, f"epochs={epochs}"] if epochs else overrides
     config = resolve("diffmm", dataset.name, "official_eval", overrides)
-    out = runs / f"tiktok_seed{seed}"
+    out = run_dir(runs, tag, seed)
     out.mkdir(parents=True, exist_ok=True)
     logger = run_logger(out)
     seed_everything(seed)
@@ -67,10 +76,10 @@ def train_seed(data: Path, runs: Path, seed: int, epochs: int | None) -> None:
     logging.getLogger(logger.name).handlers.clear()
 
 
-def summarize(runs: Path, seeds: list[int]) -> pd.DataFrame:
+def summarize(runs: Path, seeds: list[int], tags: list[str]) -> pd.DataFrame:
     rows = []
-    for seed in seeds:
-        path = runs / f"tiktok_seed{seed}" / "history.csv"
+    for tag, seed in ((tag, seed) for tag in tags for seed in seeds):
+        path = run_dir(runs, tag, seed) / "history.csv"
         if not path.is_file():
             continue
         history = pd.read_csv(path)
@@ -79,6 +88,7 @@ def summarize(runs: Path, seeds: list[int]) -> pd.DataFrame:
             for mode, index in (("best_test_epoch", test.idxmax()), ("val_selected", val.idxmax())):
                 record = history.loc[index]  # idxmax keeps the first maximum, as the strict '>' of the trainer
                 rows.append({
+                    "tag": tag,
                     "seed": seed,
                     "protocol": protocol,
                     "eval_mode": mode,
@@ -96,15 +106,19 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[421, 1, 2])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=None, help="override the preset's 50 (smoke runs only)")
+    parser.add_argument("--tag", default="default", help="names the run directories of a variant run")
+    parser.add_argument("--tags", nargs="+", default=None, help="tags to collect (default: --tag)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--collect-only", action="store_true")
     parser.add_argument("--csv", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    tags = args.tags or [args.tag]
     if not args.collect_only:
         for seed in args.seeds:
-            train_seed(args.data, args.runs, seed, args.epochs)
-            summarize(args.runs, args.seeds).to_csv(args.csv, index=False)
-    table = summarize(args.runs, args.seeds)
+            train_seed(args.data, args.runs, seed, args.epochs, args.tag, args.overrides)
+            summarize(args.runs, args.seeds, tags).to_csv(args.csv, index=False)
+    table = summarize(args.runs, args.seeds, tags)
     args.csv.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.csv, index=False)
     print(table.to_string(index=False))

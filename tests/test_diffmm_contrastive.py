@@ -36,3 +36,20 @@ def test_info_nce_gradient_equals_the_duplicated_computation():
     (torch.logsumexp(logits, -1) - logits[torch.arange(4), nodes]).mean().backward()
     torch.testing.assert_close(grads[0], a.grad)
     torch.testing.assert_close(grads[1], b.grad)
+
+
+def test_bf16_products_stay_close_to_float32_in_value_and_gradient():
+    torch.manual_seed(2)
+    a = torch.randn(300, 16, requires_grad=True)
+    b = torch.randn(300, 16, requires_grad=True)
+    nodes = torch.randint(0, 300, (128,))
+    results = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        a.grad = b.grad = None
+        loss = info_nce(a, b, nodes, 0.2, dtype)
+        loss.backward()
+        results[dtype] = (float(loss), a.grad.clone(), b.grad.clone())
+    exact, low = results[torch.float32], results[torch.bfloat16]
+    assert abs(low[0] - exact[0]) < 0.01 * abs(exact[0])
+    for g_low, g_exact in zip(low[1:], exact[1:]):
+        assert float((g_low - g_exact).norm() / g_exact.norm()) < 0.02

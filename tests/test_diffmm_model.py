@@ -221,3 +221,14 @@ def test_case_study_export(dataset, tmp_path):
         assert set(summary[m]) >= {"generated_pairs", "generated_history", "original_pairs", "random_pairs"}
         # planted clusters: co-interacted items share a cluster far more often than random pairs
         assert summary[m]["original_pairs"] > summary[m]["random_pairs"]
+
+
+def test_precision_switches_are_checked_and_reach_the_contrastive_term(dataset):
+    with pytest.raises(ValueError, match="contrastive_bf16"):
+        build(dataset, overrides=["contrastive_bf16=half"])
+    with pytest.raises(ValueError, match="bf16"):
+        build(dataset, overrides=["denoiser_bf16=sometimes"])
+    exact = one_epoch(build(dataset, overrides=["contrastive_bf16=never", "denoiser_bf16=never"])[0])["cl"]
+    low = one_epoch(build(dataset, overrides=["contrastive_bf16=always", "denoiser_bf16=never"])[0])["cl"]
+    assert not torch.equal(exact, low)  # the products really ran in bfloat16
+    assert abs(float(low) - float(exact)) < 0.01 * abs(float(exact))

@@ -7,6 +7,7 @@ import torch
 
 from mmdiffbench.diffusion import (
     Denoiser,
+    row_mean_squared_error,
     GaussianSchedule,
     diffusion_loss,
     fast_chain_applies,
@@ -14,6 +15,7 @@ from mmdiffbench.diffusion import (
     reverse_chain_fast,
     timestep_embedding,
 )
+from mmdiffbench.diffusion.denoiser import inverted_dropout
 
 
 def test_timestep_embedding_is_cosine_then_sine():
@@ -82,7 +84,7 @@ class _Oracle(torch.nn.Module):
         super().__init__()
         self.output = output
 
-    def forward(self, x, t, input_dropout=False):
+    def forward_low(self, x, t, input_dropout=False):
         return self.output
 
 
@@ -97,3 +99,63 @@ def test_diffusion_loss_is_the_weighted_mean_over_items():
     torch.manual_seed(5)
     uniform = diffusion_loss(_Oracle(torch.zeros_like(x0)), schedule, x0, "uniform")
     torch.testing.assert_close(uniform.loss, x0.pow(2).mean())
+
+
+def _literal_forward(den, x, t):
+    """The official form: one Linear over [x; W_t emb(t)], tanh between layers."""
+    h = torch.cat([x, den.step_layer(timestep_embedding(t, den.step_dim))], dim=-1)
+    for i, layer in enumerate(den.layers):
+        h = layer(h) if i == 0 else layer(torch.tanh(h))
+    return h
+
+
+@pytest.mark.parametrize("hidden", [[16], [16, 8], []])
+def test_split_first_layer_equals_the_concatenated_input(hidden):
+    torch.manual_seed(6)
+    den = Denoiser(30, hidden)
+    x, t = torch.rand(5, 30), torch.tensor([0, 1, 2, 3, 4])
+    torch.testing.assert_close(den(x, t), _literal_forward(den, x, t))
+
+
+@torch.no_grad()
+def test_bf16_forward_low_stays_in_bfloat16_and_close():
+    torch.manual_seed(7)
+    den = Denoiser(300, [64], bf16="always")
+    x, t = torch.rand(8, 300), torch.randint(0, 5, (8,))
+    low = den.forward_low(x, t)
+    assert low.dtype == torch.bfloat16
+    den.bf16 = "never"
+    exact = den.forward_low(x, t)
+    assert exact.dtype == torch.float32
+    assert float((low.float() - exact).abs().max()) < 0.05 * float(exact.abs().max())
+
+
+def test_inverted_dropout_keeps_the_expectation_and_drops_p():
+    torch.manual_seed(8)
+    x = torch.full((400, 500), 2.0)
+    for p in (0.2, 0.5, 0.8):
+        out = inverted_dropout(x, p)
+        zero_share = float((out == 0).float().mean())
+        assert abs(zero_share - p) < 0.01  # 200,000 draws: sd of the share < 0.0011
+        torch.testing.assert_close(out[out != 0], torch.full_like(out[out != 0], 2.0 / (1 - p)))
+        assert abs(float(out.mean()) - 2.0) < 0.03
+    assert torch.equal(inverted_dropout(x, 0.0), x)
+    assert torch.equal(inverted_dropout(x, 1.0), torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_row_mean_squared_error_value_and_gradient(dtype):
+    torch.manual_seed(9)
+    pred = torch.randn(6, 40).to(dtype).requires_grad_()
+    target = (torch.rand(6, 40) < 0.2).float()
+    weights = torch.rand(6)
+    (weights * row_mean_squared_error(pred, target)).sum().backward()
+    assert pred.grad.dtype == dtype
+    reference = pred.detach().float().requires_grad_()
+    expected = (weights * (reference - target).pow(2).mean(-1)).sum()
+    expected.backward()
+    torch.testing.assert_close(
+        float((weights * row_mean_squared_error(pred.detach(), target)).sum()), float(expected.detach()), rtol=1e-6, atol=0
+    )
+    tolerance = {"rtol": 1e-2, "atol": 1e-4} if dtype == torch.bfloat16 else {}
+    torch.testing.assert_close(pred.grad.float(), reference.grad, **tolerance)

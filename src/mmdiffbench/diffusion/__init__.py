@@ -2,7 +2,7 @@
 
 from mmdiffbench.diffusion.denoiser import Denoiser, timestep_embedding
 from mmdiffbench.diffusion.inference import FastReverseChain, fast_chain_applies, reverse_chain, reverse_chain_fast
-from mmdiffbench.diffusion.loss import DiffusionLoss, diffusion_loss
+from mmdiffbench.diffusion.loss import DiffusionLoss, diffusion_loss, row_mean_squared_error
 from mmdiffbench.diffusion.schedule import GaussianSchedule, linear_cumulative_betas
 
 __all__ = [
@@ -15,5 +15,6 @@ __all__ = [
     "linear_cumulative_betas",
     "reverse_chain",
     "reverse_chain_fast",
+    "row_mean_squared_error",
     "timestep_embedding",
 ]

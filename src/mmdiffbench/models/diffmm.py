@@ -51,6 +51,7 @@ from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
 from mmdiffbench.models.contrastive import info_nce
 from mmdiffbench.models.losses import bpr_loss
 from mmdiffbench.models.vgae_generator import VGAEGenerator
+from mmdiffbench.precision import check_mode, compute_dtype
 
 MODALITY_ORDER = ("image", "text", "audio")  # the official code's order (matters for cl pairs)
 
@@ -88,6 +89,7 @@ class DiffMM(EmbeddingRecommender):
     def __init__(self, dataset: InteractionDataset, config: dict[str, Any]) -> None:
         super().__init__(dataset, config)
         c = self.config
+        check_mode("contrastive_bf16", c["contrastive_bf16"])
         for key in ("anchor", "trans"):
             allowed = {"anchor": ("modality", "main"), "trans": ("linear", "matrix")}[key]
             if c[key] not in allowed:
@@ -126,10 +128,11 @@ class DiffMM(EmbeddingRecommender):
             c["steps"], c["noise_scale"], c["noise_min"], c["noise_max"],
             c["first_beta"] if c["first_beta"] > 0 else None,
         )
-        # foreach=False: the multi-tensor Adam allocates temporaries as large as the denoiser
-        # (tens of millions of weights on Sports); the per-tensor loop computes the same update
+        # fused: one pass per tensor with no temporaries (the multi-tensor Adam allocates copies as
+        # large as the denoiser, tens of millions of weights on Sports); the same update, and
+        # 5.5x faster than the per-tensor loop on the TikTok denoiser (8.5 vs 47 ms, one thread)
         self.generator_optimizers = [
-            torch.optim.Adam(g.parameters(), lr=c["generator_lr"], foreach=False) for g in self.generators.values()
+            torch.optim.Adam(g.parameters(), lr=c["generator_lr"], fused=True) for g in self.generators.values()
         ]
         # current generated graphs: top-k items per user and the epoch's edge-keep masks
         self.topk: dict[str, torch.Tensor] = {}
@@ -180,7 +183,8 @@ class DiffMM(EmbeddingRecommender):
             item_emb = self.item_embedding.detach()
         for users in batches:
             x0 = rows_dense(self.train_matrix, users, device)
-            id_target = x0 @ item_emb if c["lambda0"] > 0 else None  # alpha_0 . e^i of eq. 14
+            # alpha_0 . e^i of eq. 14, from the sparse rows: the dense product costs as much as the MSI term
+            id_target = torch.sparse.mm(rows_sparse(self.train_matrix, users, device), item_emb) if c["lambda0"] > 0 else None
             for optimizer in self.generator_optimizers:
                 optimizer.zero_grad(set_to_none=True)
             for m, generator in self.generators.items():
@@ -192,7 +196,8 @@ class DiffMM(EmbeddingRecommender):
                     loss = result.loss
                     sums[f"gen_loss_{m}"] += float(result.loss.detach())
                     if id_target is not None:
-                        msi = ((result.x0_hat @ targets[m]) - id_target).pow(2).mean(-1).mean()  # eq. 14 as coded
+                        predicted = (result.x0_hat @ targets[m].to(result.x0_hat.dtype)).float()
+                        msi = (predicted - id_target).pow(2).mean(-1).mean()  # eq. 14 as coded
                         sums[f"msi_loss_{m}"] += float(msi.detach())
                         loss = loss + c["lambda0"] * msi
                 # each loss reaches only its own generator, so one backward per modality gives the
@@ -329,16 +334,18 @@ class DiffMM(EmbeddingRecommender):
 
     def contrastive_loss(self, main: torch.Tensor, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         tau, n = self.config["tau"], self.n_users
+        dtype = compute_dtype(self.config["contrastive_bf16"], main.device)
         views = {m: self.modality_view(m) for m in self.modalities}
+        pairs = (
+            [(main, view) for view in views.values()]  # eq. 19
+            if self.config["anchor"] == "main"
+            else [  # eq. 18, one direction per unordered pair as the official code
+                (views[m1], views[m2]) for i, m1 in enumerate(self.modalities) for m2 in self.modalities[i + 1 :]
+            ]
+        )
         total = torch.zeros((), device=main.device)
-        if self.config["anchor"] == "main":  # eq. 19
-            for view in views.values():
-                total = total + info_nce(main[:n], view[:n], users, tau) + info_nce(main[n:], view[n:], items, tau)
-        else:  # eq. 18, one direction per unordered pair as the official code
-            for i, m1 in enumerate(self.modalities):
-                for m2 in self.modalities[i + 1 :]:
-                    a, b = views[m1], views[m2]
-                    total = total + info_nce(a[:n], b[:n], users, tau) + info_nce(a[n:], b[n:], items, tau)
+        for a, b in pairs:
+            total = total + info_nce(a[:n], b[:n], users, tau, dtype) + info_nce(a[n:], b[n:], items, tau, dtype)
         return total
 
     def losses(self, batch: BPRBatch) -> dict[str, torch.Tensor]:
