@@ -101,20 +101,11 @@ def _train_command(args: argparse.Namespace) -> int:
 def _evaluate_command(args: argparse.Namespace) -> int:
     import torch
 
-    from mmdiffbench.config import RunConfig
     from mmdiffbench.eval import evaluate_model
-    from mmdiffbench.train import build_model, resolve_device
-    from mmdiffbench.train.checkpoint import load_torch
-    from mmdiffbench.train.seeding import seed_everything
+    from mmdiffbench.train import resolve_device
+    from mmdiffbench.train.restore import restore_run
 
-    saved = json.loads((args.run_dir / "config.json").read_text())
-    if not (args.run_dir / "model.pt").is_file():
-        raise DataError(f"{args.run_dir / 'model.pt'}: missing; the run has not completed")
-    dataset = load_release(args.data or Path(saved["data_dir"]), saved.get("modalities"))
-    config = RunConfig(saved["model_name"], saved["variant"], saved["dataset"], saved["model"], saved["trainer"])
-    seed_everything(saved["seed"])
-    model = build_model(dataset, config, resolve_device(args.device))
-    model.load_state_dict(load_torch(args.run_dir / "model.pt"))
+    dataset, config, model = restore_run(args.run_dir, args.data, resolve_device(args.device))
     trainer = config.trainer
     with torch.no_grad():
         results = evaluate_model(model, dataset, tuple(trainer["topks"]), trainer["eval_batch_size"], trainer["test_mask_val"])
