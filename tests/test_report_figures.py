@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -69,3 +70,50 @@ def test_figure_without_runnable_cells_still_written(tmp_path: Path) -> None:
     write_figure(plan, tmp_path / "figures")
     assert (tmp_path / "figures" / "fusion.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "figures" / "fusion.pdf").is_file()
+
+
+def _write_case_study(folder: Path) -> None:
+    """Two users, two modalities; cosine(a, b) = a + b / 10 (image) and -(a + b / 10) (audio)."""
+    folder.mkdir(parents=True)
+    means = {"generated_pairs": 0.5, "generated_history": 0.4, "original_pairs": 0.3, "random_pairs": 0.1, "edges_per_user": 2}
+    summary = {"image": means, "audio": {**means, "generated_pairs": float("nan"), "edges_per_user": 1}}
+    (folder / "summary.json").write_text(json.dumps(summary))  # NaN, as json.dumps writes it
+    pd.DataFrame({"user": [3, 3, 7, 7, 7], "item": [0, 1, 2, 3, 4]}).to_csv(folder / "original_edges.csv", index=False)
+    generated = [("image", 3, 1, True), ("image", 3, 5, False), ("image", 7, 5, False), ("image", 7, 6, False),
+                 ("audio", 3, 6, False), ("audio", 7, 0, False)]
+    pd.DataFrame(generated, columns=["modality", "user", "item", "in_train"]).to_csv(folder / "generated_edges.csv", index=False)
+    pairs = [(m, a, b, sign * (a + b / 10)) for m, sign in (("image", 1), ("audio", -1)) for a in range(7) for b in range(a + 1, 7)]
+    pd.DataFrame(pairs, columns=["modality", "item_a", "item_b", "cosine"]).to_csv(folder / "item_similarity.csv", index=False)
+
+
+def _case_plan(datasets: list[str]) -> ExperimentPlan:
+    cells = [Cell("case_study", d, "diffmm", "full", "full", [], [f"results/runs/{d}/diffmm/full/seed1"]) for d in datasets]
+    return ExperimentPlan("case_study", "figure", "paper", [1], {d: {"label": d.title(), "stats": ""} for d in datasets}, cells, [])
+
+
+def test_case_study_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)  # the report reads results/case_study/<dataset>/ of the workflow folder
+    _write_case_study(tmp_path / "results/case_study/tiktok")
+    write_figure(_case_plan(["tiktok", "baby"]), tmp_path / "figures")
+    assert (tmp_path / "figures/case_study.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "figures/case_study.pdf").is_file()
+    assert "results/case_study/baby/summary.json" in capsys.readouterr().out  # missing: said, and drawn without it
+    data = pd.read_csv(tmp_path / "figures/case_study.csv")
+    means = data[data.kind != "user"].set_index(["modality", "kind"])["cosine"]
+    assert means[("image", "generated_pairs")] == 0.5 and means[("image", "random_pairs")] == 0.1
+    assert np.isnan(means[("audio", "generated_pairs")])
+    cells = data[data.kind == "user"]
+    # image: user 3 has 2 generated x 2 training items, user 7 has 2 x 3; audio: 1 x 2 and 1 x 3
+    assert cells.groupby("modality").size().to_dict() == {"audio": 5, "image": 10}
+    cell = cells[(cells.modality == "audio") & (cells.user == 7) & (cells.generated_item == 0) & (cells.train_item == 4)].iloc[0]
+    assert cell.cosine == pytest.approx(-0.4) and not cell.in_train
+    same = cells[(cells.modality == "image") & (cells.generated_item == 1) & (cells.train_item == 1)].iloc[0]
+    assert same.in_train and np.isnan(same.cosine)  # an item with itself has no pair cosine
+    assert set(data.k[data.modality == "audio"]) == {1}
+
+
+def test_case_study_figure_without_output_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_figure(_case_plan(["tiktok"]), tmp_path / "figures")
+    assert (tmp_path / "figures/case_study.png").read_bytes()[:4] == b"\x89PNG"
+    assert "missing" in capsys.readouterr().out

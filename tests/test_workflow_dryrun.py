@@ -45,7 +45,7 @@ def test_shared_run_counted_once(tmp_path: Path) -> None:
 def test_default_config_plans_every_experiment(tmp_path: Path) -> None:
     config = load_default_config()
     config["data_dir"] = str(tmp_path)  # no local copy: features only where config lists them
-    plan = build_plan(config, models=MODELS_WITH_DIFFMM, base=tmp_path, commands={"train", "report", "case-study"})
+    plan = build_plan(config, models=MODELS_WITH_DIFFMM, base=tmp_path)
     assert list(plan.experiments) == list(EXPERIMENTS)
     # DiffMM needs features; only TikTok has feature files in the config
     diffmm_runs = [r for r in plan.runs if r.model == "diffmm"]
@@ -76,12 +76,12 @@ def test_local_feature_files_make_a_multimodal_cell_runnable(tmp_path: Path) -> 
     assert {(s.dataset, s.model) for s in plan.skipped} == {("sports", "mf_bpr")}
 
 
-def test_case_study_needs_the_cli_command(tmp_path: Path) -> None:
+def test_case_study_is_planned_where_diffmm_can_run(tmp_path: Path) -> None:
     config = load_default_config()
     config["data_dir"] = str(tmp_path)
-    plan = build_plan(config, models=MODELS_WITH_DIFFMM, base=tmp_path, commands={"train"})
-    assert not plan.experiments["case_study"].cells
-    assert any("case-study" in s.reason for s in plan.experiments["case_study"].skipped)
+    case = build_plan(config, models=MODELS_WITH_DIFFMM, base=tmp_path).experiments["case_study"]
+    assert [(c.dataset, c.model, c.variant) for c in case.cells] == [("tiktok", "diffmm", "full")]
+    assert [(s.dataset, "no feature files" in s.reason) for s in case.skipped] == [("baby", True)]
 
 
 def test_unknown_variant_is_a_config_error(tmp_path: Path) -> None:
@@ -133,6 +133,7 @@ def test_dry_run_default_config_lists_every_experiment(tmp_path: Path) -> None:
     config = load_default_config()
     expected = build_plan(config, models=registered_models(), base=work)
     assert counts["train"] == len(expected.runs)
+    assert counts["case_study"] == len(expected.experiments["case_study"].cells) == 1
     assert counts["data"] == 3
     # cells that cannot run are printed with their reason
     text = out.stdout + out.stderr

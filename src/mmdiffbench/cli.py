@@ -1,4 +1,4 @@
-"""Command line: `mmdiffbench data check|stats DIR`, `train`, `evaluate RUN_DIR`.
+"""Command line: `mmdiffbench data check|stats DIR`, `train`, `evaluate RUN_DIR`, `case-study RUN_DIR`.
 
 Bad input ends with a one-line error and a non-zero exit, not a traceback:
 exit 2 for bad data or configuration, 3 when training diverges (NaN/inf loss).
@@ -17,6 +17,14 @@ from mmdiffbench.data import DataError, dataset_stats, load_release
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
+
+
+def _positive_int(text: str) -> int:
+    """argparse type for counts where 0 would silently export nothing."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--data", type=Path, default=None, help="release folder (default: the one in config.json)")
     evaluate.add_argument("--device", default="auto")
+
+    case = sub.add_parser("case-study", help="export DiffMM's generated edges and their feature similarity (paper Fig. 5)")
+    case.add_argument("run_dir", type=Path, help="a DiffMM run directory (model.pt, or checkpoint.pt of a run not finished)")
+    case.add_argument("--out", type=Path, required=True, help="folder for the CSVs and summary.json")
+    case.add_argument("--data", type=Path, default=None, help="release folder (default: the one in config.json)")
+    case.add_argument("--k", type=_positive_int, default=None, help="re-generate k edges per user (default: the model's own graph)")
+    case.add_argument("--users", type=_positive_int, default=20, help="users sampled for the per-user CSVs")
+    case.add_argument("--seed", type=int, default=0)
 
     from mmdiffbench.report.cli import add_report_parser  # workflow reports (report/cli.py)
 
@@ -101,24 +117,23 @@ def _train_command(args: argparse.Namespace) -> int:
 def _evaluate_command(args: argparse.Namespace) -> int:
     import torch
 
-    from mmdiffbench.config import RunConfig
     from mmdiffbench.eval import evaluate_model
-    from mmdiffbench.train import build_model, resolve_device
-    from mmdiffbench.train.checkpoint import load_torch
-    from mmdiffbench.train.seeding import seed_everything
+    from mmdiffbench.train import resolve_device
+    from mmdiffbench.train.restore import restore_run
 
-    saved = json.loads((args.run_dir / "config.json").read_text())
-    if not (args.run_dir / "model.pt").is_file():
-        raise DataError(f"{args.run_dir / 'model.pt'}: missing; the run has not completed")
-    dataset = load_release(args.data or Path(saved["data_dir"]), saved.get("modalities"))
-    config = RunConfig(saved["model_name"], saved["variant"], saved["dataset"], saved["model"], saved["trainer"])
-    seed_everything(saved["seed"])
-    model = build_model(dataset, config, resolve_device(args.device))
-    model.load_state_dict(load_torch(args.run_dir / "model.pt"))
+    dataset, config, model = restore_run(args.run_dir, args.data, resolve_device(args.device))
     trainer = config.trainer
     with torch.no_grad():
         results = evaluate_model(model, dataset, tuple(trainer["topks"]), trainer["eval_batch_size"], trainer["test_mask_val"])
     print(json.dumps({split: result.mean() for split, result in results.items()}, indent=2, sort_keys=True))
+    return 0
+
+
+def _case_study_command(args: argparse.Namespace) -> int:
+    from mmdiffbench.models.diffmm_case_study import run_case_study
+
+    summary = run_case_study(args.run_dir, args.out, args.data, args.users, args.k, args.seed)
+    print(json.dumps(summary, indent=2))
     return 0
 
 
@@ -135,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             from mmdiffbench.report.cli import report_command
 
             return report_command(args)
+        if args.command == "case-study":
+            return _case_study_command(args)
         return _evaluate_command(args)
     except (DataError, ConfigError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

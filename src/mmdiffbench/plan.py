@@ -156,19 +156,6 @@ def registered_models() -> dict[str, list[str]]:
     return {name: list_variants(name) for name in MODELS}
 
 
-def cli_commands() -> set[str]:
-    """Subcommands of this checkout's `mmdiffbench` CLI (case-study comes with DiffMM)."""
-    import argparse
-
-    from mmdiffbench.cli import _parser
-
-    parser = _parser()
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return set(action.choices)
-    return set()
-
-
 def chosen_experiments(config: dict[str, Any]) -> list[str]:
     scale = config["scales"][config["scale"]]
     wanted = scale["experiments"]
@@ -180,14 +167,11 @@ def build_plan(
     config: dict[str, Any],
     models: dict[str, list[str]] | None = None,
     base: Path | str = ".",
-    commands: set[str] | None = None,
 ) -> Plan:
-    """The plan for `config`; `models` = registered model -> variants (default: the registry),
-    `commands` = the CLI's subcommands (default: this checkout's)."""
+    """The plan for `config`; `models` = registered model -> variants (default: the registry)."""
     if config["scale"] not in config["scales"]:
         raise PlanError(f"scale: {config['scale']!r} is not one of {', '.join(sorted(config['scales']))}")
     models = registered_models() if models is None else models
-    commands = cli_commands() if commands is None else commands
     scale = config["scales"][config["scale"]]
     seeds = list(scale["seeds"])
     for name in scale["datasets"]:
@@ -232,8 +216,6 @@ def build_plan(
                             f"models.{model}.variants.{variant}: library variant {library_variant!r} unknown; "
                             f"{model} has {', '.join(models[model])}"
                         )
-                    elif exp_name == "case_study" and "case-study" not in commands:
-                        reason = "this checkout's CLI has no `mmdiffbench case-study` command"
                     elif model_spec.get("multimodal", False) and not modalities:
                         reason = (
                             f"dataset {dataset!r} has no feature files (*{FEATURE_SUFFIX}) in "

@@ -9,16 +9,14 @@ and, over all users, summary.json with the mean feature cosine of item pairs
   generated_history:  a generated item and one of the same user's training items,
   original_pairs:     two items linked to the same user in the training graph,
   random_pairs:       uniformly drawn item pairs (as many as original_pairs).
-The workflow draws the figure; this module only exports the numbers.
+The report draws the figure (report/figures.py); this module only exports the numbers.
 
-    PYTHONPATH=src python -m mmdiffbench.models.diffmm_case_study RUN_DIR --data DIR --out DIR [--k 5]
+    mmdiffbench case-study RUN_DIR --out DIR [--data DIR] [--k 5] [--users 20] [--seed 0]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ import torch
 
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.models.diffmm import DiffMM
+from mmdiffbench.train.restore import restore_run
 
 
 def _unit_rows(features: np.ndarray) -> np.ndarray:
@@ -111,33 +110,10 @@ def export_case_study(
     return summary
 
 
-def main(argv: list[str] | None = None) -> int:
-    from mmdiffbench.config import resolve
-    from mmdiffbench.data import load_release
-    from mmdiffbench.models import get_model_class
-    from mmdiffbench.train.checkpoint import load_torch
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path, help="holds model.pt, or checkpoint.pt (its best state is used)")
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--variant", default="full")
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
-    parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--k", type=int, default=None, help="re-generate k edges per user (default: the model's graph)")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    dataset = load_release(args.data)
-    config = resolve("diffmm", dataset.name, args.variant, args.overrides)
-    model = get_model_class("diffmm")(dataset, config.model)
-    if (args.run_dir / "model.pt").is_file():
-        state = load_torch(args.run_dir / "model.pt")
-    else:
-        state = load_torch(args.run_dir / "checkpoint.pt")["best_state"]
-    model.load_state_dict(state)
-    print(json.dumps(export_case_study(model, dataset, args.out, args.users, args.k, args.seed), indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def run_case_study(
+    run_dir: Path, out_dir: Path, data_dir: Path | None = None, n_users: int = 20, k: int | None = None, seed: int = 0
+) -> dict[str, Any]:
+    """`mmdiffbench case-study`: export for the selected model of a DiffMM run (for a run not
+    finished, its checkpoint's best state so far). CPU only: the workflow gives this job no GPU."""
+    dataset, _, model = restore_run(run_dir, data_dir, torch.device("cpu"), model_name="diffmm", partial=True)
+    return export_case_study(model, dataset, out_dir, n_users, k, seed)

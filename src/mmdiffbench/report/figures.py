@@ -1,12 +1,14 @@
 """Figures (paper Figs. 2-5) as PNG and PDF, plus the plotted numbers as CSV.
 
-Both protocols are drawn in separate panels (validation-selected, best test epoch); points
-are means over seeds with one-std error bars. An experiment with no runnable cell still gets
-its files: a figure that says which cells were left out and why.
+Figs. 2-4 draw both protocols in separate panels (validation-selected, best test epoch); points
+are means over seeds with one-std error bars. Fig. 5 (case study) draws what
+`mmdiffbench case-study` exported. An experiment with no runnable cell still gets its files: a
+figure that says which cells were left out and why.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -30,6 +32,21 @@ TITLES = {
     "case_study": "Fig. 5: case study of the generated modality-aware graph",
 }
 SWEEP_PARAM = {"lambda0": "lambda_0", "omega": "omega", "fusion": "fusion ratio"}
+CASE_FILES = ("summary.json", "generated_edges.csv", "original_edges.csv", "item_similarity.csv")  # `mmdiffbench case-study`
+PAIR_KINDS = {  # summary.json key -> bar label
+    "generated_pairs": "generated\n+ generated",
+    "generated_history": "generated\n+ training",
+    "original_pairs": "training\n+ training",
+    "random_pairs": "random\npairs",
+}
+CASE_COLUMNS = ("dataset", "modality", "k", "kind", "user", "generated_item", "train_item", "in_train", "cosine")
+CASE_USERS = 3  # heat maps per modality: the first users of the case study's sample
+CASE_HISTORY = 12  # training items shown per user
+CASE_ABOUT = (
+    "one run (first seed). Bars: mean cosine of the raw modality features of two items linked to one user "
+    "(n/a: one generated edge per user, k = 1).\nHeat maps: a user's generated items (* = already a training item) "
+    f"against their first {CASE_HISTORY} training items; blank = the same item."
+)
 
 
 def sweep_value(variant: str) -> float:
@@ -46,17 +63,17 @@ def _save(fig: plt.Figure, out_dir: Path, name: str) -> None:
     plt.close(fig)
 
 
-def _finish(fig: plt.Figure, plan: ExperimentPlan, out_dir: Path, footnote: bool) -> None:
-    """Title (and the scale / seeds / left-out footnote), layout, PNG + PDF."""
+def _finish(fig: plt.Figure, plan: ExperimentPlan, out_dir: Path, footnote: str) -> None:
+    """Title, footnote, layout, PNG + PDF."""
     fig.suptitle(TITLES[plan.name], x=0.01, ha="left", fontweight="bold")
-    if footnote:
-        fig.text(0.01, -0.02, _footnote(plan), fontsize=7, va="top")
+    fig.text(0.01, -0.02, footnote, fontsize=7, va="top")
     fig.tight_layout()
     _save(fig, out_dir, plan.name)
 
 
-def _footnote(plan: ExperimentPlan) -> str:
-    lines = [f"scale {plan.scale}; seeds {', '.join(map(str, plan.seeds))}; mean ± std over seeds"]
+def _footnote(plan: ExperimentPlan, about: str = "mean ± std over seeds") -> str:
+    """Scale, seeds, what the numbers are, and the cells left out."""
+    lines = [f"scale {plan.scale}; seeds {', '.join(map(str, plan.seeds))}; {about}"]
     lines += [f"left out: {s.dataset}/{s.model}/{s.variant}: {s.reason}" for s in plan.skipped[:6]]
     if len(plan.skipped) > 6:
         lines.append(f"... and {len(plan.skipped) - 6} more (results/reproduction.md)")
@@ -98,7 +115,7 @@ def sparsity_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
                 ax.set_ylabel(metric)
             if row == 0 and col == 0:
                 ax.legend(fontsize=7)
-    _finish(fig, plan, out_dir, footnote=True)
+    _finish(fig, plan, out_dir, _footnote(plan))
     return summary
 
 
@@ -121,36 +138,92 @@ def sweep_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
             ax.set_ylabel(metric)
             ax.set_title(PROTOCOLS[protocol], fontsize=9)
             ax.legend(fontsize=7)
-    _finish(fig, plan, out_dir, footnote=True)
+    _finish(fig, plan, out_dir, _footnote(plan))
     return summary
 
 
-def case_study_figure(plan: ExperimentPlan, out_dir: Path, case_root: Path = Path("results/case_study")) -> pd.DataFrame:
-    """Heat maps of the square numeric CSVs `mmdiffbench case-study` wrote, one per dataset."""
-    found: list[tuple[str, Path, pd.DataFrame]] = []
-    for cell in plan.cells:
-        folder = case_root / cell.dataset
-        for csv in sorted(folder.glob("*.csv")):
-            frame = pd.read_csv(csv, index_col=0)
-            numeric = frame.select_dtypes("number")
-            if numeric.shape[0] > 1 and numeric.shape[0] == numeric.shape[1]:
-                found.append((cell.dataset, csv, numeric))
-                break
-    if not found:
-        listed = ", ".join(str(p) for c in plan.cells for p in sorted((case_root / c.dataset).glob("*"))) or "none"
-        print(f"case study: no square numeric CSV (item-item similarity) among: {listed}")
-        return _empty(plan, out_dir, f"The case-study output has no item-item similarity matrix to draw.\nFiles: {listed}"[:600])
-    fig, axes = plt.subplots(1, len(found), figsize=(6 * len(found), 5), squeeze=False)
+def _case_study_data(dataset: str, folder: Path) -> pd.DataFrame:
+    """One dataset's plotted numbers: per modality the summary means (kind = pair kind), then the
+    feature cosine of each (generated item, training item) of the first sampled users (kind = user)."""
+    summary = json.loads((folder / "summary.json").read_text())
+    generated = pd.read_csv(folder / "generated_edges.csv")
+    original = pd.read_csv(folder / "original_edges.csv")
+    similarity = pd.read_csv(folder / "item_similarity.csv")
     rows = []
-    for ax, (dataset, csv, matrix) in zip(axes[0], found):
-        sns.heatmap(matrix, ax=ax, cmap="viridis", square=True, cbar_kws={"label": "similarity"})
-        ax.set_title(f"{plan.datasets[dataset]['label']}: {csv.name}", fontsize=9)
-        long = matrix.stack().reset_index()
-        long.columns = ["row", "column", "value"]
-        long.insert(0, "dataset", dataset)
-        rows.append(long)
-    _finish(fig, plan, out_dir, footnote=False)
-    return pd.concat(rows, ignore_index=True)
+    for modality, means in summary.items():
+        base = {"dataset": dataset, "modality": modality, "k": means["edges_per_user"]}
+        rows += [{**base, "kind": kind, "cosine": means[kind]} for kind in PAIR_KINDS]
+        pairs = similarity[similarity.modality == modality]
+        cosine = dict(zip(zip(pairs.item_a, pairs.item_b), pairs.cosine))  # item_a < item_b; an item with itself is absent
+        edges = generated[generated.modality == modality]
+        for user in sorted(set(edges.user))[:CASE_USERS]:
+            history = sorted(original[original.user == user].item)[:CASE_HISTORY]
+            for item, in_train in edges[edges.user == user][["item", "in_train"]].itertuples(index=False):
+                rows += [
+                    {**base, "kind": "user", "user": user, "generated_item": item, "train_item": own, "in_train": in_train,
+                     "cosine": cosine.get((min(item, own), max(item, own)), np.nan)}
+                    for own in history
+                ]
+    integers = {"user": "Int64", "generated_item": "Int64", "train_item": "Int64"}
+    return pd.DataFrame(rows, columns=list(CASE_COLUMNS)).astype({**integers, "in_train": "boolean"})
+
+
+def _summary_bars(ax: plt.Axes, means: pd.DataFrame, title: str) -> None:
+    """The one-number answer: generated pairs against original and random pairs."""
+    ax.bar(range(len(means)), means["cosine"].fillna(0), color=sns.color_palette(n_colors=len(means)))
+    for x, value in enumerate(means["cosine"]):
+        ax.text(x, 0 if np.isnan(value) else value, "n/a" if np.isnan(value) else f"{value:.3f}", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(means)), [PAIR_KINDS[k] for k in means["kind"]], fontsize=7)
+    ax.set_ylabel("mean feature cosine")
+    ax.set_title(title, fontsize=9)
+
+
+def _user_heatmap(ax: plt.Axes, cells: pd.DataFrame, limits: tuple[float, float], random_mean: float | None) -> None:
+    """One user's generated items (rows, * = already a training item) against their training items;
+    with `random_mean`, a colour bar with that mean marked, to read cells against chance."""
+    matrix = cells.pivot(index="generated_item", columns="train_item", values="cosine").astype(float)
+    in_train = cells.groupby("generated_item")["in_train"].first()
+    labels = [f"{item}*" if in_train[item] else str(item) for item in matrix.index]
+    sns.heatmap(matrix, ax=ax, cmap="viridis", vmin=limits[0], vmax=limits[1], cbar=random_mean is not None,
+                cbar_kws={"label": "cosine (line: random pairs)"}, xticklabels=True, yticklabels=labels)
+    if random_mean is not None:
+        ax.collections[0].colorbar.ax.axhline(random_mean, color="white", linewidth=2)
+    ax.tick_params(labelsize=6)
+    ax.set_xlabel("training items")
+    ax.set_ylabel("generated items")
+    ax.set_title(f"user {cells['user'].iloc[0]}", fontsize=9)
+
+
+def case_study_figure(plan: ExperimentPlan, out_dir: Path, case_root: Path = Path("results/case_study")) -> pd.DataFrame:
+    """Per dataset and modality: summary bars, then a heat map for each of the first sampled users."""
+    frames, missing = [], []
+    for dataset in dict.fromkeys(c.dataset for c in plan.cells):
+        absent = [str(case_root / dataset / f) for f in CASE_FILES if not (case_root / dataset / f).is_file()]
+        missing += absent
+        if not absent:
+            frames.append(_case_study_data(dataset, case_root / dataset))
+    if missing:
+        print(f"case study: missing {', '.join(missing)}")
+    if not frames:
+        return _empty(plan, out_dir, f"The case-study output is missing: {', '.join(missing)}"[:600])
+    data = pd.concat(frames, ignore_index=True)
+    panels = list(data[["dataset", "modality"]].drop_duplicates().itertuples(index=False))
+    fig, axes = plt.subplots(len(panels), 1 + CASE_USERS, figsize=(3.4 * (1 + CASE_USERS), 2.8 * len(panels)), squeeze=False)
+    for row, (dataset, modality) in zip(axes, panels):
+        part = data[(data.dataset == dataset) & (data.modality == modality)]
+        means, cells = part[part.kind != "user"], part[part.kind == "user"]
+        _summary_bars(row[0], means, f"{plan.datasets[dataset]['label']} / {modality}: all users, k = {means['k'].iloc[0]}")
+        users = list(dict.fromkeys(cells["user"]))
+        random_mean = float(means.loc[means.kind == "random_pairs", "cosine"].iloc[0])
+        limits = (float(cells["cosine"].min()), float(cells["cosine"].max()))
+        for col, ax in enumerate(row[1:]):
+            if col < len(users):
+                last = col == len(users) - 1
+                _user_heatmap(ax, cells[cells.user == users[col]], limits, random_mean if last else None)
+            else:
+                ax.axis("off")
+    _finish(fig, plan, out_dir, _footnote(plan, CASE_ABOUT))
+    return data
 
 
 def write_figure(plan: ExperimentPlan, out_dir: Path | str) -> Path:
