@@ -3,6 +3,11 @@ steps, plus peak RSS. Not a test: run it by hand, on an otherwise idle machine.
 
     PYTHONPATH=src python benchmarks/diffmm_epoch.py --data ../shared/datasets/tiktok --threads 2
     PYTHONPATH=src python benchmarks/diffmm_epoch.py --synthetic-sports --threads 2 --epochs 1
+    PYTHONPATH=src python benchmarks/diffmm_epoch.py --data ../shared/datasets/tiktok --threads 2 --compare-fp32
+
+--compare-fp32 then measures the same epochs with both bfloat16 switches off (denoiser_bf16
+and contrastive_bf16 = never), each configuration in its own child process (its own peak
+RSS), one after the other in this one invocation, and prints the per-phase ratios.
 
 --synthetic-sports builds a dataset of Amazon-Sports' shapes (35,598 users, 18,357 items,
 256,308 interactions, image 4096-d and text 1024-d random features) with the sports preset,
@@ -12,8 +17,10 @@ for the memory check.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -50,6 +57,60 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+PHASES = ("denoiser", "rebuild", "recommender")
+FP32 = ["denoiser_bf16=never", "contrastive_bf16=never"]
+
+
+def measure(args: argparse.Namespace) -> list[dict[str, float]]:
+    """Seconds per phase (wall and CPU) of each epoch, and the peak RSS so far."""
+    torch.set_num_threads(args.threads)
+    dataset = synthetic_sports() if args.synthetic_sports else load_release(args.data)
+    config = resolve("diffmm", dataset.name, "full", args.overrides)
+    seed_everything(args.seed)
+    model = get_model_class("diffmm")(dataset, config.model)
+    optimizer = torch.optim.Adam(model.optim_parameters(), lr=config.trainer["lr"])
+    sampler = BPRSampler(dataset.train, args.seed)
+    print(f"{dataset.name}: {dataset.n_users} users, {dataset.n_items} items, modalities {dataset.modalities}, "
+          f"threads {args.threads}, overrides {args.overrides}", file=sys.stderr, flush=True)
+
+    def recommender_pass() -> None:
+        for step, (users, pos, neg) in enumerate(sampler.epoch(config.trainer["batch_size"])):
+            if args.recommender_steps is not None and step >= args.recommender_steps:
+                break
+            batch = BPRBatch(*(torch.from_numpy(a) for a in (users, pos, neg)))
+            loss = sum(model.losses(batch).values())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+    rows = []
+    for epoch in range(args.epochs):
+        row: dict[str, float] = {"epoch": epoch}
+        for name, phase in zip(PHASES, (model.train_generators, model.rebuild_graphs, recommender_pass)):
+            wall, cpu = time.perf_counter(), time.process_time()  # CPU time counts every thread
+            phase()
+            row[f"{name}_wall_s"] = time.perf_counter() - wall
+            row[f"{name}_cpu_s"] = time.process_time() - cpu
+            row[f"peak_rss_mib_after_{name}"] = peak_rss_mb()
+        row["total_wall_s"] = sum(row[f"{n}_wall_s"] for n in PHASES)
+        row["load"] = os.getloadavg()[0]
+        print(f"epoch {epoch}: total {row['total_wall_s']:.2f}s wall = "
+              + " + ".join(f"{n} {row[f'{n}_wall_s']:.2f}s" for n in PHASES)
+              + f"; peak RSS {row['peak_rss_mib_after_recommender']:.0f} MiB; load {row['load']:.1f}",
+              file=sys.stderr, flush=True)
+        rows.append(row)
+    return rows
+
+
+def child(argv: list[str], overrides: list[str]) -> list[dict[str, float]]:
+    """This script in a fresh process (its own peak RSS), with extra overrides."""
+    command = [sys.executable, __file__, *argv, "--json"]
+    for item in overrides:
+        command += ["--set", item]
+    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+    return json.loads(done.stdout)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None)
@@ -60,45 +121,23 @@ def main() -> int:
     parser.add_argument("--recommender-steps", type=int, default=None,
                         help="stop the recommender pass after N steps (memory checks; the time is then partial)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--compare-fp32", action="store_true", help="also measure with both bfloat16 switches off")
+    parser.add_argument("--json", action="store_true", help="print the per-epoch rows as JSON on stdout")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    if args.synthetic_sports:
-        dataset = synthetic_sports()
-    elif args.data is not None:
-        dataset = load_release(args.data)
-    else:
+    if args.data is None and not args.synthetic_sports:
         parser.error("give --data DIR or --synthetic-sports")
-    config = resolve("diffmm", dataset.name, "full", args.overrides)
-    seed_everything(args.seed)
-    model = get_model_class("diffmm")(dataset, config.model)
-    optimizer = torch.optim.Adam(model.optim_parameters(), lr=config.trainer["lr"])
-    sampler = BPRSampler(dataset.train, args.seed)
-    print(f"{dataset.name}: {dataset.n_users} users, {dataset.n_items} items, modalities {dataset.modalities}, "
-          f"threads {args.threads}, overrides {args.overrides}", flush=True)
-    for epoch in range(args.epochs):
-        clocks = []  # (wall, cpu) at each phase boundary; CPU time counts every thread
-        clocks.append((time.perf_counter(), time.process_time()))
-        model.train_generators()
-        clocks.append((time.perf_counter(), time.process_time()))
-        print(f"  peak RSS after the denoiser pass {peak_rss_mb():.0f} MiB", flush=True)
-        model.rebuild_graphs()
-        clocks.append((time.perf_counter(), time.process_time()))
-        print(f"  peak RSS after the rebuild {peak_rss_mb():.0f} MiB", flush=True)
-        for step, (users, pos, neg) in enumerate(sampler.epoch(config.trainer["batch_size"])):
-            if args.recommender_steps is not None and step >= args.recommender_steps:
-                break
-            batch = BPRBatch(*(torch.from_numpy(a) for a in (users, pos, neg)))
-            loss = sum(model.losses(batch).values())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        clocks.append((time.perf_counter(), time.process_time()))
-        parts = []
-        for name, (a, b) in zip(("denoiser", "rebuild", "recommender"), zip(clocks[:-1], clocks[1:])):
-            parts.append(f"{name} {b[0] - a[0]:.2f}s wall / {b[1] - a[1]:.2f}s CPU")
-        total_wall, total_cpu = clocks[-1][0] - clocks[0][0], clocks[-1][1] - clocks[0][1]
-        print(f"epoch {epoch}: total {total_wall:.2f}s wall / {total_cpu:.2f}s CPU = " + " + ".join(parts)
-              + f"; peak RSS {peak_rss_mb():.0f} MiB; load {os.getloadavg()[0]:.1f}", flush=True)
+    if not args.compare_fp32:
+        rows = measure(args)
+        print(json.dumps(rows) if args.json else "\n".join(str(r) for r in rows))
+        return 0
+    argv = [a for a in sys.argv[1:] if a != "--compare-fp32"]
+    last = {"default": child(argv, [])[-1], "fp32": child(argv, FP32)[-1]}  # the last epoch: warm caches
+    for name in (*PHASES, "total"):
+        key = f"{name}_wall_s"
+        print(f"{name:12s} default {last['default'][key]:7.2f}s  fp32 {last['fp32'][key]:7.2f}s  "
+              f"ratio {last['fp32'][key] / last['default'][key]:.2f}x")
+    for name in last:
+        print(f"peak RSS {name}: {last[name]['peak_rss_mib_after_recommender']:.0f} MiB")
     return 0
 
 
