@@ -83,8 +83,14 @@ def test_case_study_numbers_match_a_numpy_recount(release: Path, diffmm_run: Pat
             rows = mine[mine.user == user]
             assert sorted(rows.item) == sorted(topk[user])
             assert list(rows.in_train) == [item in _rows(train, user) for item in rows.item]
-        row = similarity[similarity.modality == m].iloc[-1]
-        assert row.cosine == pytest.approx(_cosine(features, int(row.item_a), int(row.item_b)), abs=1e-6)
+        within_users = set()
+        for user in sampled:
+            own = sorted(set(topk[user]) | set(_rows(train, user)))
+            within_users.update(itertools.combinations(own, 2))
+        listed = similarity[similarity.modality == m]
+        assert set(zip(listed.item_a, listed.item_b)) == within_users and len(listed) == len(within_users)
+        for row in listed.itertuples():
+            assert row.cosine == pytest.approx(_cosine(features, int(row.item_a), int(row.item_b)), abs=1e-9)
 
 
 def test_unfinished_run_uses_its_checkpoint(diffmm_run: Path, tmp_path: Path) -> None:

@@ -76,8 +76,8 @@ def _write_case_study(folder: Path) -> None:
     """Two users, two modalities; cosine(a, b) = a + b / 10 (image) and -(a + b / 10) (audio)."""
     folder.mkdir(parents=True)
     means = {"generated_pairs": 0.5, "generated_history": 0.4, "original_pairs": 0.3, "random_pairs": 0.1, "edges_per_user": 2}
-    summary = {"image": means, "audio": {**means, "generated_pairs": float("nan"), "edges_per_user": 1}}
-    (folder / "summary.json").write_text(json.dumps(summary))  # NaN, as json.dumps writes it
+    summary = {"image": means, "audio": {**means, "generated_pairs": None, "edges_per_user": 1}}
+    (folder / "summary.json").write_text(json.dumps(summary))  # null: no generated pairs with k = 1
     pd.DataFrame({"user": [3, 3, 7, 7, 7], "item": [0, 1, 2, 3, 4]}).to_csv(folder / "original_edges.csv", index=False)
     generated = [("image", 3, 1, True), ("image", 3, 5, False), ("image", 7, 5, False), ("image", 7, 6, False),
                  ("audio", 3, 6, False), ("audio", 7, 0, False)]

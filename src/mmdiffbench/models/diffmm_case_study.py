@@ -3,8 +3,9 @@
 For a random sample of users, writes
   generated_edges.csv  modality, user, item, in_train   (the modality graph's user-item edges)
   original_edges.csv   user, item                       (their training edges)
-  item_similarity.csv  modality, item_a, item_b, cosine (raw modality features of every item involved)
-and, over all users, summary.json with the mean feature cosine of item pairs
+  item_similarity.csv  modality, item_a, item_b, cosine (raw features; pairs within one sampled user's items)
+and, over all users, summary.json with the mean feature cosine of item pairs (a pair counts once
+per user that links it, so popular pairs weigh more; null where there is no pair)
   generated_pairs:    two items linked to the same user by the generated graph (needs k >= 2),
   generated_history:  a generated item and one of the same user's training items,
   original_pairs:     two items linked to the same user in the training graph,
@@ -36,7 +37,7 @@ def _unit_rows(features: np.ndarray) -> np.ndarray:
 
 
 def _co_linked_pairs(matrix: sp.csr_matrix, max_pairs: int, rng: np.random.Generator) -> np.ndarray:
-    """Distinct item pairs (a < b) linked to a common user, at most `max_pairs` sampled."""
+    """Item pairs (a < b) linked to a common user, once per such user; at most `max_pairs` sampled."""
     pairs = []
     for user in range(matrix.shape[0]):
         items = matrix.indices[matrix.indptr[user] : matrix.indptr[user + 1]]
@@ -65,6 +66,25 @@ def generated_matrix(model: DiffMM, m: str, k: int | None) -> sp.csr_matrix:
     return sp.csr_matrix((np.ones(topk.size, np.float32), (users, topk.ravel())), shape=(model.n_users, model.n_items))
 
 
+def _user_pair_rows(
+    m: str, unit: np.ndarray, generated: sp.csr_matrix, train: sp.csr_matrix, sample: np.ndarray
+) -> list[tuple[str, int, int, float]]:
+    """Feature cosine of every item pair within one sampled user's generated and training items
+    (each pair once, item_a < item_b): what the per-user panels draw, and nothing more."""
+    pairs: set[tuple[int, int]] = set()
+    for u in sample:
+        own = np.union1d(generated.indices[generated.indptr[u] : generated.indptr[u + 1]],
+                         train.indices[train.indptr[u] : train.indptr[u + 1]])
+        a, b = np.triu_indices(len(own), k=1)
+        pairs.update(zip(own[a].tolist(), own[b].tolist()))
+    return [(m, a, b, float(unit[a] @ unit[b])) for a, b in sorted(pairs)]
+
+
+def _nan_to_null(summary: dict[str, dict[str, float]]) -> dict[str, dict[str, float | None]]:
+    """JSON has no NaN: a mean over no pairs (k = 1 has no generated pairs) is written as null."""
+    return {m: {key: (None if isinstance(v, float) and np.isnan(v) else v) for key, v in row.items()} for m, row in summary.items()}
+
+
 def export_case_study(
     model: DiffMM, dataset: InteractionDataset, out_dir: Path, n_users: int = 20, k: int | None = None,
     seed: int = 0, max_pairs: int = 200_000,
@@ -80,15 +100,10 @@ def export_case_study(
     for m in model.modalities:
         generated = generated_matrix(model, m, k)
         unit = _unit_rows(np.asarray(dataset.features[m], dtype=np.float64))
-        involved = set(i for _, i in original)
         for u in sample:
             for i in generated.indices[generated.indptr[u] : generated.indptr[u + 1]]:
                 generated_rows.append((m, int(u), int(i), bool(train[u, i] > 0)))
-                involved.add(int(i))
-        items = np.array(sorted(involved))
-        cosine = unit[items] @ unit[items].T
-        a, b = np.triu_indices(len(items), k=1)
-        similarity_rows += [(m, int(items[x]), int(items[y]), float(cosine[x, y])) for x, y in zip(a, b)]
+        similarity_rows += _user_pair_rows(m, unit, generated, train, sample)
         original_pairs = _co_linked_pairs(train, max_pairs, rng)
         history = []
         for u in range(model.n_users):
@@ -106,7 +121,7 @@ def export_case_study(
         }
     pd.DataFrame(generated_rows, columns=["modality", "user", "item", "in_train"]).to_csv(out_dir / "generated_edges.csv", index=False)
     pd.DataFrame(similarity_rows, columns=["modality", "item_a", "item_b", "cosine"]).to_csv(out_dir / "item_similarity.csv", index=False)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out_dir / "summary.json").write_text(json.dumps(_nan_to_null(summary), indent=2) + "\n")
     return summary
 
 
