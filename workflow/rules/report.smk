@@ -29,8 +29,9 @@ rule case_study:
         "../../envs/cpu.yaml"
     params:
         run_dir=case_study_run,
+        k=config.get("case_study_k", 5),
     shell:
-        "python -m mmdiffbench case-study {params.run_dir} --out {output} > {log} 2>&1"
+        "python -m mmdiffbench case-study {params.run_dir} --out {output} --k {params.k} > {log} 2>&1"
 
 
 for _name in TABLES:
