@@ -3,7 +3,8 @@
 For a random sample of users, writes
   generated_edges.csv  modality, user, item, in_train   (the modality graph's user-item edges)
   original_edges.csv   user, item                       (their training edges)
-  item_similarity.csv  modality, item_a, item_b, cosine (raw features; pairs within one sampled user's items)
+  item_similarity.csv  modality, item_a, item_b, cosine (raw features; a sampled user's generated item
+                       with each other item of that user)
 and, over all users, summary.json with the mean feature cosine of item pairs (a pair counts once
 per user that links it, so popular pairs weigh more; null where there is no pair)
   generated_pairs:    two items linked to the same user by the generated graph (needs k >= 2),
@@ -69,14 +70,14 @@ def generated_matrix(model: DiffMM, m: str, k: int | None) -> sp.csr_matrix:
 def _user_pair_rows(
     m: str, unit: np.ndarray, generated: sp.csr_matrix, train: sp.csr_matrix, sample: np.ndarray
 ) -> list[tuple[str, int, int, float]]:
-    """Feature cosine of every item pair within one sampled user's generated and training items
-    (each pair once, item_a < item_b): what the per-user panels draw, and nothing more."""
+    """Feature cosine between each sampled user's generated items and all of that user's items
+    (generated and training; each pair once, item_a < item_b): what the per-user panels draw.
+    Training-training pairs are left out: a TikTok user with 500 items alone would add 125k rows."""
     pairs: set[tuple[int, int]] = set()
     for u in sample:
-        own = np.union1d(generated.indices[generated.indptr[u] : generated.indptr[u + 1]],
-                         train.indices[train.indptr[u] : train.indptr[u + 1]])
-        a, b = np.triu_indices(len(own), k=1)
-        pairs.update(zip(own[a].tolist(), own[b].tolist()))
+        gen = generated.indices[generated.indptr[u] : generated.indptr[u + 1]]
+        own = np.union1d(gen, train.indices[train.indptr[u] : train.indptr[u + 1]])
+        pairs.update((min(a, b), max(a, b)) for a in gen.tolist() for b in own.tolist() if a != b)
     return [(m, a, b, float(unit[a] @ unit[b])) for a, b in sorted(pairs)]
 
 
