@@ -51,6 +51,7 @@ from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
 from mmdiffbench.models.contrastive import info_nce
 from mmdiffbench.models.losses import bpr_loss
 from mmdiffbench.models.vgae_generator import VGAEGenerator
+from mmdiffbench.memory import release_free_memory
 from mmdiffbench.precision import check_mode, compute_dtype
 
 MODALITY_ORDER = ("image", "text", "audio")  # the official code's order (matters for cl pairs)
@@ -175,6 +176,7 @@ class DiffMM(EmbeddingRecommender):
         return [order[i : i + size] for i in range(0, self.n_users, size)]
 
     def train_generators(self) -> dict[str, float]:
+        release_free_memory()  # the last recommender pass's freed buffers, before the denoisers' working set
         c, device = self.config, self.device
         sums = {f"{kind}_{m}": 0.0 for m in self.modalities for kind in ("gen_loss", "msi_loss")}
         batches = self._user_batches(shuffle=True)
@@ -232,6 +234,7 @@ class DiffMM(EmbeddingRecommender):
 
     @torch.no_grad()
     def rebuild_graphs(self) -> None:
+        release_free_memory()
         c = self.config
         k = int(c["rebuild_k"])
         for m in self.modalities:
