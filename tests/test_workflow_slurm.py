@@ -29,19 +29,9 @@ pytestmark = [
 LIMIT_S = int(os.environ.get("MMDIFFBENCH_SLURM_TIMEOUT", "1500"))
 
 
-def _diffmm_registered() -> bool:
-    from mmdiffbench.models import MODELS
-
-    return "diffmm" in MODELS
-
-
 def test_quick_ablation_through_slurm_profile(tmp_path: Path) -> None:
     work = copy_workflow(tmp_path / "wf")
     targets = ["results/tables/ablation.csv", "results/tables/ablation.png"]
-    if not _diffmm_registered():
-        # Without DiffMM the ablation has no training job; add Table 1 so that real training
-        # jobs (MF-BPR, LightGCN on TikTok) go through sbatch.
-        targets += ["results/tables/overall.csv", "results/tables/overall.png"]
     cmd = [
         "timeout", "-s", "INT", "-k", "60", str(LIMIT_S),
         sys.executable, "-m", "snakemake", "--workflow-profile", "profiles/slurm",
@@ -57,8 +47,7 @@ def test_quick_ablation_through_slurm_profile(tmp_path: Path) -> None:
         assert (work / target).is_file(), target
     table = pd.read_csv(work / "results/tables/ablation.csv")
     assert list(table["variant"]) == ["full", "wo_cl", "wo_dm", "wo_msi"]
-    if _diffmm_registered():
-        assert (table["status"] == "ok").all()
+    assert (table["status"] == "ok").all()
     # the training jobs really went through SLURM: their SLURM logs are kept (profile)
     slurm_logs = list((work / "logs/slurm").rglob("*.log"))
     assert any("rule_train" in str(p) for p in slurm_logs), slurm_logs
