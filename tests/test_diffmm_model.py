@@ -228,7 +228,7 @@ def test_precision_switches_are_checked_and_reach_the_contrastive_term(dataset):
         build(dataset, overrides=["contrastive_bf16=half"])
     with pytest.raises(ValueError, match="bf16"):
         build(dataset, overrides=["denoiser_bf16=sometimes"])
-    exact = one_epoch(build(dataset, overrides=["contrastive_bf16=never", "denoiser_bf16=never"])[0])["cl"]
-    low = one_epoch(build(dataset, overrides=["contrastive_bf16=always", "denoiser_bf16=never"])[0])["cl"]
+    exact = one_epoch(build(dataset, overrides=["contrastive_bf16=never", "denoiser_bf16=never"])[0])["cl"].detach()
+    low = one_epoch(build(dataset, overrides=["contrastive_bf16=always", "denoiser_bf16=never"])[0])["cl"].detach()
     assert not torch.equal(exact, low)  # the products really ran in bfloat16
     assert abs(float(low) - float(exact)) < 0.01 * abs(float(exact))
