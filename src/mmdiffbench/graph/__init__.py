@@ -8,7 +8,7 @@ from mmdiffbench.graph.adjacency import (
     symmetric_normalize,
     to_torch_sparse,
 )
-from mmdiffbench.graph.operator import SparseOperator
+from mmdiffbench.graph.operator import SparseOperator, propagate_sum
 
 __all__ = [
     "SparseOperator",
@@ -16,6 +16,7 @@ __all__ = [
     "drop_edges",
     "keep_entries",
     "normalized_adjacency",
+    "propagate_sum",
     "symmetric_normalize",
     "to_torch_sparse",
 ]

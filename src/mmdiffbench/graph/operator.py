@@ -39,3 +39,12 @@ class SparseOperator:
         if dense.requires_grad:
             return _SparseMatmul.apply(self.csr, self.csr_t, dense)
         return torch.sparse.mm(self.csr, dense)
+
+
+def propagate_sum(adj: SparseOperator, x: torch.Tensor, n_layers: int) -> torch.Tensor:
+    """sum_{l=0..L} adj^l x (LightGCN-style propagation with sum pooling, layer 0 included)."""
+    total, current = x, x
+    for _ in range(n_layers):
+        current = adj @ current
+        total = total + current
+    return total

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from mmdiffbench.data.dataset import InteractionDataset
+from mmdiffbench.graph.operator import SparseOperator
 
 
 @dataclass
@@ -107,3 +108,17 @@ class EmbeddingRecommender(Recommender):
         if self._buffer is None or self._buffer.shape[0] < rows:
             self._buffer = torch.empty(rows, item_t.shape[1], dtype=item_t.dtype, device=item_t.device)
         return torch.mm(user_emb[users], item_t, out=self._buffer[:rows])
+
+
+class GraphRecommender(EmbeddingRecommender):
+    """An embedding model that propagates over its normalised training graph, the buffer `adj`."""
+
+    adj: torch.Tensor
+    _adj_op: SparseOperator | None = None
+
+    @property
+    def adj_op(self) -> SparseOperator:
+        """`adj` as a symmetric CSR operator, built once and rebuilt after a device move."""
+        if self._adj_op is None or self._adj_op.csr.device != self.adj.device:
+            self._adj_op = SparseOperator(self.adj, symmetric=True)
+        return self._adj_op

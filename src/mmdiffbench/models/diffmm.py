@@ -45,9 +45,9 @@ from mmdiffbench.diffusion import (
     fast_chain_applies,
     reverse_chain,
 )
-from mmdiffbench.graph import keep_entries, normalized_adjacency, to_torch_sparse
+from mmdiffbench.graph import keep_entries, normalized_adjacency, propagate_sum, to_torch_sparse
 from mmdiffbench.graph.operator import SparseOperator
-from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
+from mmdiffbench.models.base import BPRBatch, GraphRecommender
 from mmdiffbench.models.contrastive import info_nce
 from mmdiffbench.models.losses import bpr_loss
 from mmdiffbench.models.vgae_generator import VGAEGenerator
@@ -60,15 +60,6 @@ MODALITY_ORDER = ("image", "text", "audio")  # the official code's order (matter
 def ordered_modalities(names: list[str]) -> list[str]:
     known = [m for m in MODALITY_ORDER if m in names]
     return known + sorted(set(names) - set(known))
-
-
-def propagate_sum(adj: SparseOperator, x: torch.Tensor, n_layers: int) -> torch.Tensor:
-    """sum_{l=0..L} adj^l x (LightGCN propagation with sum pooling, layer 0 included)."""
-    total, current = x, x
-    for _ in range(n_layers):
-        current = adj @ current
-        total = total + current
-    return total
 
 
 def rows_dense(matrix: sp.csr_matrix, users: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -84,7 +75,7 @@ def masked_graph(graph: torch.Tensor, keep: torch.Tensor | None, keep_rate: floa
     return graph if keep is None else keep_entries(graph, keep, keep_rate)
 
 
-class DiffMM(EmbeddingRecommender):
+class DiffMM(GraphRecommender):
     requires_features = True
 
     def __init__(self, dataset: InteractionDataset, config: dict[str, Any]) -> None:
@@ -141,7 +132,6 @@ class DiffMM(EmbeddingRecommender):
         self.graphs_full: dict[str, SparseOperator] = {}
         self.graphs_train: dict[str, SparseOperator] = {}
         self.graphs_cl: dict[str, SparseOperator] = {}
-        self._adj_op: SparseOperator | None = None
 
     # ---- parameters ------------------------------------------------------------------------
     def _make_trans(self, in_dim: int, dim: int) -> nn.Module:
@@ -150,13 +140,6 @@ class DiffMM(EmbeddingRecommender):
         matrix = nn.Linear(in_dim, dim, bias=False)  # official trans=0: bare matrix + LeakyReLU(0.2)
         nn.init.xavier_uniform_(matrix.weight)
         return nn.Sequential(matrix, nn.LeakyReLU(0.2))
-
-    @property
-    def adj_op(self) -> SparseOperator:
-        """The normalised training graph as an operator, rebuilt after a device move."""
-        if self._adj_op is None or self._adj_op.csr.device != self.adj.device:
-            self._adj_op = SparseOperator(self.adj, symmetric=True)
-        return self._adj_op
 
     def feature(self, m: str) -> torch.Tensor:
         return getattr(self, f"feat_{m}")

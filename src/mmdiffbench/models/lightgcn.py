@@ -18,21 +18,17 @@ import torch
 from torch import nn
 
 from mmdiffbench.data.dataset import InteractionDataset
-from mmdiffbench.graph import SparseOperator, normalized_adjacency
-from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
+from mmdiffbench.graph import SparseOperator, normalized_adjacency, propagate_sum
+from mmdiffbench.models.base import BPRBatch, GraphRecommender
 from mmdiffbench.models.losses import bpr_loss, embedding_l2
 
 
 def propagate_mean(adj: SparseOperator, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
     """Mean of E^(0..L) with E^(k+1) = adj @ E^(k)."""
-    total, current = ego, ego
-    for _ in range(n_layers):
-        current = adj @ current
-        total = total + current
-    return total / (n_layers + 1)
+    return propagate_sum(adj, ego, n_layers) / (n_layers + 1)
 
 
-class LightGCN(EmbeddingRecommender):
+class LightGCN(GraphRecommender):
     def __init__(self, dataset: InteractionDataset, config: dict[str, Any]) -> None:
         super().__init__(dataset, config)
         dim = int(config["embedding_dim"])
@@ -40,19 +36,11 @@ class LightGCN(EmbeddingRecommender):
         self.user_embedding = nn.Parameter(torch.empty(self.n_users, dim))
         self.item_embedding = nn.Parameter(torch.empty(self.n_items, dim))
         self.register_buffer("adj", normalized_adjacency(dataset.train), persistent=False)
-        self._adj_op: SparseOperator | None = None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.user_embedding)
         nn.init.xavier_uniform_(self.item_embedding)
-
-    @property
-    def adj_op(self) -> SparseOperator:
-        """The graph in CSR with a cheap backward, rebuilt after a device move."""
-        if self._adj_op is None or self._adj_op.csr.device != self.adj.device:
-            self._adj_op = SparseOperator(self.adj, symmetric=True)
-        return self._adj_op
 
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         ego = torch.cat([self.user_embedding, self.item_embedding])
