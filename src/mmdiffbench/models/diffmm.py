@@ -167,9 +167,10 @@ class DiffMM(GraphRecommender):
             targets = {m: self.projected(m) for m in self.modalities}  # detached, as the official code
             item_emb = self.item_embedding.detach()
         for users in batches:
-            x0 = rows_dense(self.train_matrix, users, device)
+            rows = self.train_matrix[users]  # sliced once for the dense x0 and the sparse MSI target
+            x0 = torch.from_numpy(rows.toarray()).to(device)
             # alpha_0 . e^i of eq. 14, from the sparse rows: the dense product costs as much as the MSI term
-            id_target = torch.sparse.mm(rows_sparse(self.train_matrix, users, device), item_emb) if c["lambda0"] > 0 else None
+            id_target = torch.sparse.mm(to_torch_sparse(rows, device), item_emb) if c["lambda0"] > 0 else None
             for optimizer in self.generator_optimizers:
                 optimizer.zero_grad(set_to_none=True)
             for m, generator in self.generators.items():
