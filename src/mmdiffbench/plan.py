@@ -99,6 +99,17 @@ class ExperimentPlan:
     def metrics_paths(self) -> list[str]:
         return [f"{d}/metrics.json" for c in self.cells for d in c.run_dirs]
 
+    def scope_line(self, about: str = "mean ± std over seeds") -> str:
+        """The first footnote line of every table and figure: scale, seeds, what the numbers are."""
+        return f"scale {self.scale}; seeds {', '.join(map(str, self.seeds))}; {about}"
+
+    def left_out_lines(self, limit: int) -> list[str]:
+        """The cells left out, one footnote line each, at most `limit` and then a count."""
+        lines = [f"left out: {s.dataset}/{s.model}/{s.variant}: {s.reason}" for s in self.skipped[:limit]]
+        if len(self.skipped) > limit:
+            lines.append(f"... and {len(self.skipped) - limit} more left out (see results/reproduction.md)")
+        return lines
+
 
 @dataclass
 class Plan:

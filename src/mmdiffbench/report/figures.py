@@ -73,11 +73,7 @@ def _finish(fig: plt.Figure, plan: ExperimentPlan, out_dir: Path, footnote: str)
 
 def _footnote(plan: ExperimentPlan, about: str = "mean ± std over seeds") -> str:
     """Scale, seeds, what the numbers are, and the cells left out."""
-    lines = [f"scale {plan.scale}; seeds {', '.join(map(str, plan.seeds))}; {about}"]
-    lines += [f"left out: {s.dataset}/{s.model}/{s.variant}: {s.reason}" for s in plan.skipped[:6]]
-    if len(plan.skipped) > 6:
-        lines.append(f"... and {len(plan.skipped) - 6} more (results/reproduction.md)")
-    return "\n".join(lines)
+    return "\n".join([plan.scope_line(about), *plan.left_out_lines(6)])
 
 
 def _empty(plan: ExperimentPlan, out_dir: Path, message: str = "No runnable cell at this scale.") -> pd.DataFrame:

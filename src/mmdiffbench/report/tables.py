@@ -143,12 +143,10 @@ def write_table(plan: ExperimentPlan, out_dir: Path | str) -> tuple[Path, Path]:
     table = datasets_table(plan) if plan.name == "datasets" else result_table(plan)
     csv_path, png_path = out_dir / f"{plan.name}.csv", out_dir / f"{plan.name}.png"
     table.to_csv(csv_path, index=False, float_format="%.6g")
-    notes = [f"scale {plan.scale}; seeds {', '.join(map(str, plan.seeds))}; mean ± std over seeds"]
+    notes = [plan.scope_line()]
     if plan.name != "datasets":
         notes.append("val-sel. = validation-selected epoch; best-test = epoch with the best test Recall@20 (the paper's protocol)")
-    notes += [f"left out: {s.dataset}/{s.model}/{s.variant}: {s.reason}" for s in plan.skipped[:8]]
-    if len(plan.skipped) > 8:
-        notes.append(f"... and {len(plan.skipped) - 8} more left out (see results/reproduction.md)")
+    notes += plan.left_out_lines(8)
     shown = display_frame(plan, table)
     render_png(shown, f"{TITLES[plan.name]} (ours vs paper)", png_path, "\n".join(notes))
     return csv_path, png_path
