@@ -53,3 +53,17 @@ def test_bf16_products_stay_close_to_float32_in_value_and_gradient():
     assert abs(low[0] - exact[0]) < 0.01 * abs(exact[0])
     for g_low, g_exact in zip(low[1:], exact[1:]):
         assert float((g_low - g_exact).norm() / g_exact.norm()) < 0.02
+
+
+def test_a_positive_whose_weight_underflows_still_gives_the_exact_value():
+    """At tau = 0.005 an anchor opposite to its own target has softmax weight exp(-400) = 0 there:
+    the log-sum-exp must then come from another column, and match float64 logsumexp."""
+    a = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    b = torch.tensor([[-1.0, 0.0], [0.0, 1.0], [1.0, 0.2]])
+    nodes = torch.tensor([0, 1, 2])
+    tau = 0.005
+    an, bn = (torch.nn.functional.normalize(x.double(), dim=-1) for x in (a, b))
+    logits = an @ bn.T / tau
+    expected = (torch.logsumexp(logits, -1) - logits.diagonal()).mean()
+    assert torch.softmax(logits.float(), -1)[0, 0] == 0  # the case under test
+    assert float(info_nce(a, b, nodes, tau)) == __import__("pytest").approx(float(expected), rel=1e-5)

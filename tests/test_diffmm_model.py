@@ -83,6 +83,21 @@ def test_shared_main_view_equals_the_per_modality_loop(dataset):
     torch.testing.assert_close(model.main_view(model.graphs_train), model.main_view_per_modality(model.graphs_train))
 
 
+def test_training_views_equal_the_literal_equations(dataset):
+    """Hbar from the shared projections, and each Zbar_m = sum_l Abar^l G_cl,m [E_u; Norm(Trans_m f_m)]."""
+    from mmdiffbench.graph import propagate_sum
+
+    model, _ = build(dataset, overrides=["fusion_ratio=0.4"])
+    one_epoch(model)
+    main, views = model.training_views()
+    torch.testing.assert_close(main, model.main_view_per_modality(model.graphs_train))
+    assert set(views) == set(model.modalities)
+    for m, view in views.items():
+        x = torch.cat([model.user_embedding, torch.nn.functional.normalize(model.trans[m](model.feature(m)))])
+        literal = propagate_sum(model.adj_op, model.graphs_cl[m].coo.to_dense() @ x, model.config["gnn_layers"])
+        torch.testing.assert_close(view, literal)
+
+
 def test_generator_parameters_are_not_in_the_trainer_optimizer(dataset):
     model, _ = build(dataset)
     ours = {id(p) for p in model.optim_parameters()}

@@ -73,3 +73,11 @@ def test_sparse_operator_value_and_gradient_match_dense(symmetric: bool) -> None
     (expected * weights).sum().backward()
     torch.testing.assert_close(operator @ x.detach(), expected.detach())
     torch.testing.assert_close(grad, x.grad)
+
+
+def test_sparse_operator_takes_non_contiguous_operands() -> None:
+    matrix = torch.tensor([[0.0, 2.0, 0.0], [1.0, 0.0, 3.0], [0.0, 0.5, 0.0]])
+    operator = SparseOperator(matrix.to_sparse())
+    x = torch.randn(4, 3).T  # 3 x 4, column-major
+    assert not x.is_contiguous()
+    torch.testing.assert_close(operator @ x, matrix @ x)

@@ -20,25 +20,35 @@ import torch.nn.functional as F
 
 
 class _LogSumExpOfProducts(torch.autograd.Function):
-    """lse_n = log sum_v exp(a_n . b_v), with d lse_n / d(a_n . b_v) = softmax_v, saved in `dtype`."""
+    """lse_n = log sum_v exp(a_n . b_v), with d lse_n / d(a_n . b_v) = softmax_v, saved in `dtype`.
+
+    For any column j, softmax_nj = exp(l_nj - lse_n), so lse_n = l_nj - log softmax_nj: read at
+    one given column per row (`columns`, the anchor's own row of b), it costs no pass over the
+    (anchors x table) matrix beyond the softmax. Where that weight underflows to zero (a cosine
+    gap over about 80 tau), the row's largest weight is used instead.
+    """
 
     @staticmethod
-    def forward(ctx, a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    def forward(ctx, a: torch.Tensor, b: torch.Tensor, columns: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         a_low, b_low = a.to(dtype), b.to(dtype)
         logits = a_low @ b_low.T
         weights = torch.softmax(logits, dim=1)  # accumulates in float32 whatever the storage dtype
-        # log sum exp = max + log sum exp(l - max), and sum exp(l - max) = 1 / (softmax at the max)
-        lse = logits.amax(dim=1).float() - torch.log(weights.amax(dim=1).float())
+        at = columns.unsqueeze(1)
+        weight_at = weights.gather(1, at).squeeze(1)
+        if not bool(weight_at.all()):
+            weight_at, at = weights.max(dim=1, keepdim=True)
+            weight_at = weight_at.squeeze(1)
+        lse = logits.gather(1, at).squeeze(1).float() - torch.log(weight_at.float())
         ctx.save_for_backward(a_low, b_low, weights)
         return lse
 
     @staticmethod
-    def backward(ctx, grad_lse: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
+    def backward(ctx, grad_lse: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None]:
         a_low, b_low, weights = ctx.saved_tensors
-        scaled = weights * grad_lse.to(weights.dtype).unsqueeze(1)
-        grad_a = (scaled @ b_low).float() if ctx.needs_input_grad[0] else None
-        grad_b = (scaled.T @ a_low).float() if ctx.needs_input_grad[1] else None
-        return grad_a, grad_b, None
+        # diag(g) W b and W^T diag(g) a: the row scale goes on the small operands, not on W
+        grad_a = (weights @ b_low).float() * grad_lse.unsqueeze(1) if ctx.needs_input_grad[0] else None
+        grad_b = (weights.T @ (a_low * grad_lse.to(a_low.dtype).unsqueeze(1))).float() if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b, None, None
 
 
 def info_nce(
@@ -53,5 +63,5 @@ def info_nce(
     anchors = F.normalize(anchor_table[unique], dim=-1) / tau  # scale the few anchors, not the big logits
     targets = F.normalize(target_table, dim=-1)
     positive = (anchors * targets[unique]).sum(-1)  # float32 always: the one logit that is not averaged
-    per_node = _LogSumExpOfProducts.apply(anchors, targets, dtype) - positive
+    per_node = _LogSumExpOfProducts.apply(anchors, targets, unique, dtype) - positive
     return (per_node * counts).sum() / len(nodes)

@@ -273,23 +273,30 @@ class DiffMM(GraphRecommender):
         return row
 
     # ---- recommender -----------------------------------------------------------------------
-    def main_view(self, graphs: dict[str, SparseOperator]) -> torch.Tensor:
-        """Hbar of eq. 23 (users stacked on items).
+    def normalized_features(self) -> dict[str, torch.Tensor]:
+        """P_m = Norm(Trans_m(f_m)) of eq. 15, once per step for the main view and every modality view."""
+        return {m: F.normalize(self.projected(m)) for m in self.modalities}
+
+    def first_view(self, graphs: dict[str, SparseOperator], features: dict[str, torch.Tensor]) -> torch.Tensor:
+        """H0 of eq. 21 (users stacked on items).
 
         sum_m w_m Z_m is computed with the original-graph products shared by all modalities:
         Abar is linear and the softmax weights sum to 1, so sum_m w_m Abar [E_u; P_m] =
         Abar [E_u; sum_m w_m P_m], and likewise for the second hop. Two products with Abar per
         step instead of two per modality; the same H0 up to float rounding.
         """
-        c = self.config
         ids = torch.cat([self.user_embedding, self.item_embedding])
         weights = torch.softmax(self.modal_weight, dim=0)
-        items = sum(weights[k] * F.normalize(self.projected(m)) for k, m in enumerate(self.modalities))
+        items = sum(weights[k] * features[m] for k, m in enumerate(self.modalities))
         first = self.adj_op @ torch.cat([self.user_embedding, items])
         second = self.adj_op @ torch.cat([first[: self.n_users], self.item_embedding])
         generated = sum(weights[k] * (graphs[m] @ ids) for k, m in enumerate(self.modalities))
-        h0 = first + second + c["ris_adj_lambda"] * generated
-        return propagate_sum(self.adj_op, h0, c["gnn_layers"]) + c["omega"] * F.normalize(h0)
+        return first + second + self.config["ris_adj_lambda"] * generated
+
+    def main_view(self, graphs: dict[str, SparseOperator]) -> torch.Tensor:
+        """Hbar of eq. 22-23 (users stacked on items)."""
+        h0 = self.first_view(graphs, self.normalized_features())
+        return propagate_sum(self.adj_op, h0, self.config["gnn_layers"]) + self.config["omega"] * F.normalize(h0)
 
     def main_view_per_modality(self, graphs: dict[str, SparseOperator]) -> torch.Tensor:
         """The literal eq. 20-23 loop over modalities (the official code's form), for tests."""
@@ -304,10 +311,20 @@ class DiffMM(GraphRecommender):
             h0 = h0 + weights[k] * z
         return propagate_sum(self.adj_op, h0, c["gnn_layers"]) + c["omega"] * F.normalize(h0)
 
-    def modality_view(self, m: str) -> torch.Tensor:
-        """Zbar_m of eq. 16-17 on this epoch's contrastive graph."""
-        x = torch.cat([self.user_embedding, F.normalize(self.projected(m))])
-        return propagate_sum(self.adj_op, self.graphs_cl[m] @ x, self.config["gnn_layers"])
+    def training_views(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Hbar on this epoch's generated graphs and, when the CL term is on, every modality view
+        Zbar_m of eq. 16-17 on its contrastive graph, all from one set of projected features."""
+        c = self.config
+        features = self.normalized_features()
+        h0 = self.first_view(self.graphs_train, features)
+        main = propagate_sum(self.adj_op, h0, c["gnn_layers"]) + c["omega"] * F.normalize(h0)
+        if c["lambda1"] == 0:
+            return main, {}
+        views = {
+            m: propagate_sum(self.adj_op, self.graphs_cl[m] @ torch.cat([self.user_embedding, features[m]]), c["gnn_layers"])
+            for m in self.modalities
+        }
+        return main, views
 
     def _require_graphs(self) -> None:
         if not self.graphs_full:
@@ -319,10 +336,11 @@ class DiffMM(GraphRecommender):
         h = self.main_view(graphs)
         return h[: self.n_users], h[self.n_users :]
 
-    def contrastive_loss(self, main: torch.Tensor, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+    def contrastive_loss(
+        self, main: torch.Tensor, views: dict[str, torch.Tensor], users: torch.Tensor, items: torch.Tensor
+    ) -> torch.Tensor:
         tau, n = self.config["tau"], self.n_users
         dtype = compute_dtype(self.config["contrastive_bf16"], main.device)
-        views = {m: self.modality_view(m) for m in self.modalities}
         pairs = (
             [(main, view) for view in views.values()]  # eq. 19
             if self.config["anchor"] == "main"
@@ -338,7 +356,7 @@ class DiffMM(GraphRecommender):
     def losses(self, batch: BPRBatch) -> dict[str, torch.Tensor]:
         self._require_graphs()
         c = self.config
-        h = self.main_view(self.graphs_train)
+        h, views = self.training_views()
         users, items = h[: self.n_users], h[self.n_users :]
         u = users[batch.users]
         terms = {
@@ -346,7 +364,7 @@ class DiffMM(GraphRecommender):
             "reg": c["lambda2"] * (self.user_embedding.pow(2).sum() + self.item_embedding.pow(2).sum()),
         }
         if c["lambda1"] > 0:
-            terms["cl"] = c["lambda1"] * self.contrastive_loss(h, batch.users, batch.pos)
+            terms["cl"] = c["lambda1"] * self.contrastive_loss(h, views, batch.users, batch.pos)
         return terms
 
     # ---- state beyond parameters: generator optimisers and the current graphs --------------
