@@ -9,6 +9,10 @@ steps, plus peak RSS. Not a test: run it by hand, on an otherwise idle machine.
 and contrastive_bf16 = never), each configuration in its own child process (its own peak
 RSS), one after the other in this one invocation, and prints the per-phase ratios.
 
+--baseline-ref REV measures the library at git revision REV (a temporary checkout of its `src/`)
+against the working tree's, alternating child processes round by round (this machine's speed
+drifts by tens of percent over minutes), and prints the per-phase ratios of the medians.
+
 --synthetic-sports builds a dataset of Amazon-Sports' shapes (35,598 users, 18,357 items,
 256,308 interactions, image 4096-d and text 1024-d random features) with the sports preset,
 for the memory check.
@@ -20,8 +24,10 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -102,13 +108,44 @@ def measure(args: argparse.Namespace) -> list[dict[str, float]]:
     return rows
 
 
-def child(argv: list[str], overrides: list[str]) -> list[dict[str, float]]:
-    """This script in a fresh process (its own peak RSS), with extra overrides."""
+def child(argv: list[str], overrides: list[str], src: Path | None = None) -> list[dict[str, float]]:
+    """This script in a fresh process (its own peak RSS), with extra overrides, importing the
+    library from `src` when given (a baseline revision) instead of the installed one."""
     command = [sys.executable, __file__, *argv, "--json"]
     for item in overrides:
         command += ["--set", item]
-    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")])
+    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, env=env)
     return json.loads(done.stdout)
+
+
+def print_ratios(last: dict[str, dict[str, float]], slow: str, fast: str) -> None:
+    for name in (*PHASES, "total"):
+        key = f"{name}_wall_s"
+        print(f"{name:12s} {fast} {last[fast][key]:7.2f}s  {slow} {last[slow][key]:7.2f}s  "
+              f"ratio {last[slow][key] / last[fast][key]:.2f}x")
+    for name in last:
+        print(f"peak RSS {name}: {last[name]['peak_rss_mib_after_recommender']:.0f} MiB")
+
+
+def compare_with_revision(argv: list[str], revision: str, rounds: int) -> None:
+    """Median over `rounds` alternating runs of the last epoch, working tree against `revision`."""
+    repository = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(repository), "archive", revision, "src"], check=True, stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        runs: dict[str, list[dict[str, float]]] = {"working tree": [], revision: []}
+        for round_ in range(rounds):
+            order = [("working tree", None), (revision, Path(tmp) / "src")]
+            for name, src in order if round_ % 2 == 0 else order[::-1]:
+                runs[name].append(child(argv, [], src)[-1])
+                print(f"round {round_}: {name} {runs[name][-1]['total_wall_s']:.2f}s", file=sys.stderr, flush=True)
+    keys = runs["working tree"][0].keys()
+    medians = {name: {k: statistics.median(r[k] for r in rows) for k in keys} for name, rows in runs.items()}
+    print(f"medians of {rounds} alternating runs (last epoch of each)")
+    print_ratios(medians, slow=revision, fast="working tree")
 
 
 def main() -> int:
@@ -122,22 +159,24 @@ def main() -> int:
                         help="stop the recommender pass after N steps (memory checks; the time is then partial)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--compare-fp32", action="store_true", help="also measure with both bfloat16 switches off")
+    parser.add_argument("--baseline-ref", default=None, metavar="REV", help="compare with the library at git revision REV")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per side with --baseline-ref")
     parser.add_argument("--json", action="store_true", help="print the per-epoch rows as JSON on stdout")
     args = parser.parse_args()
     if args.data is None and not args.synthetic_sports:
         parser.error("give --data DIR or --synthetic-sports")
+    argv = [a for a in sys.argv[1:] if a != "--compare-fp32"]
+    if args.baseline_ref is not None:
+        skip = {"--baseline-ref", "--rounds"}
+        argv = [a for i, a in enumerate(argv) if a not in skip and (i == 0 or argv[i - 1] not in skip)]
+        compare_with_revision(argv, args.baseline_ref, args.rounds)
+        return 0
     if not args.compare_fp32:
         rows = measure(args)
         print(json.dumps(rows) if args.json else "\n".join(str(r) for r in rows))
         return 0
-    argv = [a for a in sys.argv[1:] if a != "--compare-fp32"]
     last = {"default": child(argv, [])[-1], "fp32": child(argv, FP32)[-1]}  # the last epoch: warm caches
-    for name in (*PHASES, "total"):
-        key = f"{name}_wall_s"
-        print(f"{name:12s} default {last['default'][key]:7.2f}s  fp32 {last['fp32'][key]:7.2f}s  "
-              f"ratio {last['fp32'][key] / last['default'][key]:.2f}x")
-    for name in last:
-        print(f"peak RSS {name}: {last[name]['peak_rss_mib_after_recommender']:.0f} MiB")
+    print_ratios(last, slow="fp32", fast="default")
     return 0
 
 
