@@ -58,9 +58,10 @@ def noised_dropped_rows(schedule: GaussianSchedule, x0: torch.Tensor, t: torch.T
     """inverted_dropout(schedule.q_sample(x0, t), p), returned in `dtype`.
 
     The same two draws in the same order (the noise, then the dropout uniforms) and the same
-    values up to rounding, in about four passes over the (users x items) rows instead of
-    nine: q_sample runs in place on the noise with the 1 / (1 - p) scale folded into its
-    coefficients, and the mask is applied while casting to the compute dtype.
+    values up to rounding, with fewer passes over the (users x items) rows: q_sample runs in
+    place on the noise with the 1 / (1 - p) scale folded into its coefficients, and the mask is
+    applied while casting to the compute dtype. 78 against 93 ms per 1024 x 6710 batch
+    (2 threads, interleaved), of which the two draws alone take about 50.
     """
     scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0
     signal = schedule.sqrt_alphas_cumprod[t].unsqueeze(-1) * scale
