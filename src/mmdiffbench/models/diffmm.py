@@ -62,12 +62,8 @@ def ordered_modalities(names: list[str]) -> list[str]:
     return known + sorted(set(names) - set(known))
 
 
-def rows_dense(matrix: sp.csr_matrix, users: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(matrix[users].toarray()).to(device)
-
-
-def rows_sparse(matrix: sp.csr_matrix, users: np.ndarray, device: torch.device) -> torch.Tensor:
-    return to_torch_sparse(matrix[users], device)
+def dense_rows(rows: sp.csr_matrix, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(rows.toarray()).to(device)
 
 
 def masked_graph(graph: torch.Tensor, keep: torch.Tensor | None, keep_rate: float) -> torch.Tensor:
@@ -168,7 +164,7 @@ class DiffMM(GraphRecommender):
             item_emb = self.item_embedding.detach()
         for users in batches:
             rows = self.train_matrix[users]  # sliced once for the dense x0 and the sparse MSI target
-            x0 = torch.from_numpy(rows.toarray()).to(device)
+            x0 = dense_rows(rows, device)
             # alpha_0 . e^i of eq. 14, from the sparse rows: the dense product costs as much as the MSI term
             id_target = torch.sparse.mm(to_torch_sparse(rows, device), item_emb) if c["lambda0"] > 0 else None
             for optimizer in self.generator_optimizers:
@@ -207,12 +203,12 @@ class DiffMM(GraphRecommender):
             return torch.topk(user_mu[torch.from_numpy(users).to(device)] @ item_mu.T, k, dim=-1).indices
         if chain is None and fast_chain_applies(generator, c["sampling_noise"]):
             chain = FastReverseChain(generator, self.schedule, c["sampling_steps"])
+        rows = self.train_matrix[users]
         if chain is not None:
             sparse_ok = c["sampling_steps"] == 0
-            x0 = (rows_sparse if sparse_ok else rows_dense)(self.train_matrix, users, device)
-            denoised = chain(x0)
+            denoised = chain(to_torch_sparse(rows, device) if sparse_ok else dense_rows(rows, device))
         else:
-            x0 = rows_dense(self.train_matrix, users, device)
+            x0 = dense_rows(rows, device)
             denoised = reverse_chain(generator, self.schedule, x0, c["sampling_steps"], c["sampling_noise"])
         return torch.topk(denoised, k, dim=-1).indices
 
