@@ -289,10 +289,13 @@ class DiffMM(GraphRecommender):
         generated = sum(weights[k] * (graphs[m] @ ids) for k, m in enumerate(self.modalities))
         return first + second + self.config["ris_adj_lambda"] * generated
 
+    def pooled_view(self, h0: torch.Tensor) -> torch.Tensor:
+        """Hbar of eq. 22-23 from H0: the layer sum over Abar plus omega Norm(H0)."""
+        return propagate_sum(self.adj_op, h0, self.config["gnn_layers"]) + self.config["omega"] * F.normalize(h0)
+
     def main_view(self, graphs: dict[str, SparseOperator]) -> torch.Tensor:
         """Hbar of eq. 22-23 (users stacked on items)."""
-        h0 = self.first_view(graphs, self.normalized_features())
-        return propagate_sum(self.adj_op, h0, self.config["gnn_layers"]) + self.config["omega"] * F.normalize(h0)
+        return self.pooled_view(self.first_view(graphs, self.normalized_features()))
 
     def main_view_per_modality(self, graphs: dict[str, SparseOperator]) -> torch.Tensor:
         """The literal eq. 20-23 loop over modalities (the official code's form), for tests."""
@@ -305,15 +308,14 @@ class DiffMM(GraphRecommender):
             second = self.adj_op @ torch.cat([first[: self.n_users], self.item_embedding])
             z = first + second + c["ris_adj_lambda"] * (graphs[m] @ ids)
             h0 = h0 + weights[k] * z
-        return propagate_sum(self.adj_op, h0, c["gnn_layers"]) + c["omega"] * F.normalize(h0)
+        return self.pooled_view(h0)
 
     def training_views(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Hbar on this epoch's generated graphs and, when the CL term is on, every modality view
         Zbar_m of eq. 16-17 on its contrastive graph, all from one set of projected features."""
         c = self.config
         features = self.normalized_features()
-        h0 = self.first_view(self.graphs_train, features)
-        main = propagate_sum(self.adj_op, h0, c["gnn_layers"]) + c["omega"] * F.normalize(h0)
+        main = self.pooled_view(self.first_view(self.graphs_train, features))
         if c["lambda1"] == 0:
             return main, {}
         views = {
