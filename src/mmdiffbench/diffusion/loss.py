@@ -64,8 +64,7 @@ def noised_dropped_rows(schedule: GaussianSchedule, x0: torch.Tensor, t: torch.T
     (2 threads, interleaved), of which the two draws alone take about 50.
     """
     scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0
-    signal = schedule.sqrt_alphas_cumprod[t].unsqueeze(-1) * scale
-    spread = schedule.sqrt_one_minus_alphas_cumprod[t].unsqueeze(-1) * scale
+    signal, spread = (coefficient * scale for coefficient in schedule.q_coefficients(t))
     rows = torch.randn_like(x0).mul_(spread).addcmul_(x0, signal)
     if p == 0.0 or p == 1.0:  # inverted_dropout draws no mask at these two ends
         return rows.to(dtype)

@@ -67,11 +67,16 @@ class GaussianSchedule(nn.Module):
         """values[t] shaped (B, 1) to broadcast over items."""
         return values[t].unsqueeze(-1)
 
+    def q_coefficients(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sqrt(gamma_bar_t), sqrt(1 - gamma_bar_t)) of eq. 2, each (B, 1)."""
+        return self._at(self.sqrt_alphas_cumprod, t), self._at(self.sqrt_one_minus_alphas_cumprod, t)
+
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """x_t = sqrt(gamma_bar_t) x0 + sqrt(1 - gamma_bar_t) eps (eq. 2, reparameterised)."""
         if noise is None:
             noise = torch.randn_like(x0)
-        return self._at(self.sqrt_alphas_cumprod, t) * x0 + self._at(self.sqrt_one_minus_alphas_cumprod, t) * noise
+        signal, spread = self.q_coefficients(t)
+        return signal * x0 + spread * noise
 
     def posterior_mean(self, x0: torch.Tensor, xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """mu~(x_t, x0, t) of eq. 8 (and, with x0 predicted, mu_theta of eq. 10)."""
