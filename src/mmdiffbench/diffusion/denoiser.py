@@ -105,5 +105,9 @@ def inverted_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
         return x
     if p == 1.0:
         return torch.zeros_like(x)
-    keep = torch.rand_like(x, dtype=torch.float32) < (1.0 - p)
-    return x * keep * (1.0 / (1.0 - p))
+    return x * keep_mask(x, p) * (1.0 / (1.0 - p))
+
+
+def keep_mask(x: torch.Tensor, p: float) -> torch.Tensor:
+    """The entries inverted dropout keeps: one uniform draw per entry, below 1 - p."""
+    return torch.rand_like(x, dtype=torch.float32) < (1.0 - p)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from mmdiffbench.diffusion.denoiser import Denoiser
+from mmdiffbench.diffusion.denoiser import Denoiser, keep_mask
 from mmdiffbench.diffusion.schedule import GaussianSchedule
 
 
@@ -68,8 +68,7 @@ def noised_dropped_rows(schedule: GaussianSchedule, x0: torch.Tensor, t: torch.T
     rows = torch.randn_like(x0).mul_(spread).addcmul_(x0, signal)
     if p == 0.0 or p == 1.0:  # inverted_dropout draws no mask at these two ends
         return rows.to(dtype)
-    keep = torch.rand_like(x0) < (1.0 - p)
-    return torch.mul(rows, keep, out=torch.empty_like(rows, dtype=dtype))
+    return torch.mul(rows, keep_mask(x0, p), out=torch.empty_like(rows, dtype=dtype))
 
 
 def diffusion_loss(
