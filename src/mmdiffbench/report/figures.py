@@ -44,7 +44,8 @@ CASE_USERS = 3  # heat maps per modality: the first users of the case study's sa
 CASE_HISTORY = 12  # training items shown per user
 CASE_ABOUT = (
     "one run (first seed). Bars: mean cosine of the raw modality features of two items linked to one user "
-    "(n/a: no user has two such items, as generated + generated when k = 1; k is in each panel title).\nHeat maps: a user's generated items (* = already a training item) "
+    "(n/a: no user has two such items, as generated + generated when k = 1; k is in each panel title)."
+    "\nHeat maps: a user's generated items (* = already a training item) "
     f"against their first {CASE_HISTORY} training items; blank = the same item."
 )
 
