@@ -35,8 +35,15 @@ def rows_of(metrics: dict, run_dir: Path) -> list[dict]:
     base = {k: metrics[k] for k in ("dataset", "model", "seed")}
     base.update(run_dir=str(run_dir), epochs_run=metrics["epochs_run"], train_wall_time_s=metrics["train_wall_time_s"])
     selected = {"protocol": "validation-selected", "epoch": metrics["selected_epoch"], **metrics["test"]}
-    paper = {"protocol": "best-test-epoch (paper)", "epoch": metrics["paper_protocol"]["epoch"], **metrics["paper_protocol"]["test"]}
-    return [{**base, "protocol": r["protocol"], "epoch": r["epoch"], **{m: r[m] for m in METRICS}} for r in (selected, paper)]
+    paper = {
+        "protocol": "best-test-epoch (paper)",
+        "epoch": metrics["paper_protocol"]["epoch"],
+        **metrics["paper_protocol"]["test"],
+    }
+    return [
+        {**base, "protocol": r["protocol"], "epoch": r["epoch"], **{m: r[m] for m in METRICS}}
+        for r in (selected, paper)
+    ]
 
 
 PAPER_TABLES = {  # published numbers of the same models on the same datasets, for comparison only

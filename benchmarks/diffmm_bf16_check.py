@@ -54,7 +54,9 @@ def main() -> int:
             same = (models["float32"].topk[m] == models["bfloat16"].topk[m]).float().mean()
             parts = [f"epoch {epoch} {m}: same generated item for {100 * float(same):.1f}% of users"]
             for name, (losses, _, _) in rows.items():
-                parts.append(f"{name} diffusion {losses[f'gen_loss_{m}']:.4f} msi {losses.get(f'msi_loss_{m}', 0.0):.3f}")
+                parts.append(
+                    f"{name} diffusion {losses[f'gen_loss_{m}']:.4f} msi {losses.get(f'msi_loss_{m}', 0.0):.3f}"
+                )
             print("; ".join(parts), flush=True)
         for name, (_, train_s, rebuild_s) in rows.items():
             print(f"epoch {epoch} {name}: denoiser pass {train_s:.1f} CPU-s, rebuild {rebuild_s:.1f} CPU-s", flush=True)

@@ -51,7 +51,9 @@ def synthetic_sports(seed: int = 0) -> InteractionDataset:
     items = rng.integers(0, n_items, n_edges)
     train = sp.csr_matrix((np.ones(n_edges, np.float32), (users, items)), shape=(n_users, n_items))
     train.data[:] = 1.0
-    held = sp.csr_matrix((np.ones(n_users, np.float32), (np.arange(n_users), rng.integers(0, n_items, n_users))), shape=train.shape)
+    held = sp.csr_matrix(
+        (np.ones(n_users, np.float32), (np.arange(n_users), rng.integers(0, n_items, n_users))), shape=train.shape
+    )
     features = {
         "image": rng.standard_normal((n_items, 4096), dtype=np.float32),
         "text": rng.standard_normal((n_items, 1024), dtype=np.float32),
@@ -76,8 +78,12 @@ def measure(args: argparse.Namespace) -> list[dict[str, float]]:
     model = get_model_class("diffmm")(dataset, config.model)
     optimizer = torch.optim.Adam(model.optim_parameters(), lr=config.trainer["lr"])
     sampler = BPRSampler(dataset.train, args.seed)
-    print(f"{dataset.name}: {dataset.n_users} users, {dataset.n_items} items, modalities {dataset.modalities}, "
-          f"threads {args.threads}, overrides {args.overrides}", file=sys.stderr, flush=True)
+    print(
+        f"{dataset.name}: {dataset.n_users} users, {dataset.n_items} items, modalities {dataset.modalities}, "
+        f"threads {args.threads}, overrides {args.overrides}",
+        file=sys.stderr,
+        flush=True,
+    )
 
     def recommender_pass() -> None:
         for step, (users, pos, neg) in enumerate(sampler.epoch(config.trainer["batch_size"])):
@@ -100,10 +106,13 @@ def measure(args: argparse.Namespace) -> list[dict[str, float]]:
             row[f"peak_rss_mib_after_{name}"] = peak_rss_mb()
         row["total_wall_s"] = sum(row[f"{n}_wall_s"] for n in PHASES)
         row["load"] = os.getloadavg()[0]
-        print(f"epoch {epoch}: total {row['total_wall_s']:.2f}s wall = "
-              + " + ".join(f"{n} {row[f'{n}_wall_s']:.2f}s" for n in PHASES)
-              + f"; peak RSS {row['peak_rss_mib_after_recommender']:.0f} MiB; load {row['load']:.1f}",
-              file=sys.stderr, flush=True)
+        print(
+            f"epoch {epoch}: total {row['total_wall_s']:.2f}s wall = "
+            + " + ".join(f"{n} {row[f'{n}_wall_s']:.2f}s" for n in PHASES)
+            + f"; peak RSS {row['peak_rss_mib_after_recommender']:.0f} MiB; load {row['load']:.1f}",
+            file=sys.stderr,
+            flush=True,
+        )
         rows.append(row)
     return rows
 
@@ -124,8 +133,10 @@ def child(argv: list[str], overrides: list[str], src: Path | None = None) -> lis
 def print_ratios(last: dict[str, dict[str, float]], slow: str, fast: str) -> None:
     for name in (*PHASES, "total"):
         key = f"{name}_wall_s"
-        print(f"{name:12s} {fast} {last[fast][key]:7.2f}s  {slow} {last[slow][key]:7.2f}s  "
-              f"ratio {last[slow][key] / last[fast][key]:.2f}x")
+        print(
+            f"{name:12s} {fast} {last[fast][key]:7.2f}s  {slow} {last[slow][key]:7.2f}s  "
+            f"ratio {last[slow][key] / last[fast][key]:.2f}x"
+        )
     for name in last:
         print(f"peak RSS {name}: {last[name]['peak_rss_mib_after_recommender']:.0f} MiB")
 
@@ -134,7 +145,9 @@ def compare_with_revision(argv: list[str], revision: str, rounds: int) -> None:
     """Median over `rounds` alternating runs of the last epoch, working tree against `revision`."""
     repository = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(repository), "archive", revision, "src"], check=True, stdout=subprocess.PIPE)
+        archive = subprocess.run(
+            ["git", "-C", str(repository), "archive", revision, "src"], check=True, stdout=subprocess.PIPE
+        )
         subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
         runs: dict[str, list[dict[str, float]]] = {"working tree": [], revision: []}
         for round_ in range(rounds):
@@ -155,11 +168,17 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=421)
-    parser.add_argument("--recommender-steps", type=int, default=None,
-                        help="stop the recommender pass after N steps (memory checks; the time is then partial)")
+    parser.add_argument(
+        "--recommender-steps",
+        type=int,
+        default=None,
+        help="stop the recommender pass after N steps (memory checks; the time is then partial)",
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--compare-fp32", action="store_true", help="also measure with both bfloat16 switches off")
-    parser.add_argument("--baseline-ref", default=None, metavar="REV", help="compare with the library at git revision REV")
+    parser.add_argument(
+        "--baseline-ref", default=None, metavar="REV", help="compare with the library at git revision REV"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per side with --baseline-ref")
     parser.add_argument("--json", action="store_true", help="print the per-epoch rows as JSON on stdout")
     args = parser.parse_args()

@@ -63,21 +63,32 @@ def main() -> int:
     model.rebuild_graphs()  # real generated graphs for the sparse products
     cpu = torch.device("cpu")
     low, cl_low = compute_dtype(c["denoiser_bf16"], cpu), compute_dtype(c["contrastive_bf16"], cpu)
-    users, items, hidden, batch = dataset.n_users, dataset.n_items, int(c["denoiser_dims"][0]), int(c["diffusion_batch"])
+    users, items, hidden, batch = (
+        dataset.n_users,
+        dataset.n_items,
+        int(c["denoiser_dims"][0]),
+        int(c["diffusion_batch"]),
+    )
     n_modalities, n_batches = len(dataset.modalities), -(-users // batch)
-    rand = lambda *shape: torch.randn(*shape, dtype=low)  # noqa: E731
+    rand = lambda *shape: torch.randn(*shape, dtype=low)
 
     x, w1, h, w2 = rand(batch, items), rand(hidden, items), rand(batch, hidden), rand(items, hidden)
     g, d = rand(batch, items), rand(batch, hidden)
     denoiser_products = seconds(lambda: (x @ w1.T, h @ w2.T, g @ w2, g.T @ h, d.T @ x), args.repeats)
     draws = seconds(lambda: (torch.randn(batch, items), torch.rand(batch, items)), args.repeats)
     loop, out = rand(hidden, hidden), rand(hidden, items)
-    chain = seconds(lambda: [h @ loop for _ in range(int(c["steps"]) - 1)] + [torch.topk((h @ out).float(), int(c["rebuild_k"]), dim=-1)], args.repeats)
+    chain = seconds(
+        lambda: (
+            [h @ loop for _ in range(int(c["steps"]) - 1)]
+            + [torch.topk((h @ out).float(), int(c["rebuild_k"]), dim=-1)]
+        ),
+        args.repeats,
+    )
 
     sampler = BPRSampler(dataset.train, 0)
     distinct = [(len(np.unique(u)), len(np.unique(p))) for u, p, _ in sampler.epoch(config.trainer["batch_size"])]
     steps = len(distinct)
-    anchor_users, anchor_items = (int(round(v)) for v in np.mean(distinct, axis=0))
+    anchor_users, anchor_items = (round(v) for v in np.mean(distinct, axis=0))
     dim = int(c["embedding_dim"])
     n_terms = n_modalities if c["anchor"] == "main" else n_modalities * (n_modalities - 1) // 2
 
@@ -90,11 +101,15 @@ def main() -> int:
 
         return forward_and_backward
 
-    contrastive = n_terms * (seconds(info_nce_products(anchor_users, users), args.repeats)
-                             + seconds(info_nce_products(anchor_items, items), args.repeats))
+    contrastive = n_terms * (
+        seconds(info_nce_products(anchor_users, users), args.repeats)
+        + seconds(info_nce_products(anchor_items, items), args.repeats)
+    )
     embeddings = torch.randn(users + items, dim)
     graph = next(iter(model.graphs_train.values()))
-    sparse = 10 * seconds(lambda: model.adj_op @ embeddings, args.repeats) + 8 * seconds(lambda: graph @ embeddings, args.repeats)
+    sparse = 10 * seconds(lambda: model.adj_op @ embeddings, args.repeats) + 8 * seconds(
+        lambda: graph @ embeddings, args.repeats
+    )
 
     per_epoch = {
         "denoiser: 5 products per batch and modality": denoiser_products * n_batches * n_modalities,
@@ -103,9 +118,11 @@ def main() -> int:
         f"recommender: InfoNCE products and softmax ({n_terms} x 2 terms)": contrastive * steps,
         "recommender: 18 sparse products": sparse * steps,
     }
-    print(f"{dataset.name}: {users} users, {items} items, {n_modalities} modalities, {n_batches} user batches, "
-          f"{steps} steps (distinct anchors per step: {anchor_users} users, {anchor_items} items), "
-          f"threads {args.threads}, denoiser {low}, InfoNCE {cl_low}")
+    print(
+        f"{dataset.name}: {users} users, {items} items, {n_modalities} modalities, {n_batches} user batches, "
+        f"{steps} steps (distinct anchors per step: {anchor_users} users, {anchor_items} items), "
+        f"threads {args.threads}, denoiser {low}, InfoNCE {cl_low}"
+    )
     for name, value in per_epoch.items():
         print(f"{value:7.2f} s  {name}")
     print(f"{sum(per_epoch.values()):7.2f} s  floor per epoch")

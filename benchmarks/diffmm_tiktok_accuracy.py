@@ -87,21 +87,25 @@ def summarize(runs: Path, seeds: list[int], tags: list[str]) -> pd.DataFrame:
             val, test = history[f"{prefix}val_recall@20"], history[f"{prefix}test_recall@20"]
             for mode, index in (("best_test_epoch", test.idxmax()), ("val_selected", val.idxmax())):
                 record = history.loc[index]  # idxmax keeps the first maximum, as the strict '>' of the trainer
-                rows.append({
-                    "tag": tag,
-                    "seed": seed,
-                    "protocol": protocol,
-                    "eval_mode": mode,
-                    **{m: round(float(record[f"{prefix}test_{m}"]), 5) for m in METRICS},
-                    "epoch": int(record["epoch"]),
-                    "epochs_run": len(history),
-                })
+                rows.append(
+                    {
+                        "tag": tag,
+                        "seed": seed,
+                        "protocol": protocol,
+                        "eval_mode": mode,
+                        **{m: round(float(record[f"{prefix}test_{m}"]), 5) for m in METRICS},
+                        "epoch": int(record["epoch"]),
+                        "epochs_run": len(history),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets" / "tiktok")
+    parser.add_argument(
+        "--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets" / "tiktok"
+    )
     parser.add_argument("--runs", type=Path, required=True, help="run directories go here (outside the repo)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[421, 1, 2])
     parser.add_argument("--threads", type=int, default=2)

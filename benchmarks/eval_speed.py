@@ -26,13 +26,17 @@ from mmdiffbench.train.runinfo import peak_rss_mb
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets" / "sports")
+    parser.add_argument(
+        "--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets" / "sports"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
-        "--compare-alloc", action="store_true", help="also time scoring into a fresh matrix per batch (no reused buffer)"
+        "--compare-alloc",
+        action="store_true",
+        help="also time scoring into a fresh matrix per batch (no reused buffer)",
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -62,7 +66,9 @@ def main() -> None:
         seconds = []
         for _ in range(args.repeats):
             start = time.perf_counter()
-            rank_split(lambda users: user_emb[users] @ item_emb.T, dataset.test, splits["test"], (10, 20, 50), args.batch_size)
+            rank_split(
+                lambda users: user_emb[users] @ item_emb.T, dataset.test, splits["test"], (10, 20, 50), args.batch_size
+            )
             seconds.append(time.perf_counter() - start)
         print(f"test, fresh score matrix per batch (reference): best of {args.repeats}: {min(seconds):.2f} s")
     print(f"1-min load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

@@ -38,15 +38,20 @@ def main() -> int:
         dense = torch.randn(csr.shape[0], columns)
         torch.testing.assert_close(sparse_product(csr, dense), torch.sparse.mm(csr, dense))
         times: dict[str, list[float]] = {"torch.sparse.mm": [], "sparse_product": []}
-        calls = {"torch.sparse.mm": lambda: torch.sparse.mm(csr, dense), "sparse_product": lambda: sparse_product(csr, dense)}
+        calls = {
+            "torch.sparse.mm": lambda dense=dense: torch.sparse.mm(csr, dense),
+            "sparse_product": lambda dense=dense: sparse_product(csr, dense),
+        }
         for _ in range(args.repeats):
             for name, call in calls.items():
                 start = time.perf_counter()
                 call()
                 times[name].append(time.perf_counter() - start)
         medians = {name: statistics.median(values) * 1000 for name, values in times.items()}
-        print(f"{columns:4d} columns: torch.sparse.mm {medians['torch.sparse.mm']:.2f} ms, "
-              f"sparse_product {medians['sparse_product']:.2f} ms, ratio {medians['torch.sparse.mm'] / medians['sparse_product']:.2f}x")
+        print(
+            f"{columns:4d} columns: torch.sparse.mm {medians['torch.sparse.mm']:.2f} ms, "
+            f"sparse_product {medians['sparse_product']:.2f} ms, ratio {medians['torch.sparse.mm'] / medians['sparse_product']:.2f}x"
+        )
     return 0
 
 

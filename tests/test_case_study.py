@@ -18,7 +18,15 @@ from mmdiffbench.data import load_release, make_synthetic, write_release
 from mmdiffbench.models import get_model_class
 
 K = 3  # generated edges per user: >= 2, so that generated_pairs is defined
-TINY = ["denoiser_dims=[32]", "embedding_dim=16", "diffusion_batch=64", f"rebuild_k={K}", "epochs=1", "eval_every=1", "batch_size=256"]
+TINY = [
+    "denoiser_dims=[32]",
+    "embedding_dim=16",
+    "diffusion_batch=64",
+    f"rebuild_k={K}",
+    "epochs=1",
+    "eval_every=1",
+    "batch_size=256",
+]
 
 
 def _train(release: Path, out: Path, model: str, overrides: list[str]) -> Path:
@@ -47,7 +55,9 @@ def _rows(matrix: sp.csr_matrix, user: int) -> list[int]:
     return list(matrix.indices[matrix.indptr[user] : matrix.indptr[user + 1]])
 
 
-def test_case_study_numbers_match_a_numpy_recount(release: Path, diffmm_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_case_study_numbers_match_a_numpy_recount(
+    release: Path, diffmm_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "case"
     assert main(["case-study", str(diffmm_run), "--out", str(out), "--users", "5"]) == 0  # data folder from config.json
     printed = json.loads(capsys.readouterr().out)
@@ -68,9 +78,15 @@ def test_case_study_numbers_match_a_numpy_recount(release: Path, diffmm_run: Pat
     for m in dataset.modalities:
         features = np.asarray(dataset.features[m], dtype=np.float64)
         topk = model.topk[m].numpy()
-        history = [_cosine(features, g, o) for u in range(dataset.n_users) for g in topk[u] for o in _rows(train, u) if g != o]
+        history = [
+            _cosine(features, g, o) for u in range(dataset.n_users) for g in topk[u] for o in _rows(train, u) if g != o
+        ]
         pairs = [_cosine(features, a, b) for u in range(dataset.n_users) for a, b in itertools.combinations(topk[u], 2)]
-        originals = [_cosine(features, a, b) for u in range(dataset.n_users) for a, b in itertools.combinations(_rows(train, u), 2)]
+        originals = [
+            _cosine(features, a, b)
+            for u in range(dataset.n_users)
+            for a, b in itertools.combinations(_rows(train, u), 2)
+        ]
         assert summary[m]["generated_history"] == pytest.approx(np.mean(history), abs=1e-9)
         assert summary[m]["generated_pairs"] == pytest.approx(np.mean(pairs), abs=1e-9)
         assert summary[m]["original_pairs"] == pytest.approx(np.mean(originals), abs=1e-9)

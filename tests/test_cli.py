@@ -19,7 +19,9 @@ def test_data_check_and_stats(release_dir: Path, capsys: pytest.CaptureFixture) 
     assert stats["users"] == 120 and stats["modalities"] == {"image": 16, "text": 24}
 
 
-def test_evaluate_reproduces_the_selected_epoch(release_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_evaluate_reproduces_the_selected_epoch(
+    release_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "run"
     args = ["train", "--data", str(release_dir), "--model", "lightgcn", "--out", str(out), "--device", "cpu"]
     args += ["--set", "epochs=6", "--set", "eval_every=1", "--set", "embedding_dim=8", "--set", "lr=1e-2"]

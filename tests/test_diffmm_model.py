@@ -106,8 +106,17 @@ def test_generator_parameters_are_not_in_the_trainer_optimizer(dataset):
 
 
 def test_every_variant_is_listed(dataset):
-    expected = {"full", "official_eval", "wo_cl", "wo_dm", "wo_msi", "anchor_modality", "anchor_main",
-                "trans_linear", "trans_matrix"} | {f"fusion_{r}" for r in ("0", "0.2", "0.4", "0.6", "0.8", "1.0")}
+    expected = {
+        "full",
+        "official_eval",
+        "wo_cl",
+        "wo_dm",
+        "wo_msi",
+        "anchor_modality",
+        "anchor_main",
+        "trans_linear",
+        "trans_matrix",
+    } | {f"fusion_{r}" for r in ("0", "0.2", "0.4", "0.6", "0.8", "1.0")}
     assert expected <= set(list_variants("diffmm"))
 
 
@@ -119,7 +128,10 @@ def test_wo_cl_drops_the_contrastive_term(dataset):
 def test_wo_msi_trains_the_denoisers_differently(dataset):
     full, _ = build(dataset)
     wo, _ = build(dataset, "wo_msi")
-    rows_full, rows_wo = (torch.manual_seed(1), full.train_generators())[1], (torch.manual_seed(1), wo.train_generators())[1]
+    rows_full, rows_wo = (
+        (torch.manual_seed(1), full.train_generators())[1],
+        (torch.manual_seed(1), wo.train_generators())[1],
+    )
     assert "msi_loss_image" in rows_full and "msi_loss_image" not in rows_wo
     w_full = full.generators["image"].layers[0].weight
     w_wo = wo.generators["image"].layers[0].weight
@@ -178,7 +190,12 @@ def test_official_eval_scores_with_the_dropped_graphs(dataset):
 
 def test_hyperparameter_overrides_reach_the_model(dataset):
     model, _ = build(dataset, overrides=["lambda0=0.5", "omega=0.25", "tau=0.1", "lambda1=0.1"])
-    assert (model.config["lambda0"], model.config["omega"], model.config["tau"], model.config["lambda1"]) == (0.5, 0.25, 0.1, 0.1)
+    assert (model.config["lambda0"], model.config["omega"], model.config["tau"], model.config["lambda1"]) == (
+        0.5,
+        0.25,
+        0.1,
+        0.1,
+    )
     base = one_epoch(build(dataset)[0])
     assert not torch.allclose(one_epoch(model)["cl"], base["cl"])
 
@@ -211,7 +228,9 @@ def test_resume_equals_uninterrupted(dataset, tmp_path, variant):
 
 
 def test_diffmm_learns_better_than_random(dataset, tmp_path):
-    config = resolve("diffmm", dataset.name, "full", [*SMALL, "epochs=8", "topks=[20]", "group_edges=[0]", "batch_size=256"])
+    config = resolve(
+        "diffmm", dataset.name, "full", [*SMALL, "epochs=8", "topks=[20]", "group_edges=[0]", "batch_size=256"]
+    )
     metrics = train_run(dataset, config, 0, tmp_path / "run", torch.device("cpu"))
     random_recall = 20 / dataset.n_items
     assert metrics["paper_protocol"]["test"]["recall@20"] > 2 * random_recall

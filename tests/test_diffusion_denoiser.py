@@ -7,12 +7,12 @@ import torch
 
 from mmdiffbench.diffusion import (
     Denoiser,
-    row_mean_squared_error,
     GaussianSchedule,
     diffusion_loss,
     fast_chain_applies,
     reverse_chain,
     reverse_chain_fast,
+    row_mean_squared_error,
     timestep_embedding,
 )
 from mmdiffbench.diffusion.denoiser import inverted_dropout
@@ -162,7 +162,10 @@ def test_row_mean_squared_error_value_and_gradient(dtype):
     expected = (weights * (reference - target).pow(2).mean(-1)).sum()
     expected.backward()
     torch.testing.assert_close(
-        float((weights * row_mean_squared_error(pred.detach(), target)).sum()), float(expected.detach()), rtol=1e-6, atol=0
+        float((weights * row_mean_squared_error(pred.detach(), target)).sum()),
+        float(expected.detach()),
+        rtol=1e-6,
+        atol=0,
     )
     tolerance = {"rtol": 1e-2, "atol": 1e-4} if dtype == torch.bfloat16 else {}
     torch.testing.assert_close(pred.grad.float(), reference.grad, **tolerance)

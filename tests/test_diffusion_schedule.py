@@ -23,7 +23,9 @@ def test_official_first_beta_shifts_every_cumulative_product():
     betas = np.concatenate([[1e-4], 1 - bar[1:] / bar[:-1]])
     np.testing.assert_allclose(schedule.alphas_cumprod.numpy(), np.cumprod(1 - betas), rtol=1e-6)
     # the official code's printed values (fact sheet section 6)
-    np.testing.assert_allclose(1 - schedule.alphas_cumprod.numpy(), [1.0e-4, 5.97e-4, 1.095e-3, 1.592e-3, 2.090e-3], rtol=2e-3, atol=1e-6)
+    np.testing.assert_allclose(
+        1 - schedule.alphas_cumprod.numpy(), [1.0e-4, 5.97e-4, 1.095e-3, 1.592e-3, 2.090e-3], rtol=2e-3, atol=1e-6
+    )
 
 
 def test_q_sample_mean_and_variance_over_many_samples():

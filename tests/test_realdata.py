@@ -27,7 +27,11 @@ def test_release_loads_verified_with_documented_shapes(name: str) -> None:
     users, items, n_train, n_val, n_test, modalities = EXPECTED[name]
     stats = dataset_stats(dataset)
     assert (stats["users"], stats["items"]) == (users, items)
-    assert (stats["train_interactions"], stats["val_interactions"], stats["test_interactions"]) == (n_train, n_val, n_test)
+    assert (stats["train_interactions"], stats["val_interactions"], stats["test_interactions"]) == (
+        n_train,
+        n_val,
+        n_test,
+    )
     assert stats["modalities"] == modalities
     assert set(dataset.verification.values()) == {"verified"}
     for split in ("train", "val", "test"):

@@ -82,7 +82,6 @@ def test_non_finite_features(release_dir: Path, synthetic: InteractionDataset, b
         load_release(release_dir, verify=False)
 
 
-
 def test_non_binary_values_are_binarized_with_a_count(release_dir: Path, synthetic: InteractionDataset) -> None:
     train = sp.coo_matrix(synthetic.train, dtype=np.float64)
     train.data[:7] = 3.0

@@ -17,8 +17,16 @@ def _write(run: Path, recall: float, seed: int, variant: str) -> None:
     run.mkdir(parents=True)
     groups = {"0-5": {"n_users": 3, "recall@20": recall, "ndcg@20": recall / 2}, "6-10": {"n_users": 0}}
     test = {"recall@20": recall, "ndcg@20": recall / 2}
-    metrics = {"model": "diffmm", "variant": "full", "dataset": "tiktok", "seed": seed, "selected_epoch": 1, "test": test, "test_groups": groups,
-               "paper_protocol": {"epoch": 2, "test": {k: v + 0.01 for k, v in test.items()}, "test_groups": groups}}
+    metrics = {
+        "model": "diffmm",
+        "variant": "full",
+        "dataset": "tiktok",
+        "seed": seed,
+        "selected_epoch": 1,
+        "test": test,
+        "test_groups": groups,
+        "paper_protocol": {"epoch": 2, "test": {k: v + 0.01 for k, v in test.items()}, "test_groups": groups},
+    }
     (run / "metrics.json").write_text(json.dumps(metrics))
 
 
@@ -31,8 +39,15 @@ def _plan(tmp_path: Path, name: str, variants: list[str]) -> ExperimentPlan:
             _write(run, 0.1 + 0.01 * i + offset, seed, variant)
             dirs.append(str(run))
         cells.append(Cell(name, "tiktok", "diffmm", variant, "full", [], dirs))
-    return ExperimentPlan(name, "figure", "paper", [1, 2], {"tiktok": {"label": "TikTok", "stats": ""}}, cells,
-                          [Skipped(name, "baby", "diffmm", variants[0], "no features")])
+    return ExperimentPlan(
+        name,
+        "figure",
+        "paper",
+        [1, 2],
+        {"tiktok": {"label": "TikTok", "stats": ""}},
+        cells,
+        [Skipped(name, "baby", "diffmm", variants[0], "no features")],
+    )
 
 
 def test_sweep_value() -> None:
@@ -52,7 +67,9 @@ def test_sweep_figure(tmp_path: Path) -> None:
     row = data[(data.variant == "omega_0.5") & (data.metric == "recall@20") & (data.protocol == "val_selected")].iloc[0]
     assert row["mean"] == pytest.approx((0.11 + 0.13) / 2)
     assert row["x"] == 0.5
-    best = data[(data.variant == "omega_0.5") & (data.metric == "recall@20") & (data.protocol == "best_test_epoch")].iloc[0]
+    best = data[
+        (data.variant == "omega_0.5") & (data.metric == "recall@20") & (data.protocol == "best_test_epoch")
+    ].iloc[0]
     assert best["mean"] == pytest.approx((0.11 + 0.13) / 2 + 0.01)
 
 
@@ -66,7 +83,9 @@ def test_sparsity_figure(tmp_path: Path) -> None:
 
 
 def test_figure_without_runnable_cells_still_written(tmp_path: Path) -> None:
-    plan = ExperimentPlan("fusion", "figure", "paper", [1], {}, [], [Skipped("fusion", "baby", "diffmm", "fusion_0", "no features")])
+    plan = ExperimentPlan(
+        "fusion", "figure", "paper", [1], {}, [], [Skipped("fusion", "baby", "diffmm", "fusion_0", "no features")]
+    )
     write_figure(plan, tmp_path / "figures")
     assert (tmp_path / "figures" / "fusion.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "figures" / "fusion.pdf").is_file()
@@ -75,20 +94,45 @@ def test_figure_without_runnable_cells_still_written(tmp_path: Path) -> None:
 def _write_case_study(folder: Path) -> None:
     """Two users, two modalities; cosine(a, b) = a + b / 10 (image) and -(a + b / 10) (audio)."""
     folder.mkdir(parents=True)
-    means = {"generated_pairs": 0.5, "generated_history": 0.4, "original_pairs": 0.3, "random_pairs": 0.1, "edges_per_user": 2}
+    means = {
+        "generated_pairs": 0.5,
+        "generated_history": 0.4,
+        "original_pairs": 0.3,
+        "random_pairs": 0.1,
+        "edges_per_user": 2,
+    }
     summary = {"image": means, "audio": {**means, "generated_pairs": None, "edges_per_user": 1}}
     (folder / "summary.json").write_text(json.dumps(summary))  # null: no generated pairs with k = 1
     pd.DataFrame({"user": [3, 3, 7, 7, 7], "item": [0, 1, 2, 3, 4]}).to_csv(folder / "original_edges.csv", index=False)
-    generated = [("image", 3, 1, True), ("image", 3, 5, False), ("image", 7, 5, False), ("image", 7, 6, False),
-                 ("audio", 3, 6, False), ("audio", 7, 0, False)]
-    pd.DataFrame(generated, columns=["modality", "user", "item", "in_train"]).to_csv(folder / "generated_edges.csv", index=False)
-    pairs = [(m, a, b, sign * (a + b / 10)) for m, sign in (("image", 1), ("audio", -1)) for a in range(7) for b in range(a + 1, 7)]
-    pd.DataFrame(pairs, columns=["modality", "item_a", "item_b", "cosine"]).to_csv(folder / "item_similarity.csv", index=False)
+    generated = [
+        ("image", 3, 1, True),
+        ("image", 3, 5, False),
+        ("image", 7, 5, False),
+        ("image", 7, 6, False),
+        ("audio", 3, 6, False),
+        ("audio", 7, 0, False),
+    ]
+    pd.DataFrame(generated, columns=["modality", "user", "item", "in_train"]).to_csv(
+        folder / "generated_edges.csv", index=False
+    )
+    pairs = [
+        (m, a, b, sign * (a + b / 10))
+        for m, sign in (("image", 1), ("audio", -1))
+        for a in range(7)
+        for b in range(a + 1, 7)
+    ]
+    pd.DataFrame(pairs, columns=["modality", "item_a", "item_b", "cosine"]).to_csv(
+        folder / "item_similarity.csv", index=False
+    )
 
 
 def _case_plan(datasets: list[str]) -> ExperimentPlan:
-    cells = [Cell("case_study", d, "diffmm", "full", "full", [], [f"results/runs/{d}/diffmm/full/seed1"]) for d in datasets]
-    return ExperimentPlan("case_study", "figure", "paper", [1], {d: {"label": d.title(), "stats": ""} for d in datasets}, cells, [])
+    cells = [
+        Cell("case_study", d, "diffmm", "full", "full", [], [f"results/runs/{d}/diffmm/full/seed1"]) for d in datasets
+    ]
+    return ExperimentPlan(
+        "case_study", "figure", "paper", [1], {d: {"label": d.title(), "stats": ""} for d in datasets}, cells, []
+    )
 
 
 def test_case_study_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
@@ -105,14 +149,18 @@ def test_case_study_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caps
     cells = data[data.kind == "user"]
     # image: user 3 has 2 generated x 2 training items, user 7 has 2 x 3; audio: 1 x 2 and 1 x 3
     assert cells.groupby("modality").size().to_dict() == {"audio": 5, "image": 10}
-    cell = cells[(cells.modality == "audio") & (cells.user == 7) & (cells.generated_item == 0) & (cells.train_item == 4)].iloc[0]
+    cell = cells[
+        (cells.modality == "audio") & (cells.user == 7) & (cells.generated_item == 0) & (cells.train_item == 4)
+    ].iloc[0]
     assert cell.cosine == pytest.approx(-0.4) and not cell.in_train
     same = cells[(cells.modality == "image") & (cells.generated_item == 1) & (cells.train_item == 1)].iloc[0]
     assert same.in_train and np.isnan(same.cosine)  # an item with itself has no pair cosine
     assert set(data.k[data.modality == "audio"]) == {1}
 
 
-def test_case_study_figure_without_output_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_case_study_figure_without_output_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.chdir(tmp_path)
     write_figure(_case_plan(["tiktok"]), tmp_path / "figures")
     assert (tmp_path / "figures/case_study.png").read_bytes()[:4] == b"\x89PNG"

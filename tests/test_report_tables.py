@@ -28,7 +28,10 @@ VALUES = {
 
 def _metrics(variant: str, seed: int) -> dict:
     v = VALUES[(variant, seed)]
-    groups = {"0-5": {"n_users": 10, "recall@20": v["val"][0] / 2, "ndcg@20": v["val"][1] / 2}, "6+": {"n_users": 5, "recall@20": v["val"][0] * 2, "ndcg@20": v["val"][1] * 2}}
+    groups = {
+        "0-5": {"n_users": 10, "recall@20": v["val"][0] / 2, "ndcg@20": v["val"][1] / 2},
+        "6+": {"n_users": 5, "recall@20": v["val"][0] * 2, "ndcg@20": v["val"][1] * 2},
+    }
     return {
         "model": "diffmm",
         "variant": variant,
@@ -37,7 +40,11 @@ def _metrics(variant: str, seed: int) -> dict:
         "selected_epoch": 7,
         "test": {"recall@20": v["val"][0], "ndcg@20": v["val"][1], "precision@20": 0.005},
         "test_groups": groups,
-        "paper_protocol": {"epoch": 9, "test": {"recall@20": v["best"][0], "ndcg@20": v["best"][1], "precision@20": 0.006}, "test_groups": groups},
+        "paper_protocol": {
+            "epoch": 9,
+            "test": {"recall@20": v["best"][0], "ndcg@20": v["best"][1], "precision@20": 0.006},
+            "test_groups": groups,
+        },
     }
 
 
@@ -54,19 +61,25 @@ def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ExperimentPlan:
             dirs.append(str(run))
         cells.append(Cell("ablation", "tiktok", "diffmm", variant, variant, [], dirs))
     skipped = [Skipped("ablation", "tiktok", "diffmm", "wo_dm", "a reason given by the plan")]
-    return ExperimentPlan("ablation", "table", "paper", [1, 2, 3], {"tiktok": {"label": "TikTok", "stats": "none.json"}}, cells, skipped)
+    return ExperimentPlan(
+        "ablation", "table", "paper", [1, 2, 3], {"tiktok": {"label": "TikTok", "stats": "none.json"}}, cells, skipped
+    )
 
 
 def test_tidy_and_summary_match_hand_computation(plan: ExperimentPlan) -> None:
     tidy = tidy_metrics(plan.metrics_paths())
     assert len(tidy) == 6 * 2 * 3  # runs x protocols x metrics
     summary = summarize(tidy)
-    row = summary[(summary.variant == "full") & (summary.protocol == "val_selected") & (summary.metric == "recall@20")].iloc[0]
+    row = summary[
+        (summary.variant == "full") & (summary.protocol == "val_selected") & (summary.metric == "recall@20")
+    ].iloc[0]
     # mean(0.10, 0.12, 0.14) = 0.12; sample std = sqrt(((-.02)^2 + 0 + .02^2) / 2) = 0.02
     assert row["mean"] == pytest.approx(0.12)
     assert row["std"] == pytest.approx(0.02)
     assert row["n_seeds"] == 3
-    row = summary[(summary.variant == "full") & (summary.protocol == "best_test_epoch") & (summary.metric == "recall@20")].iloc[0]
+    row = summary[
+        (summary.variant == "full") & (summary.protocol == "best_test_epoch") & (summary.metric == "recall@20")
+    ].iloc[0]
     # mean(0.11, 0.12, 0.16) = 0.13; std = sqrt((0.0004 + 0.0001 + 0.0009) / 2) = sqrt(0.0007)
     assert row["mean"] == pytest.approx(0.13)
     assert row["std"] == pytest.approx(math.sqrt(0.0007))
@@ -100,7 +113,12 @@ def test_write_table_files(plan: ExperimentPlan, tmp_path: Path) -> None:
 
 def test_groups_tidy(plan: ExperimentPlan) -> None:
     groups = summarize(tidy_groups(plan.metrics_paths()), ["variant", "protocol", "group", "metric"])
-    row = groups[(groups.variant == "full") & (groups.protocol == "val_selected") & (groups.group == "6+") & (groups.metric == "recall@20")].iloc[0]
+    row = groups[
+        (groups.variant == "full")
+        & (groups.protocol == "val_selected")
+        & (groups.group == "6+")
+        & (groups.metric == "recall@20")
+    ].iloc[0]
     assert row["mean"] == pytest.approx(0.24)
 
 
@@ -108,7 +126,10 @@ def test_reproduction_markdown(plan: ExperimentPlan, tmp_path: Path) -> None:
     path = write_reproduction([plan], tmp_path / "reproduction.md")
     text = path.read_text()
     # full, validation-selected recall: 0.1200 ± 0.0200 vs paper 0.1129: diff +0.0071, within 1 std
-    assert "| Table 2 | TikTok | DiffMM | DiffMM | recall@20 | 0.1129 | validation-selected | 0.1200 ± 0.0200 | +0.0071 | yes | ok (3 seeds) |" in text
+    assert (
+        "| Table 2 | TikTok | DiffMM | DiffMM | recall@20 | 0.1129 | validation-selected | 0.1200 ± 0.0200 | +0.0071 | yes | ok (3 seeds) |"
+        in text
+    )
     # w/o CL, validation-selected NDCG: 0.0300 ± 0.0100 vs 0.0420: diff -0.0120, not within
     assert "| w/o CL | ndcg@20 | 0.0420 | validation-selected | 0.0300 ± 0.0100 | -0.0120 | no |" in text
     assert "left out: a reason given by the plan" in text

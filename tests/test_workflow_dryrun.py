@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests._workflow_helpers import copy_workflow, job_counts, load_default_config, snakemake, write_config
 from mmdiffbench.plan import EXPERIMENTS, FIGURES, TABLES, PlanError, build_plan, registered_models
+from tests._workflow_helpers import copy_workflow, job_counts, load_default_config, snakemake, write_config
 
 MODELS_WITHOUT_DIFFMM = {"mf_bpr": ["full"], "lightgcn": ["full"]}
 MODELS_WITH_DIFFMM = {**MODELS_WITHOUT_DIFFMM, "diffmm": sorted(load_default_config()["models"]["diffmm"]["variants"])}
@@ -23,7 +23,13 @@ def small_config(data_dir: str, **changes) -> dict:
     config = load_default_config()
     config["data_dir"] = data_dir
     config["scale"] = "paper"
-    config["scales"]["paper"] = {"datasets": ["baby", "sports"], "seeds": [1, 2], "experiments": ["overall", "sparsity"], "set": {"epochs": 1}, "model_set": {}}
+    config["scales"]["paper"] = {
+        "datasets": ["baby", "sports"],
+        "seeds": [1, 2],
+        "experiments": ["overall", "sparsity"],
+        "set": {"epochs": 1},
+        "model_set": {},
+    }
     config["experiments"] = {
         "overall": {"datasets": ["baby", "sports"], "models": {"mf_bpr": ["full"], "lightgcn": ["full"]}},
         "sparsity": {"datasets": ["baby"], "models": {"lightgcn": ["full"]}},
@@ -33,6 +39,7 @@ def small_config(data_dir: str, **changes) -> dict:
 
 
 # ---- plan level ------------------------------------------------------------------------
+
 
 def test_shared_run_counted_once(tmp_path: Path) -> None:
     plan = build_plan(small_config(str(tmp_path)), models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
@@ -50,7 +57,14 @@ def test_default_config_plans_every_experiment(tmp_path: Path) -> None:
     # DiffMM needs features; only TikTok has feature files in the config
     diffmm_runs = [r for r in plan.runs if r.model == "diffmm"]
     assert {r.dataset for r in diffmm_runs} == {"tiktok"}
-    variants = {v for e, vs in config["experiments"].items() for m, vv in vs["models"].items() if m == "diffmm" for v in vv if "tiktok" in vs["datasets"]}
+    variants = {
+        v
+        for e, vs in config["experiments"].items()
+        for m, vv in vs["models"].items()
+        if m == "diffmm"
+        for v in vv
+        if "tiktok" in vs["datasets"]
+    }
     assert len(diffmm_runs) == len(variants) * 3  # each distinct variant once per seed (full is shared)
     assert {r.dataset for r in plan.runs if r.model == "lightgcn"} == {"tiktok", "baby", "sports"}
     reasons = [s for s in plan.skipped if s.dataset in ("baby", "sports") and s.model == "diffmm"]
@@ -104,6 +118,7 @@ def test_variant_overrides_merge_scale_model_and_variant(tmp_path: Path) -> None
 
 
 # ---- real dry runs ---------------------------------------------------------------------
+
 
 def test_dry_run_small_config_job_counts(tmp_path: Path) -> None:
     work = copy_workflow(tmp_path / "wf")

@@ -24,8 +24,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests._workflow_helpers import copy_workflow, env, load_default_config, snakemake, write_config
 from mmdiffbench.data import make_synthetic, write_release
+from tests._workflow_helpers import copy_workflow, env, load_default_config, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def served_release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp("served")
-    write_release(make_synthetic(n_users=300, n_items=200, modalities={"image": 8}, seed=0, name="synth"), root / "synth")
+    write_release(
+        make_synthetic(n_users=300, n_items=200, modalities={"image": 8}, seed=0, name="synth"), root / "synth"
+    )
     handler = functools.partial(_QuietHandler, directory=str(root))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -64,7 +66,10 @@ def tiny_config(base_url: str, release: Path, data_dir: Path, seeds: list[int]) 
             "lightgcn": {
                 "label": "LightGCN",
                 "multimodal": False,
-                "variants": {"full": {}, "one_layer": {"variant": "full", "set": {"n_layers": 1}}, "two_layers": {"variant": "full", "set": {"n_layers": 2}},
+                "variants": {
+                    "full": {},
+                    "one_layer": {"variant": "full", "set": {"n_layers": 1}},
+                    "two_layers": {"variant": "full", "set": {"n_layers": 2}},
                     "slow": {"variant": "full", "set": {"epochs": 300}},
                 },
             },
@@ -76,7 +81,13 @@ def tiny_config(base_url: str, release: Path, data_dir: Path, seeds: list[int]) 
             "datasets": {"datasets": ["synth"], "models": {}},
         },
     )
-    config["scales"]["quick"] = {"datasets": ["synth"], "seeds": seeds, "experiments": ["overall", "ablation", "sparsity", "datasets"], "set": fast, "model_set": {}}
+    config["scales"]["quick"] = {
+        "datasets": ["synth"],
+        "seeds": seeds,
+        "experiments": ["overall", "ablation", "sparsity", "datasets"],
+        "set": fast,
+        "model_set": {},
+    }
     return config
 
 
@@ -125,7 +136,9 @@ def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_pa
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2"]
     log = tmp_path / "killed-run.log"
     with open(log, "w") as handle:
-        proc = subprocess.Popen(cmd, cwd=work, env=env(), stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=work, env=env(), stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
     slow = work / "results/runs/synth/lightgcn/slow"
     try:
         deadline = time.monotonic() + 120

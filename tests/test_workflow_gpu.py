@@ -40,9 +40,13 @@ def test_concurrent_jobs_claim_distinct_gpus(tmp_path: Path) -> None:
         sys.stdin.read()  # hold the claim until the test closes stdin
         """
     )
-    first = subprocess.Popen([sys.executable, "-c", script], env=env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-c", script], env=env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     got_first = first.stdout.readline().strip()
-    second = subprocess.run([sys.executable, "-c", script], env=env(), input="", capture_output=True, text=True, timeout=120)
+    second = subprocess.run(
+        [sys.executable, "-c", script], env=env(), input="", check=False, capture_output=True, text=True, timeout=120
+    )
     first.stdin.close()
     first.wait(timeout=60)
     assert {got_first, second.stdout.strip()} == {"0", "1"}

@@ -33,16 +33,34 @@ def test_quick_ablation_through_slurm_profile(tmp_path: Path) -> None:
     work = copy_workflow(tmp_path / "wf")
     targets = ["results/tables/ablation.csv", "results/tables/ablation.png"]
     cmd = [
-        "timeout", "-s", "INT", "-k", "60", str(LIMIT_S),
-        sys.executable, "-m", "snakemake", "--workflow-profile", "profiles/slurm",
-        "--max-threads", "2", "--slurm-init-seconds-before-status-checks", "2",
-        "--config", f"data_dir={SHARED_DATASETS}", "scale=quick", "--", *targets,
+        "timeout",
+        "-s",
+        "INT",
+        "-k",
+        "60",
+        str(LIMIT_S),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--workflow-profile",
+        "profiles/slurm",
+        "--max-threads",
+        "2",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--config",
+        f"data_dir={SHARED_DATASETS}",
+        "scale=quick",
+        "--",
+        *targets,
     ]
-    proc = subprocess.run(cmd, cwd=work, env=env(), capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=work, env=env(), check=False, capture_output=True, text=True)
     if proc.returncode != 0:
         subprocess.run(["scancel", "--user", os.environ.get("USER", "root")], check=False)
         logs = "\n".join(p.read_text()[-3000:] for p in sorted((work / "logs").rglob("*.log")))
-        pytest.fail(f"snakemake on SLURM failed (rc {proc.returncode}):\n{proc.stderr[-6000:]}\n--- logs ---\n{logs[-8000:]}")
+        pytest.fail(
+            f"snakemake on SLURM failed (rc {proc.returncode}):\n{proc.stderr[-6000:]}\n--- logs ---\n{logs[-8000:]}"
+        )
     for target in targets:
         assert (work / target).is_file(), target
     table = pd.read_csv(work / "results/tables/ablation.csv")
@@ -51,5 +69,10 @@ def test_quick_ablation_through_slurm_profile(tmp_path: Path) -> None:
     # the training jobs really went through SLURM: their SLURM logs are kept (profile)
     slurm_logs = list((work / "logs/slurm").rglob("*.log"))
     assert any("rule_train" in str(p) for p in slurm_logs), slurm_logs
-    accounting = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-S", "now-1hours"], capture_output=True, text=True)
+    accounting = subprocess.run(
+        ["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-S", "now-1hours"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert "COMPLETED" in accounting.stdout

@@ -33,7 +33,10 @@ def _parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="check a release folder or print its statistics")
     data_sub = data.add_subparsers(dest="data_command", required=True)
-    for name, text in (("check", "verify files, checksums, shapes and values"), ("stats", "dataset statistics (paper Table 5 layout)")):
+    for name, text in (
+        ("check", "verify files, checksums, shapes and values"),
+        ("stats", "dataset statistics (paper Table 5 layout)"),
+    ):
         cmd = data_sub.add_parser(name, help=text)
         cmd.add_argument("directory", type=Path)
         cmd.add_argument("--modalities", nargs="*", default=None, help="feature files to load (default: all present)")
@@ -56,11 +59,17 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", type=Path, default=None, help="release folder (default: the one in config.json)")
     evaluate.add_argument("--device", default="auto")
 
-    case = sub.add_parser("case-study", help="export DiffMM's generated edges and their feature similarity (paper Fig. 5)")
-    case.add_argument("run_dir", type=Path, help="a DiffMM run directory (model.pt, or checkpoint.pt of a run not finished)")
+    case = sub.add_parser(
+        "case-study", help="export DiffMM's generated edges and their feature similarity (paper Fig. 5)"
+    )
+    case.add_argument(
+        "run_dir", type=Path, help="a DiffMM run directory (model.pt, or checkpoint.pt of a run not finished)"
+    )
     case.add_argument("--out", type=Path, required=True, help="folder for the CSVs and summary.json")
     case.add_argument("--data", type=Path, default=None, help="release folder (default: the one in config.json)")
-    case.add_argument("--k", type=_positive_int, default=None, help="re-generate k edges per user (default: the model's own graph)")
+    case.add_argument(
+        "--k", type=_positive_int, default=None, help="re-generate k edges per user (default: the model's own graph)"
+    )
     case.add_argument("--users", type=_positive_int, default=20, help="users sampled for the per-user CSVs")
     case.add_argument("--seed", type=int, default=0)
 
@@ -79,7 +88,9 @@ def _data_command(args: argparse.Namespace) -> int:
     if args.data_command == "check":
         for filename, status in sorted(dataset.verification.items()):
             print(f"{filename}: {status}")
-        print(f"{args.directory}: OK ({dataset.n_users} users, {dataset.n_items} items, modalities: {', '.join(dataset.modalities) or 'none'})")
+        print(
+            f"{args.directory}: OK ({dataset.n_users} users, {dataset.n_items} items, modalities: {', '.join(dataset.modalities) or 'none'})"
+        )
         return 0
     stats = dataset_stats(dataset)
     if args.json:
@@ -124,7 +135,9 @@ def _evaluate_command(args: argparse.Namespace) -> int:
     dataset, config, model = restore_run(args.run_dir, args.data, resolve_device(args.device))
     trainer = config.trainer
     with torch.no_grad():
-        results = evaluate_model(model, dataset, tuple(trainer["topks"]), trainer["eval_batch_size"], trainer["test_mask_val"])
+        results = evaluate_model(
+            model, dataset, tuple(trainer["topks"]), trainer["eval_batch_size"], trainer["test_mask_val"]
+        )
     print(json.dumps({split: result.mean() for split, result in results.items()}, indent=2, sort_keys=True))
     return 0
 

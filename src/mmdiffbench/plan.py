@@ -90,7 +90,7 @@ class ExperimentPlan:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "ExperimentPlan":
+    def from_json(cls, text: str) -> ExperimentPlan:
         raw = json.loads(text)
         raw["cells"] = [Cell(**c) for c in raw["cells"]]
         raw["skipped"] = [Skipped(**s) for s in raw["skipped"]]
@@ -187,7 +187,9 @@ def build_plan(
     seeds = list(scale["seeds"])
     for name in scale["datasets"]:
         if name not in config["datasets"]:
-            raise PlanError(f"scales.{config['scale']}.datasets: unknown dataset {name!r}; known: {', '.join(sorted(config['datasets']))}")
+            raise PlanError(
+                f"scales.{config['scale']}.datasets: unknown dataset {name!r}; known: {', '.join(sorted(config['datasets']))}"
+            )
     experiments: dict[str, ExperimentPlan] = {}
     runs: set[Run] = set()
     data_datasets: set[str] = set()
@@ -195,7 +197,9 @@ def build_plan(
         exp = config["experiments"][exp_name]
         for name in exp["datasets"]:
             if name not in config["datasets"]:
-                raise PlanError(f"experiments.{exp_name}.datasets: unknown dataset {name!r}; known: {', '.join(sorted(config['datasets']))}")
+                raise PlanError(
+                    f"experiments.{exp_name}.datasets: unknown dataset {name!r}; known: {', '.join(sorted(config['datasets']))}"
+                )
         datasets = [d for d in exp["datasets"] if d in scale["datasets"]]
         plan = ExperimentPlan(
             exp_name,
@@ -240,7 +244,15 @@ def build_plan(
                     runs.update(cell_runs)
                     data_datasets.add(dataset)
                     plan.cells.append(
-                        Cell(exp_name, dataset, model, variant, library_variant, overrides, [r.run_dir for r in cell_runs])
+                        Cell(
+                            exp_name,
+                            dataset,
+                            model,
+                            variant,
+                            library_variant,
+                            overrides,
+                            [r.run_dir for r in cell_runs],
+                        )
                     )
         experiments[exp_name] = plan
     return Plan(config["scale"], seeds, experiments, sorted(runs), sorted(data_datasets))

@@ -41,7 +41,7 @@ class ReleaseFile:
     digest: str
 
     @classmethod
-    def parse(cls, name: str, url: str, checksum: str) -> "ReleaseFile":
+    def parse(cls, name: str, url: str, checksum: str) -> ReleaseFile:
         algorithm, _, digest = checksum.partition(":")
         if algorithm not in ("sha256", "git_blob") or not digest:
             raise DataError(f"{name}: checksum {checksum!r} is not sha256:HEX or git_blob:HEX")

@@ -81,9 +81,7 @@ def _load_features(path: Path, n_items: int) -> np.ndarray:
     if features.ndim != 2:
         raise DataError(f"{path}: expected an items x dim matrix, found shape {features.shape}")
     if features.shape[0] != n_items:
-        raise DataError(
-            f"{path}: {features.shape[0]} feature rows but the interaction matrices have {n_items} items"
-        )
+        raise DataError(f"{path}: {features.shape[0]} feature rows but the interaction matrices have {n_items} items")
     features = np.asarray(features, dtype=np.float32)
     bad = int(np.count_nonzero(~np.isfinite(features)))
     if bad:
@@ -118,8 +116,7 @@ def load_release(
     for split, matrix in splits.items():
         if matrix.shape != shape:
             raise DataError(
-                f"{directory / SPLIT_FILES[split]}: shape {matrix.shape} differs from "
-                f"{SPLIT_FILES['train']} {shape}"
+                f"{directory / SPLIT_FILES[split]}: shape {matrix.shape} differs from {SPLIT_FILES['train']} {shape}"
             )
     overlap = splits["train"].multiply(splits["test"]).nnz
     if overlap:

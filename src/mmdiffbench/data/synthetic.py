@@ -38,7 +38,7 @@ def make_synthetic(
         n = min(interactions_per_user, len(pool))
         items = rng.choice(pool, size=n, replace=False)
         n_held = max(1, n // 10)
-        for item in items[: n_held]:
+        for item in items[:n_held]:
             rows["test"].append((user, item))
         for item in items[n_held : 2 * n_held]:
             rows["val"].append((user, item))

@@ -7,8 +7,8 @@ from mmdiffbench.diffusion.schedule import GaussianSchedule, linear_cumulative_b
 
 __all__ = [
     "Denoiser",
-    "FastReverseChain",
     "DiffusionLoss",
+    "FastReverseChain",
     "GaussianSchedule",
     "diffusion_loss",
     "fast_chain_applies",

@@ -13,6 +13,7 @@ rows live on a CPU, where a bfloat16 matmul of these shapes runs 2-3x faster tha
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -51,7 +52,7 @@ class Denoiser(nn.Module):
         self.step_layer = nn.Linear(step_dim, step_dim)
         self.dropout = dropout
         sizes = [n_items + step_dim, *hidden, n_items]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

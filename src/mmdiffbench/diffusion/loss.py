@@ -54,7 +54,9 @@ class DiffusionLoss:
     t: torch.Tensor
 
 
-def noised_dropped_rows(schedule: GaussianSchedule, x0: torch.Tensor, t: torch.Tensor, p: float, dtype: torch.dtype) -> torch.Tensor:
+def noised_dropped_rows(
+    schedule: GaussianSchedule, x0: torch.Tensor, t: torch.Tensor, p: float, dtype: torch.dtype
+) -> torch.Tensor:
     """inverted_dropout(schedule.q_sample(x0, t), p), returned in `dtype`.
 
     The same two draws in the same order (the noise, then the dropout uniforms) and the same

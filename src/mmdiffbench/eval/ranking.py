@@ -7,6 +7,7 @@ held-out set. Memory is bounded by `batch_size x n_items` scores.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,7 +36,7 @@ class RankingResult:
         counts = train_counts[self.users]
         groups: dict[str, dict[str, float]] = {}
         bounds = list(edges) + [np.inf]
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
+        for lo, hi in itertools.pairwise(bounds):
             label = f"{lo}+" if hi == np.inf else f"{lo}-{int(hi) - 1}"
             inside = (counts >= lo) & (counts < hi)
             row: dict[str, float] = {"n_users": int(inside.sum())}

@@ -21,4 +21,4 @@ def get_model_class(name: str) -> type[Recommender]:
         raise ValueError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}") from None
 
 
-__all__ = ["BPRBatch", "EmbeddingRecommender", "MODELS", "Recommender", "get_model_class"]
+__all__ = ["MODELS", "BPRBatch", "EmbeddingRecommender", "Recommender", "get_model_class"]

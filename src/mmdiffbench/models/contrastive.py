@@ -47,7 +47,9 @@ class _LogSumExpOfProducts(torch.autograd.Function):
         a_low, b_low, weights = ctx.saved_tensors
         # diag(g) W b and W^T diag(g) a: the row scale goes on the small operands, not on W
         grad_a = (weights @ b_low).float() * grad_lse.unsqueeze(1) if ctx.needs_input_grad[0] else None
-        grad_b = (weights.T @ (a_low * grad_lse.to(a_low.dtype).unsqueeze(1))).float() if ctx.needs_input_grad[1] else None
+        grad_b = (
+            (weights.T @ (a_low * grad_lse.to(a_low.dtype).unsqueeze(1))).float() if ctx.needs_input_grad[1] else None
+        )
         return grad_a, grad_b, None, None
 
 

@@ -47,11 +47,11 @@ from mmdiffbench.diffusion import (
 )
 from mmdiffbench.graph import keep_entries, normalized_adjacency, propagate_sum, to_torch_sparse
 from mmdiffbench.graph.operator import SparseOperator
+from mmdiffbench.memory import release_free_memory
 from mmdiffbench.models.base import BPRBatch, GraphRecommender
 from mmdiffbench.models.contrastive import info_nce
 from mmdiffbench.models.losses import bpr_loss
 from mmdiffbench.models.vgae_generator import VGAEGenerator
-from mmdiffbench.memory import release_free_memory
 from mmdiffbench.precision import check_mode, compute_dtype
 
 MODALITY_ORDER = ("image", "text", "audio")  # the official code's order (matters for cl pairs)
@@ -105,15 +105,22 @@ class DiffMM(GraphRecommender):
         for m in self.modalities:
             if self.generator_kind == "diffusion":
                 self.generators[m] = Denoiser(
-                    self.n_items, list(c["denoiser_dims"]), c["step_embedding_dim"], c["denoiser_dropout"],
-                    c["denoiser_norm"], c["denoiser_bf16"],
+                    self.n_items,
+                    list(c["denoiser_dims"]),
+                    c["step_embedding_dim"],
+                    c["denoiser_dropout"],
+                    c["denoiser_norm"],
+                    c["denoiser_bf16"],
                 )
             elif self.generator_kind == "vgae":
                 self.generators[m] = VGAEGenerator(self.n_users, self.feature(m).shape[1], dim)
             else:
                 raise ValueError(f"generator must be 'diffusion' or 'vgae', got {self.generator_kind!r}")
         self.schedule = GaussianSchedule(
-            c["steps"], c["noise_scale"], c["noise_min"], c["noise_max"],
+            c["steps"],
+            c["noise_scale"],
+            c["noise_min"],
+            c["noise_max"],
             c["first_beta"] if c["first_beta"] > 0 else None,
         )
         # fused: one pass per tensor with no temporaries (the multi-tensor Adam allocates copies as
@@ -235,7 +242,9 @@ class DiffMM(GraphRecommender):
     def _graph_from_topk(self, topk: torch.Tensor) -> torch.Tensor:
         users = np.repeat(np.arange(self.n_users), topk.shape[1])
         items = topk.reshape(-1).numpy()
-        edges = sp.csr_matrix((np.ones(len(items), dtype=np.float32), (users, items)), shape=(self.n_users, self.n_items))
+        edges = sp.csr_matrix(
+            (np.ones(len(items), dtype=np.float32), (users, items)), shape=(self.n_users, self.n_items)
+        )
         return normalized_adjacency(edges, self_loops=True, device=self.device)
 
     def _refresh_graphs(self) -> None:
@@ -319,7 +328,9 @@ class DiffMM(GraphRecommender):
         if c["lambda1"] == 0:
             return main, {}
         views = {
-            m: propagate_sum(self.adj_op, self.graphs_cl[m] @ torch.cat([self.user_embedding, features[m]]), c["gnn_layers"])
+            m: propagate_sum(
+                self.adj_op, self.graphs_cl[m] @ torch.cat([self.user_embedding, features[m]]), c["gnn_layers"]
+            )
             for m in self.modalities
         }
         return main, views

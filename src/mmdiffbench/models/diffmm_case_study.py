@@ -83,12 +83,20 @@ def _user_pair_rows(
 
 def _nan_to_null(summary: dict[str, dict[str, float]]) -> dict[str, dict[str, float | None]]:
     """JSON has no NaN: a mean over no pairs (k = 1 has no generated pairs) is written as null."""
-    return {m: {key: (None if isinstance(v, float) and np.isnan(v) else v) for key, v in row.items()} for m, row in summary.items()}
+    return {
+        m: {key: (None if isinstance(v, float) and np.isnan(v) else v) for key, v in row.items()}
+        for m, row in summary.items()
+    }
 
 
 def export_case_study(
-    model: DiffMM, dataset: InteractionDataset, out_dir: Path, n_users: int = 20, k: int | None = None,
-    seed: int = 0, max_pairs: int = 200_000,
+    model: DiffMM,
+    dataset: InteractionDataset,
+    out_dir: Path,
+    n_users: int = 20,
+    k: int | None = None,
+    seed: int = 0,
+    max_pairs: int = 200_000,
 ) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -120,8 +128,12 @@ def export_case_study(
             "random_pairs": _mean_cosine(unit, random_pairs[random_pairs[:, 0] != random_pairs[:, 1]]),
             "edges_per_user": int(generated.getnnz() // model.n_users),
         }
-    pd.DataFrame(generated_rows, columns=["modality", "user", "item", "in_train"]).to_csv(out_dir / "generated_edges.csv", index=False)
-    pd.DataFrame(similarity_rows, columns=["modality", "item_a", "item_b", "cosine"]).to_csv(out_dir / "item_similarity.csv", index=False)
+    pd.DataFrame(generated_rows, columns=["modality", "user", "item", "in_train"]).to_csv(
+        out_dir / "generated_edges.csv", index=False
+    )
+    pd.DataFrame(similarity_rows, columns=["modality", "item_a", "item_b", "cosine"]).to_csv(
+        out_dir / "item_similarity.csv", index=False
+    )
     (out_dir / "summary.json").write_text(json.dumps(_nan_to_null(summary), indent=2) + "\n")
     return summary
 

@@ -34,7 +34,9 @@ class VGAEGenerator(nn.Module):
         h = F.relu(adj @ self.hidden(x))
         return adj @ self.mu(h), adj @ self.logvar(h)
 
-    def loss(self, adj: SparseOperator, features: torch.Tensor, users: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    def loss(
+        self, adj: SparseOperator, features: torch.Tensor, users: torch.Tensor, rows: torch.Tensor
+    ) -> torch.Tensor:
         """VGAE loss of one user batch; `rows` are the users' dense 0/1 training rows."""
         mu, logvar = self.encode(adj, features)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)

@@ -40,7 +40,10 @@ def tidy_metrics(paths: list[str | Path]) -> pd.DataFrame:
     rows = []
     for path, m in _read(paths):
         base = {"dataset": m["dataset"], "model": m["model"], "variant": _variant_of(path, m), "seed": int(m["seed"])}
-        sources = {"val_selected": (m["selected_epoch"], m["test"]), "best_test_epoch": (m["paper_protocol"]["epoch"], m["paper_protocol"]["test"])}
+        sources = {
+            "val_selected": (m["selected_epoch"], m["test"]),
+            "best_test_epoch": (m["paper_protocol"]["epoch"], m["paper_protocol"]["test"]),
+        }
         for protocol, (epoch, values) in sources.items():
             for metric, value in values.items():
                 rows.append({**base, "protocol": protocol, "epoch": epoch, "metric": metric, "value": float(value)})
@@ -52,13 +55,25 @@ def tidy_groups(paths: list[str | Path]) -> pd.DataFrame:
     rows = []
     for path, m in _read(paths):
         base = {"dataset": m["dataset"], "model": m["model"], "variant": _variant_of(path, m), "seed": int(m["seed"])}
-        sources = {"val_selected": m.get("test_groups", {}), "best_test_epoch": m["paper_protocol"].get("test_groups", {})}
+        sources = {
+            "val_selected": m.get("test_groups", {}),
+            "best_test_epoch": m["paper_protocol"].get("test_groups", {}),
+        }
         for protocol, groups in sources.items():
             for group, values in groups.items():
                 n_users = values.get("n_users")
                 for metric, value in values.items():
                     if metric != "n_users":
-                        rows.append({**base, "protocol": protocol, "group": group, "n_users": n_users, "metric": metric, "value": float(value)})
+                        rows.append(
+                            {
+                                **base,
+                                "protocol": protocol,
+                                "group": group,
+                                "n_users": n_users,
+                                "metric": metric,
+                                "value": float(value),
+                            }
+                        )
     return pd.DataFrame(rows, columns=KEYS + ["seed", "protocol", "group", "n_users", "metric", "value"])
 
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-from mmdiffbench.plan import ExperimentPlan  # noqa: E402
-from mmdiffbench.report.collect import PROTOCOLS, summarize, tidy_groups, tidy_metrics  # noqa: E402
+from mmdiffbench.plan import ExperimentPlan
+from mmdiffbench.report.collect import PROTOCOLS, summarize, tidy_groups, tidy_metrics
 
 FIGURE_METRICS = ["recall@20", "ndcg@20"]
 TITLES = {
@@ -32,7 +32,12 @@ TITLES = {
     "case_study": "Fig. 5: case study of the generated modality-aware graph",
 }
 SWEEP_PARAM = {"lambda0": "lambda_0", "omega": "omega", "fusion": "fusion ratio"}
-CASE_FILES = ("summary.json", "generated_edges.csv", "original_edges.csv", "item_similarity.csv")  # `mmdiffbench case-study`
+CASE_FILES = (
+    "summary.json",
+    "generated_edges.csv",
+    "original_edges.csv",
+    "item_similarity.csv",
+)  # `mmdiffbench case-study`
 PAIR_KINDS = {  # summary.json key -> bar label
     "generated_pairs": "generated\n+ generated",
     "generated_history": "generated\n+ training",
@@ -127,8 +132,17 @@ def sweep_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
         for col, protocol in enumerate(PROTOCOLS):
             ax = axes[row][col]
             for dataset in dict.fromkeys(summary["dataset"]):
-                part = summary[(summary.dataset == dataset) & (summary.metric == metric) & (summary.protocol == protocol)].sort_values("x")
-                ax.errorbar(part["x"], part["mean"], yerr=part["std"].fillna(0), marker="o", capsize=3, label=plan.datasets[dataset]["label"])
+                part = summary[
+                    (summary.dataset == dataset) & (summary.metric == metric) & (summary.protocol == protocol)
+                ].sort_values("x")
+                ax.errorbar(
+                    part["x"],
+                    part["mean"],
+                    yerr=part["std"].fillna(0),
+                    marker="o",
+                    capsize=3,
+                    label=plan.datasets[dataset]["label"],
+                )
             if plan.name == "lambda0":
                 ax.set_xscale("log")
             ax.set_xlabel(SWEEP_PARAM[plan.name])
@@ -151,14 +165,23 @@ def _case_study_data(dataset: str, folder: Path) -> pd.DataFrame:
         base = {"dataset": dataset, "modality": modality, "k": means["edges_per_user"]}
         rows += [{**base, "kind": kind, "cosine": means[kind]} for kind in PAIR_KINDS]
         pairs = similarity[similarity.modality == modality]
-        cosine = dict(zip(zip(pairs.item_a, pairs.item_b), pairs.cosine))  # item_a < item_b; an item with itself is absent
+        cosine = dict(
+            zip(zip(pairs.item_a, pairs.item_b), pairs.cosine)
+        )  # item_a < item_b; an item with itself is absent
         edges = generated[generated.modality == modality]
         for user in sorted(set(edges.user))[:CASE_USERS]:
             history = sorted(original[original.user == user].item)[:CASE_HISTORY]
             for item, in_train in edges[edges.user == user][["item", "in_train"]].itertuples(index=False):
                 rows += [
-                    {**base, "kind": "user", "user": user, "generated_item": item, "train_item": own, "in_train": in_train,
-                     "cosine": cosine.get((min(item, own), max(item, own)), np.nan)}
+                    {
+                        **base,
+                        "kind": "user",
+                        "user": user,
+                        "generated_item": item,
+                        "train_item": own,
+                        "in_train": in_train,
+                        "cosine": cosine.get((min(item, own), max(item, own)), np.nan),
+                    }
                     for own in history
                 ]
     integers = {"user": "Int64", "generated_item": "Int64", "train_item": "Int64"}
@@ -169,7 +192,14 @@ def _summary_bars(ax: plt.Axes, means: pd.DataFrame, title: str) -> None:
     """The one-number answer: generated pairs against original and random pairs."""
     ax.bar(range(len(means)), means["cosine"].fillna(0), color=sns.color_palette(n_colors=len(means)))
     for x, value in enumerate(means["cosine"]):
-        ax.text(x, 0 if np.isnan(value) else value, "n/a" if np.isnan(value) else f"{value:.3f}", ha="center", va="bottom", fontsize=7)
+        ax.text(
+            x,
+            0 if np.isnan(value) else value,
+            "n/a" if np.isnan(value) else f"{value:.3f}",
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
     ax.set_xticks(range(len(means)), [PAIR_KINDS[k] for k in means["kind"]], fontsize=7)
     ax.set_ylabel("mean feature cosine")
     ax.set_title(title, fontsize=9)
@@ -181,8 +211,17 @@ def _user_heatmap(ax: plt.Axes, cells: pd.DataFrame, limits: tuple[float, float]
     matrix = cells.pivot(index="generated_item", columns="train_item", values="cosine").astype(float)
     in_train = cells.groupby("generated_item")["in_train"].first()
     labels = [f"{item}*" if in_train[item] else str(item) for item in matrix.index]
-    sns.heatmap(matrix, ax=ax, cmap="viridis", vmin=limits[0], vmax=limits[1], cbar=random_mean is not None,
-                cbar_kws={"label": "cosine (line: random pairs)"}, xticklabels=True, yticklabels=labels)
+    sns.heatmap(
+        matrix,
+        ax=ax,
+        cmap="viridis",
+        vmin=limits[0],
+        vmax=limits[1],
+        cbar=random_mean is not None,
+        cbar_kws={"label": "cosine (line: random pairs)"},
+        xticklabels=True,
+        yticklabels=labels,
+    )
     if random_mean is not None:
         ax.collections[0].colorbar.ax.axhline(random_mean, color="white", linewidth=2)
     ax.tick_params(labelsize=6)
@@ -191,7 +230,9 @@ def _user_heatmap(ax: plt.Axes, cells: pd.DataFrame, limits: tuple[float, float]
     ax.set_title(f"user {cells['user'].iloc[0]}", fontsize=9)
 
 
-def case_study_figure(plan: ExperimentPlan, out_dir: Path, case_root: Path = Path("results/case_study")) -> pd.DataFrame:
+def case_study_figure(
+    plan: ExperimentPlan, out_dir: Path, case_root: Path = Path("results/case_study")
+) -> pd.DataFrame:
     """Per dataset and modality: summary bars, then a heat map for each of the first sampled users."""
     frames, missing = [], []
     for dataset in dict.fromkeys(c.dataset for c in plan.cells):
@@ -205,11 +246,15 @@ def case_study_figure(plan: ExperimentPlan, out_dir: Path, case_root: Path = Pat
         return _empty(plan, out_dir, f"The case-study output is missing: {', '.join(missing)}"[:600])
     data = pd.concat(frames, ignore_index=True)
     panels = list(data[["dataset", "modality"]].drop_duplicates().itertuples(index=False))
-    fig, axes = plt.subplots(len(panels), 1 + CASE_USERS, figsize=(3.4 * (1 + CASE_USERS), 2.8 * len(panels)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(panels), 1 + CASE_USERS, figsize=(3.4 * (1 + CASE_USERS), 2.8 * len(panels)), squeeze=False
+    )
     for row, (dataset, modality) in zip(axes, panels):
         part = data[(data.dataset == dataset) & (data.modality == modality)]
         means, cells = part[part.kind != "user"], part[part.kind == "user"]
-        _summary_bars(row[0], means, f"{plan.datasets[dataset]['label']} / {modality}: all users, k = {means['k'].iloc[0]}")
+        _summary_bars(
+            row[0], means, f"{plan.datasets[dataset]['label']} / {modality}: all users, k = {means['k'].iloc[0]}"
+        )
         users = list(dict.fromkeys(cells["user"]))
         random_mean = float(means.loc[means.kind == "random_pairs", "cosine"].iloc[0])
         limits = (float(cells["cosine"].min()), float(cells["cosine"].max()))

@@ -46,7 +46,14 @@ def comparison(experiment: str, plan: ExperimentPlan | None, summary: pd.DataFra
     rows = []
     for p in paper.itertuples(index=False):
         key = (p.dataset_key, p.model_key, p.variant)
-        base = {"table": p.table, "dataset": p.dataset, "model": p.model, "variant": p.label_as_printed, "metric": p.metric_key, "paper": p.value}
+        base = {
+            "table": p.table,
+            "dataset": p.dataset,
+            "model": p.model,
+            "variant": p.label_as_printed,
+            "metric": p.metric_key,
+            "paper": p.value,
+        }
         if key not in ran:
             if key in skipped:
                 status = f"left out: {skipped[key]}"
@@ -60,21 +67,28 @@ def comparison(experiment: str, plan: ExperimentPlan | None, summary: pd.DataFra
             continue
         for protocol, label in PROTOCOLS.items():
             hit = summary[
-                (summary.dataset == key[0]) & (summary.model == key[1]) & (summary.variant == key[2])
-                & (summary.protocol == protocol) & (summary.metric == p.metric_key)
+                (summary.dataset == key[0])
+                & (summary.model == key[1])
+                & (summary.variant == key[2])
+                & (summary.protocol == protocol)
+                & (summary.metric == p.metric_key)
             ]
             if hit.empty:
-                rows.append({**base, "protocol": label, "ours": "", "diff": "", "within 1 std": "", "status": "metric missing"})
+                rows.append(
+                    {**base, "protocol": label, "ours": "", "diff": "", "within 1 std": "", "status": "metric missing"}
+                )
                 continue
             mean, std, n = float(hit["mean"].iloc[0]), float(hit["std"].iloc[0]), int(hit["n_seeds"].iloc[0])
-            rows.append({
-                **base,
-                "protocol": label,
-                "ours": mean_pm_std(mean, std),
-                "diff": f"{mean - p.paper_value:+.4f}" if pd.notna(p.paper_value) else "",
-                "within 1 std": within(p.paper_value, mean, std, n),
-                "status": f"ok ({n} seed{'s' if n != 1 else ''})",
-            })
+            rows.append(
+                {
+                    **base,
+                    "protocol": label,
+                    "ours": mean_pm_std(mean, std),
+                    "diff": f"{mean - p.paper_value:+.4f}" if pd.notna(p.paper_value) else "",
+                    "within 1 std": within(p.paper_value, mean, std, n),
+                    "status": f"ok ({n} seed{'s' if n != 1 else ''})",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -96,7 +110,15 @@ def stats_comparison(plan: ExperimentPlan | None) -> pd.DataFrame:
                     ours = f"{stats['train_interactions']} train / {stats['interactions']} all"
                 else:
                     ours = stats.get(p.quantity, "")
-        rows.append({"dataset": p.dataset, "quantity": p.quantity, "modality": p.modality if pd.notna(p.modality) else "", "paper": p.value_as_printed, "ours": ours})
+        rows.append(
+            {
+                "dataset": p.dataset,
+                "quantity": p.quantity,
+                "modality": p.modality if pd.notna(p.modality) else "",
+                "paper": p.value_as_printed,
+                "ours": ours,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -118,7 +140,12 @@ def write_reproduction(plans: list[ExperimentPlan], path: Path | str) -> Path:
     skipped = [s for p in plans for s in p.skipped]
     out.append(f"\n## Cells left out ({len(skipped)})\n")
     out.append("".join(f"- {s.line()}\n" for s in skipped) or "_(none)_\n")
-    titles = {"overall": "Table 1 (overall)", "ablation": "Table 2 (ablation)", "tau_lambda1": "Table 3 (tau, lambda_1)", "cl_variants": "Table 4 (CL variants)"}
+    titles = {
+        "overall": "Table 1 (overall)",
+        "ablation": "Table 2 (ablation)",
+        "tau_lambda1": "Table 3 (tau, lambda_1)",
+        "cl_variants": "Table 4 (CL variants)",
+    }
     for name in RESULT_EXPERIMENTS:
         out.append(f"\n## {titles[name]}\n\n")
         out.append(_md_table(comparison(name, by_name.get(name), summary)))

@@ -14,13 +14,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
 
-from mmdiffbench.plan import ExperimentPlan  # noqa: E402
-from mmdiffbench.report.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics  # noqa: E402
-from mmdiffbench.report.paper import load_paper_table, paper_column, paper_results, PAPER_TABLES  # noqa: E402
+from mmdiffbench.plan import ExperimentPlan
+from mmdiffbench.report.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics
+from mmdiffbench.report.paper import PAPER_TABLES, load_paper_table, paper_column, paper_results
 
 TABLE_METRICS = {
     "overall": ["recall@20", "precision@20", "ndcg@20"],
@@ -85,7 +85,9 @@ def display_frame(plan: ExperimentPlan, table: pd.DataFrame) -> pd.DataFrame:
         for protocol in PROTOCOLS:
             shown[f"{metric}\n{short[protocol]}"] = [
                 mean_pm_std(m, s) if status == "ok" else "left out"
-                for m, s, status in zip(table[mean_col(metric, protocol)], table[std_col(metric, protocol)], table["status"])
+                for m, s, status in zip(
+                    table[mean_col(metric, protocol)], table[std_col(metric, protocol)], table["status"]
+                )
             ]
     for metric in metrics:
         col = paper_column(metric)
@@ -101,11 +103,25 @@ def datasets_table(plan: ExperimentPlan) -> pd.DataFrame:
         stats_path = Path(info["stats"])
         stats = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
         row: dict[str, object] = {"dataset": dataset, "label": info["label"]}
-        for key in ("users", "items", "train_interactions", "val_interactions", "test_interactions", "interactions", "sparsity_percent", "users_without_train"):
+        for key in (
+            "users",
+            "items",
+            "train_interactions",
+            "val_interactions",
+            "test_interactions",
+            "interactions",
+            "sparsity_percent",
+            "users_without_train",
+        ):
             row[key] = stats.get(key)
         row["modalities"] = ", ".join(f"{m} {d}-d" for m, d in (stats.get("modalities") or {}).items()) or "none"
         mine = paper[paper.dataset_key == dataset]
-        for quantity, column in (("users", "paper Users"), ("items", "paper Items"), ("interactions", "paper Interactions"), ("sparsity", "paper Sparsity")):
+        for quantity, column in (
+            ("users", "paper Users"),
+            ("items", "paper Items"),
+            ("interactions", "paper Interactions"),
+            ("sparsity", "paper Sparsity"),
+        ):
             hit = mine[(mine.quantity == quantity)]
             row[column] = hit["value_as_printed"].iloc[0] if len(hit) else ""
         dims = mine[mine.quantity == "feature_dim"]
@@ -123,7 +139,9 @@ def render_png(frame: pd.DataFrame, title: str, path: Path, footnote: str = "") 
     ax.axis("off")
     ax.set_title(title, loc="left", fontweight="bold")
     if n_rows:
-        cell = ax.table(cellText=frame.values.tolist(), colLabels=list(frame.columns), bbox=[0, 0.08, 1, 0.92], cellLoc="center")
+        cell = ax.table(
+            cellText=frame.values.tolist(), colLabels=list(frame.columns), bbox=[0, 0.08, 1, 0.92], cellLoc="center"
+        )
         cell.auto_set_font_size(False)
         cell.set_fontsize(7)
         for (r, _c), item in cell.get_celld().items():
@@ -145,7 +163,9 @@ def write_table(plan: ExperimentPlan, out_dir: Path | str) -> tuple[Path, Path]:
     table.to_csv(csv_path, index=False, float_format="%.6g")
     notes = [plan.scope_line()]
     if plan.name != "datasets":
-        notes.append("val-sel. = validation-selected epoch; best-test = epoch with the best test Recall@20 (the paper's protocol)")
+        notes.append(
+            "val-sel. = validation-selected epoch; best-test = epoch with the best test Recall@20 (the paper's protocol)"
+        )
     notes += plan.left_out_lines(8)
     shown = display_frame(plan, table)
     render_png(shown, f"{TITLES[plan.name]} (ours vs paper)", png_path, "\n".join(notes))

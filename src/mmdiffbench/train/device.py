@@ -23,7 +23,7 @@ def claim_free_gpu(n_devices: int, lock_dir: Path | None = None) -> int:
     lock_dir = lock_dir or Path(os.environ.get("MMDIFFBENCH_GPU_LOCK_DIR", tempfile.gettempdir()))
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", "all").replace(",", "_")
     for index in range(n_devices):
-        handle = open(lock_dir / f"mmdiffbench-gpu-{visible}-{index}.lock", "w")
+        handle = open(lock_dir / f"mmdiffbench-gpu-{visible}-{index}.lock", "w")  # noqa: SIM115 (held open: the lock lives as long as the process)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

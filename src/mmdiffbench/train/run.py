@@ -69,7 +69,9 @@ def train_run(
             {**config.as_dict(), "seed": seed, "device": str(device), **(provenance or {})},
             out_dir / "config.json",
         )
-        logger.info("training %s/%s on %s, seed %d, device %s", config.model_name, config.variant, dataset.name, seed, device)
+        logger.info(
+            "training %s/%s on %s, seed %d, device %s", config.model_name, config.variant, dataset.name, seed, device
+        )
     trainer.fit()
     if trainer.best_state is None:
         raise RuntimeError("no evaluation happened; check epochs and eval_every")

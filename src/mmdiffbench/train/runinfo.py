@@ -25,6 +25,7 @@ def git_commit() -> str:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
             cwd=Path(mmdiffbench.__file__).parent,
+            check=False,
             capture_output=True,
             text=True,
             timeout=5,

@@ -191,7 +191,9 @@ class Trainer:
             write_text(pd.DataFrame(self.history).to_csv(index=False), self.out_dir / "history.csv")
             save_torch(self._state(epoch), self.out_dir / CHECKPOINT)
         if self.stopped_early:
-            self.log.info("early stop: %d evaluations without a better validation %s", self.bad_evals, self.selected.metric)
+            self.log.info(
+                "early stop: %d evaluations without a better validation %s", self.bad_evals, self.selected.metric
+            )
 
     def _log_epoch(self, row: dict[str, Any]) -> None:
         metric = self.selected.metric
