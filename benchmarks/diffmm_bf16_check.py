@@ -23,6 +23,7 @@ import torch
 from mmdiffbench.config import resolve
 from mmdiffbench.data import load_release
 from mmdiffbench.models import get_model_class
+from mmdiffbench.train.phases import PhaseRunner
 
 
 def main() -> int:
@@ -41,21 +42,23 @@ def main() -> int:
     for name, precision in (("float32", "never"), ("bfloat16", "always")):
         for generator in models[name].generators.values():
             generator.bf16 = precision
+    runners = {name: PhaseRunner(model, dataset, config.trainer, args.seed) for name, model in models.items()}
     for epoch in range(args.epochs):
         rows = {}
-        for name, model in models.items():
+        for name, runner in runners.items():
             torch.manual_seed(args.seed + epoch)
             t0 = time.process_time()
-            losses = model.train_generators()
+            generator = runner.by_name["generator"]
+            losses = runner.run_phase(generator, epoch)
             t1 = time.process_time()
-            model.rebuild_graphs()
+            generator.after()
             rows[name] = (losses, t1 - t0, time.process_time() - t1)
         for m in models["float32"].modalities:
             same = (models["float32"].topk[m] == models["bfloat16"].topk[m]).float().mean()
             parts = [f"epoch {epoch} {m}: same generated item for {100 * float(same):.1f}% of users"]
             for name, (losses, _, _) in rows.items():
                 parts.append(
-                    f"{name} diffusion {losses[f'gen_loss_{m}']:.4f} msi {losses.get(f'msi_loss_{m}', 0.0):.3f}"
+                    f"{name} diffusion {losses[f'loss_gen_{m}']:.4f} lambda0 * msi {losses.get(f'loss_msi_{m}', 0.0):.3f}"
                 )
             print("; ".join(parts), flush=True)
         for name, (_, train_s, rebuild_s) in rows.items():

@@ -39,8 +39,7 @@ from mmdiffbench.config import resolve
 from mmdiffbench.data import load_release
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.models import get_model_class
-from mmdiffbench.models.base import BPRBatch
-from mmdiffbench.train.sampling import BPRSampler
+from mmdiffbench.train.phases import PhaseRunner
 from mmdiffbench.train.seeding import seed_everything
 
 
@@ -76,8 +75,8 @@ def measure(args: argparse.Namespace) -> list[dict[str, float]]:
     config = resolve("diffmm", dataset.name, "full", args.overrides)
     seed_everything(args.seed)
     model = get_model_class("diffmm")(dataset, config.model)
-    optimizer = torch.optim.Adam(model.optim_parameters(), lr=config.trainer["lr"])
-    sampler = BPRSampler(dataset.train, args.seed)
+    runner = PhaseRunner(model, dataset, config.trainer, args.seed)
+    generator, recommender = runner.by_name["generator"], runner.by_name["recommender"]
     print(
         f"{dataset.name}: {dataset.n_users} users, {dataset.n_items} items, modalities {dataset.modalities}, "
         f"threads {args.threads}, overrides {args.overrides}",
@@ -85,20 +84,15 @@ def measure(args: argparse.Namespace) -> list[dict[str, float]]:
         flush=True,
     )
 
-    def recommender_pass() -> None:
-        for step, (users, pos, neg) in enumerate(sampler.epoch(config.trainer["batch_size"])):
-            if args.recommender_steps is not None and step >= args.recommender_steps:
-                break
-            batch = BPRBatch(*(torch.from_numpy(a) for a in (users, pos, neg)))
-            loss = sum(model.losses(batch).values())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-
     rows = []
     for epoch in range(args.epochs):
         row: dict[str, float] = {"epoch": epoch}
-        for name, phase in zip(PHASES, (model.train_generators, model.rebuild_graphs, recommender_pass)):
+        steps = (
+            lambda epoch=epoch: runner.run_phase(generator, epoch),
+            generator.after,
+            lambda epoch=epoch: runner.run_phase(recommender, epoch, max_steps=args.recommender_steps),
+        )
+        for name, phase in zip(PHASES, steps):
             wall, cpu = time.perf_counter(), time.process_time()  # CPU time counts every thread
             phase()
             row[f"{name}_wall_s"] = time.perf_counter() - wall

@@ -18,7 +18,7 @@ from mmdiffbench.cli import EXIT_DIVERGED, main
 from mmdiffbench.config import resolve
 from mmdiffbench.data import InteractionDataset
 from mmdiffbench.train import train_run
-from mmdiffbench.train.trainer import Trainer
+from mmdiffbench.train.phases import PhaseRunner
 
 SMALL = ["epochs=6", "eval_every=1", "patience=0", "embedding_dim=8", "batch_size=64", "lr=1e-2"]
 VOLATILE = {"train_wall_time_s", "process_wall_time_s", "peak_rss_mb"}
@@ -80,18 +80,18 @@ def test_resume_after_interruption_equals_uninterrupted(
 ) -> None:
     full = _run(synthetic, tmp_path / "full")
 
-    original = Trainer._train_epoch
+    original = PhaseRunner.run_epoch
 
-    def crash_at_epoch_3(self: Trainer, epoch: int) -> dict:
+    def crash_at_epoch_3(self: PhaseRunner, epoch: int, row: dict) -> None:
         if epoch == 3:
             raise KeyboardInterrupt("simulated kill")
-        return original(self, epoch)
+        original(self, epoch, row)
 
-    monkeypatch.setattr(Trainer, "_train_epoch", crash_at_epoch_3)
+    monkeypatch.setattr(PhaseRunner, "run_epoch", crash_at_epoch_3)
     with pytest.raises(KeyboardInterrupt):
         _run(synthetic, tmp_path / "resumed")
     assert not (tmp_path / "resumed" / "metrics.json").exists()
-    monkeypatch.setattr(Trainer, "_train_epoch", original)
+    monkeypatch.setattr(PhaseRunner, "run_epoch", original)
 
     # scramble the global RNGs: resuming must restore them from the checkpoint
     torch.manual_seed(999)

@@ -143,7 +143,7 @@ def _evaluate_command(args: argparse.Namespace) -> int:
 
 
 def _case_study_command(args: argparse.Namespace) -> int:
-    from mmdiffbench.models.diffmm_case_study import run_case_study
+    from mmdiffbench.analysis.diffmm_case_study import run_case_study
 
     summary = run_case_study(args.run_dir, args.out, args.data, args.users, args.k, args.seed)
     print(json.dumps(summary, indent=2))
@@ -152,7 +152,7 @@ def _case_study_command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from mmdiffbench.train.trainer import TrainingDiverged
+    from mmdiffbench.train.phases import TrainingDiverged
 
     try:
         if args.command == "data":

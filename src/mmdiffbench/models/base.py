@@ -2,9 +2,8 @@
 
 A model is an nn.Module built from (dataset, config). The trainer owns optimisation,
 sampling, evaluation, selection and checkpoints; the model only
-- returns its named loss terms for a BPR batch (`losses`; the trainer sums them),
-- may do per-epoch work before the recommender steps (`on_epoch_start`; DiffMM trains its
-  denoisers and rebuilds its modality graphs there) and report timings / logs from it,
+- declares its training phases (`phases`, models/phase.py); the default is one phase on BPR
+  triples over all parameters with the loss terms of `losses` (the trainer sums them),
 - scores all items for a batch of users (`score`), optionally caching work shared by all
   batches of one evaluation inside `scoring()`.
 """
@@ -13,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -21,15 +19,7 @@ from torch import nn
 
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.graph.operator import SparseOperator
-
-
-@dataclass
-class BPRBatch:
-    """(user, positive item, negative item) index triples on the model's device."""
-
-    users: torch.Tensor
-    pos: torch.Tensor
-    neg: torch.Tensor
+from mmdiffbench.models.phase import Batch, BPRBatch, Phase
 
 
 class Recommender(nn.Module):
@@ -52,9 +42,13 @@ class Recommender(nn.Module):
     def losses(self, batch: BPRBatch) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def on_epoch_start(self, epoch: int) -> dict[str, float]:
-        """Per-epoch work before the recommender steps; returns values for history.csv."""
-        return {}
+    def phases(self) -> list[Phase]:
+        """The training phases of one epoch, in order; by default BPR steps on every parameter."""
+        return [Phase("recommender", list(self.parameters()), "bpr", self._bpr_loss_parts)]
+
+    def _bpr_loss_parts(self, batch: Batch) -> list[dict[str, torch.Tensor]]:
+        assert isinstance(batch, BPRBatch)
+        return [self.losses(batch)]
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -63,10 +57,6 @@ class Recommender(nn.Module):
     def scoring(self) -> Iterator[None]:
         """Context in which `score` is called for every batch of one evaluation."""
         yield
-
-    def optim_parameters(self) -> Iterator[nn.Parameter]:
-        """Parameters the trainer's optimiser steps (models with own optimisers exclude theirs)."""
-        return self.parameters()
 
     @property
     def device(self) -> torch.device:

@@ -5,11 +5,11 @@ Model for Recommendation", ACM MM 2024 (arXiv 2406.11781).
 Reference code: github.com/HKUDS/DiffMM @fae20e6 (facts in shared/reference/diffmm-official.md).
 Where paper and code disagree the code's form is the default and the paper's an option.
 
-Per epoch (`on_epoch_start`, the official order): every modality's generator trains one
-shuffled pass over users (diffusion loss eq. 11-13 + lambda0 * MSI eq. 14); then each
-modality graph is rebuilt from the top-k items of each user's denoised row (section 2.2.3),
-normalised with self-loops and edge-dropped with `keep_rate` (official `SpAdjDropEdge`).
-The recommender steps then use these graphs unchanged:
+Two training phases per epoch (`phases`, the official order): `generator`, one shuffled pass over
+users' rows in which every modality's generator takes a step on its diffusion loss (eq. 11-13)
++ lambda0 * MSI (eq. 14), after which each modality graph is rebuilt from the top-k items of each
+user's denoised row (section 2.2.3), normalised with self-loops and edge-dropped with `keep_rate`
+(official `SpAdjDropEdge`); then `recommender`, BPR steps on these graphs unchanged:
     A_m = Abar [E_u; P_m],  B_m = Abar [A_m users; E_i],  Z_m = A_m + B_m + ris_adj_lambda G_m [E_u; E_i]   (eq. 20 as coded)
     H0 = sum_m softmax(kappa)_m Z_m                                                                       (eq. 21)
     Hbar = sum_{l<=L} Abar^l H0 + omega Norm(H0)                                                         (eq. 22-23)
@@ -26,8 +26,7 @@ Options beyond the official code: `generator: vgae` (w/o DM), `fusion_ratio` (Fi
 
 from __future__ import annotations
 
-import io
-import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -50,7 +49,9 @@ from mmdiffbench.graph.operator import SparseOperator
 from mmdiffbench.memory import release_free_memory
 from mmdiffbench.models.base import BPRBatch, GraphRecommender
 from mmdiffbench.models.contrastive import info_nce
+from mmdiffbench.models.embedding import id_embedding
 from mmdiffbench.models.losses import bpr_loss
+from mmdiffbench.models.phase import Batch, OptimizerSettings, Phase, UserRowBatch
 from mmdiffbench.models.vgae_generator import VGAEGenerator
 from mmdiffbench.precision import check_mode, compute_dtype
 
@@ -88,10 +89,8 @@ class DiffMM(GraphRecommender):
         self.modalities = ordered_modalities(dataset.modalities)
         self.train_matrix = sp.csr_matrix(dataset.train, dtype=np.float32)
         self.train_matrix.data[:] = 1.0
-        self.user_embedding = nn.Parameter(torch.empty(self.n_users, dim))
-        self.item_embedding = nn.Parameter(torch.empty(self.n_items, dim))
-        nn.init.xavier_uniform_(self.user_embedding)
-        nn.init.xavier_uniform_(self.item_embedding)
+        self.user_embedding = id_embedding(self.n_users, dim)
+        self.item_embedding = id_embedding(self.n_items, dim)
         self.trans = nn.ModuleDict()
         for m in self.modalities:
             feat = torch.from_numpy(np.asarray(dataset.features[m], dtype=np.float32))
@@ -123,12 +122,9 @@ class DiffMM(GraphRecommender):
             c["noise_max"],
             c["first_beta"] if c["first_beta"] > 0 else None,
         )
-        # fused: one pass per tensor with no temporaries (the multi-tensor Adam allocates copies as
-        # large as the denoiser, tens of millions of weights on Sports); the same update, and
-        # 5.5x faster than the per-tensor loop on the TikTok denoiser (8.5 vs 47 ms, one thread)
-        self.generator_optimizers = [
-            torch.optim.Adam(g.parameters(), lr=c["generator_lr"], fused=True) for g in self.generators.values()
-        ]
+        # detached per-epoch targets of the MSI term (eq. 14), set before each generator phase
+        self._msi_targets: dict[str, torch.Tensor] = {}
+        self._msi_id_table: torch.Tensor | None = None
         # current generated graphs: top-k items per user and the epoch's edge-keep masks
         self.topk: dict[str, torch.Tensor] = {}
         self.keep: dict[str, torch.Tensor | None] = {}
@@ -151,52 +147,72 @@ class DiffMM(GraphRecommender):
         """Trans_m(f_m) without the Norm of eq. 15 (what the official MSI term uses)."""
         return self.trans[m](self.feature(m))
 
-    def optim_parameters(self):
-        generator_params = {id(p) for p in self.generators.parameters()}
-        return (p for p in self.parameters() if id(p) not in generator_params)
+    # ---- training phases -------------------------------------------------------------------
+    def phases(self) -> list[Phase]:
+        """`generator` on user rows (then the graph rebuild), `recommender` on BPR triples."""
+        c = self.config
+        generator_params = list(self.generators.parameters())
+        owned = {id(p) for p in generator_params}
+        generator = Phase(
+            "generator",
+            generator_params,
+            "user_rows",
+            self.generator_loss_parts,
+            # each generator's own Adam in the official code (no weight decay); fused: one pass per
+            # tensor with no temporaries (the multi-tensor Adam allocates copies as large as the
+            # denoiser, tens of millions of weights on Sports), 5.5x faster than the per-tensor loop
+            # on the TikTok denoiser (8.5 vs 47 ms, one thread)
+            OptimizerSettings(lr=c["generator_lr"], weight_decay=0.0, fused=True),
+            batch_size=int(c["diffusion_batch"]),
+            before=self.prepare_generator_phase,
+            after=self.rebuild_after_generators,
+            after_name="rebuild",
+        )
+        recommender = Phase(
+            "recommender", [p for p in self.parameters() if id(p) not in owned], "bpr", self._bpr_loss_parts
+        )
+        return [generator, recommender]
 
     # ---- generators: training and rebuild --------------------------------------------------
-    def _user_batches(self, shuffle: bool) -> list[np.ndarray]:
-        order = torch.randperm(self.n_users).numpy() if shuffle else np.arange(self.n_users)
+    def _user_chunks(self) -> list[np.ndarray]:
         size = int(self.config["diffusion_batch"])
-        return [order[i : i + size] for i in range(0, self.n_users, size)]
+        return [np.arange(i, min(i + size, self.n_users)) for i in range(0, self.n_users, size)]
 
-    def train_generators(self) -> dict[str, float]:
+    def prepare_generator_phase(self) -> None:
+        """The MSI targets of the epoch, detached as in the official code, before the first step."""
         release_free_memory()  # the last recommender pass's freed buffers, before the denoisers' working set
-        c, device = self.config, self.device
-        sums = {f"{kind}_{m}": 0.0 for m in self.modalities for kind in ("gen_loss", "msi_loss")}
-        batches = self._user_batches(shuffle=True)
         with torch.no_grad():
-            targets = {m: self.projected(m) for m in self.modalities}  # detached, as the official code
-            item_emb = self.item_embedding.detach()
-        for users in batches:
-            rows = self.train_matrix[users]  # sliced once for the dense x0 and the sparse MSI target
-            x0 = dense_rows(rows, device)
-            # alpha_0 . e^i of eq. 14, from the sparse rows: the dense product costs as much as the MSI term
-            id_target = torch.sparse.mm(to_torch_sparse(rows, device), item_emb) if c["lambda0"] > 0 else None
-            for optimizer in self.generator_optimizers:
-                optimizer.zero_grad(set_to_none=True)
-            for m, generator in self.generators.items():
-                if self.generator_kind == "vgae":
-                    loss = generator.loss(self.adj_op, self.feature(m), torch.from_numpy(users).to(device), x0)
-                    sums[f"gen_loss_{m}"] += float(loss.detach())
-                else:
-                    result = diffusion_loss(generator, self.schedule, x0, c["loss_weighting"])
-                    loss = result.loss
-                    sums[f"gen_loss_{m}"] += float(result.loss.detach())
-                    if id_target is not None:
-                        predicted = (result.x0_hat @ targets[m].to(result.x0_hat.dtype)).float()
-                        msi = (predicted - id_target).pow(2).mean(-1).mean()  # eq. 14 as coded
-                        sums[f"msi_loss_{m}"] += float(msi.detach())
-                        loss = loss + c["lambda0"] * msi
-                # each loss reaches only its own generator, so one backward per modality gives the
-                # gradients of the official single backward of the sum, with half the live activations
-                loss.backward()
-            for optimizer in self.generator_optimizers:
-                optimizer.step()
-        for optimizer in self.generator_optimizers:
-            optimizer.zero_grad(set_to_none=True)  # no generator gradients held through rebuild and recommender
-        return {key: value / len(batches) for key, value in sums.items() if value}
+            self._msi_targets = {m: self.projected(m) for m in self.modalities}
+            self._msi_id_table = self.item_embedding.detach()
+
+    def generator_loss_parts(self, batch: Batch) -> Iterator[dict[str, torch.Tensor]]:
+        """One part per modality: its generator's diffusion loss and lambda0 * MSI.
+
+        Each part reaches only its own generator, so backpropagating part by part gives the
+        gradients of the official single backward of the sum, with one modality's activations alive.
+        """
+        assert isinstance(batch, UserRowBatch)
+        c, device = self.config, self.device
+        x0 = batch.dense()
+        # alpha_0 . e^i of eq. 14, from the sparse rows: the dense product costs as much as the MSI term
+        id_target = None
+        if c["lambda0"] > 0 and self.generator_kind == "diffusion":
+            id_target = torch.sparse.mm(to_torch_sparse(batch.rows, device), self._msi_id_table)
+        for m, generator in self.generators.items():
+            if self.generator_kind == "vgae":
+                yield {f"gen_{m}": generator.loss(self.adj_op, self.feature(m), batch.users, x0)}
+                continue
+            result = diffusion_loss(generator, self.schedule, x0, c["loss_weighting"])
+            terms = {f"gen_{m}": result.loss}
+            if id_target is not None:
+                predicted = (result.x0_hat @ self._msi_targets[m].to(result.x0_hat.dtype)).float()
+                terms[f"msi_{m}"] = c["lambda0"] * (predicted - id_target).pow(2).mean(-1).mean()  # eq. 14 as coded
+            yield terms
+
+    def rebuild_after_generators(self) -> dict[str, float]:
+        self._msi_targets, self._msi_id_table = {}, None
+        self.rebuild_graphs()
+        return {}
 
     @torch.no_grad()
     def generate_topk(self, m: str, users: np.ndarray, k: int, chain: FastReverseChain | None = None) -> torch.Tensor:
@@ -229,7 +245,7 @@ class DiffMM(GraphRecommender):
             chain = None
             if self.generator_kind == "diffusion" and fast_chain_applies(generator, c["sampling_noise"]):
                 chain = FastReverseChain(generator, self.schedule, c["sampling_steps"])
-            parts = [self.generate_topk(m, users, k, chain) for users in self._user_batches(shuffle=False)]
+            parts = [self.generate_topk(m, users, k, chain) for users in self._user_chunks()]
             self.topk[m] = torch.cat(parts).cpu()
         keep_rate = float(c["keep_rate"])
         self.keep = {}
@@ -268,14 +284,6 @@ class DiffMM(GraphRecommender):
         for m in self.modalities:
             mixed = random_graph if ratio == 1.0 else (1.0 - ratio) * self.graphs_train[m].coo + ratio * random_graph
             self.graphs_cl[m] = SparseOperator(mixed)
-
-    def on_epoch_start(self, epoch: int) -> dict[str, float]:
-        t0 = time.perf_counter()
-        row = self.train_generators()
-        t1 = time.perf_counter()
-        self.rebuild_graphs()
-        row.update(time_generator=t1 - t0, time_rebuild=time.perf_counter() - t1)
-        return row
 
     # ---- recommender -----------------------------------------------------------------------
     def normalized_features(self) -> dict[str, torch.Tensor]:
@@ -337,7 +345,7 @@ class DiffMM(GraphRecommender):
 
     def _require_graphs(self) -> None:
         if not self.graphs_full:
-            raise RuntimeError("DiffMM has no generated graphs yet: call on_epoch_start (or load a state) first")
+            raise RuntimeError("DiffMM has no generated graphs yet: run the generator phase (or load a state) first")
 
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         self._require_graphs()
@@ -376,23 +384,17 @@ class DiffMM(GraphRecommender):
             terms["cl"] = c["lambda1"] * self.contrastive_loss(h, views, batch.users, batch.pos)
         return terms
 
-    # ---- state beyond parameters: generator optimisers and the current graphs --------------
-    def get_extra_state(self) -> torch.Tensor:
-        """Serialised as one uint8 tensor so that state_dict stays a dict of tensors."""
-        state = {
-            "optimizers": [o.state_dict() for o in self.generator_optimizers],
-            "topk": self.topk,
+    # ---- state beyond parameters: the current generated graphs ---------------------------
+    def get_extra_state(self) -> dict[str, dict[str, torch.Tensor | None]]:
+        """The top-k items and edge-keep masks of the current graphs: tensors only, so that
+        model.pt loads with `weights_only=True` (no pickled objects, no code)."""
+        return {
+            "topk": dict(self.topk),
             "keep": {m: (None if v is None else v.cpu()) for m, v in self.keep.items()},
         }
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        return torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
 
-    def set_extra_state(self, state: torch.Tensor) -> None:
-        loaded = torch.load(io.BytesIO(state.cpu().numpy().tobytes()), map_location="cpu", weights_only=False)
-        for optimizer, saved in zip(self.generator_optimizers, loaded["optimizers"]):
-            optimizer.load_state_dict(saved)
-        self.topk = loaded["topk"]
-        self.keep = {m: (None if v is None else v.to(self.device)) for m, v in loaded["keep"].items()}
+    def set_extra_state(self, state: dict[str, dict[str, torch.Tensor | None]]) -> None:
+        self.topk = {m: t.cpu() for m, t in state["topk"].items() if t is not None}
+        self.keep = {m: (None if v is None else v.to(self.device)) for m, v in state["keep"].items()}
         if self.topk:
             self._refresh_graphs()

@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.graph import SparseOperator, normalized_adjacency, propagate_sum
 from mmdiffbench.models.base import BPRBatch, GraphRecommender
+from mmdiffbench.models.embedding import id_embedding
 from mmdiffbench.models.losses import bpr_loss, embedding_l2
 
 
@@ -33,14 +33,9 @@ class LightGCN(GraphRecommender):
         super().__init__(dataset, config)
         dim = int(config["embedding_dim"])
         self.n_layers = int(config["n_layers"])
-        self.user_embedding = nn.Parameter(torch.empty(self.n_users, dim))
-        self.item_embedding = nn.Parameter(torch.empty(self.n_items, dim))
+        self.user_embedding = id_embedding(self.n_users, dim)
+        self.item_embedding = id_embedding(self.n_items, dim)
         self.register_buffer("adj", normalized_adjacency(dataset.train), persistent=False)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.user_embedding)
-        nn.init.xavier_uniform_(self.item_embedding)
 
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         ego = torch.cat([self.user_embedding, self.item_embedding])

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
+from mmdiffbench.models.embedding import id_embedding
 from mmdiffbench.models.losses import bpr_loss, embedding_l2
 
 
@@ -22,13 +22,8 @@ class MFBPR(EmbeddingRecommender):
     def __init__(self, dataset: InteractionDataset, config: dict[str, Any]) -> None:
         super().__init__(dataset, config)
         dim = int(config["embedding_dim"])
-        self.user_embedding = nn.Parameter(torch.empty(self.n_users, dim))
-        self.item_embedding = nn.Parameter(torch.empty(self.n_items, dim))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.user_embedding)
-        nn.init.xavier_uniform_(self.item_embedding)
+        self.user_embedding = id_embedding(self.n_users, dim)
+        self.item_embedding = id_embedding(self.n_items, dim)
 
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.user_embedding, self.item_embedding

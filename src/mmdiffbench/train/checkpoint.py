@@ -24,6 +24,11 @@ def load_torch(path: Path) -> Any:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
+def load_weights(path: Path) -> dict[str, Any]:
+    """A model state (model.pt): tensors and containers of tensors only, so loading runs no code."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def write_json(obj: Any, path: Path) -> None:
     _replace_atomically(Path(path), lambda tmp: tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n"))
 

@@ -14,7 +14,7 @@ import torch
 
 from mmdiffbench.config import RunConfig
 from mmdiffbench.data import DataError, InteractionDataset, load_release
-from mmdiffbench.train.checkpoint import load_torch
+from mmdiffbench.train.checkpoint import load_torch, load_weights
 from mmdiffbench.train.run import build_model
 from mmdiffbench.train.seeding import seed_everything
 from mmdiffbench.train.trainer import CHECKPOINT
@@ -31,7 +31,7 @@ def saved_config(run_dir: Path) -> dict[str, Any]:
 def selected_state(run_dir: Path, partial: bool = False) -> dict[str, torch.Tensor]:
     """model.pt; with `partial`, else the best state so far of checkpoint.pt (a run still going or killed)."""
     if (run_dir / "model.pt").is_file():
-        return load_torch(run_dir / "model.pt")
+        return load_weights(run_dir / "model.pt")
     if not partial:
         raise DataError(f"{run_dir / 'model.pt'}: missing; the run has not completed")
     if not (run_dir / CHECKPOINT).is_file():

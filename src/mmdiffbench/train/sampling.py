@@ -1,4 +1,5 @@
-"""Vectorised BPR sampling: every training interaction once per epoch, uniform negatives.
+"""The trainer's batches: BPR triples (every training interaction once per epoch, uniform
+negatives) and shuffled user rows.
 
 Negatives are drawn uniformly from all items and redrawn (in whole vectors) while they hit
 one of the user's training items, so no Python loop runs per interaction.
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 
 class BPRSampler:
@@ -60,3 +62,27 @@ class BPRSampler:
     @state.setter
     def state(self, value: dict[str, Any]) -> None:
         self.rng.bit_generator.state = value
+
+
+class UserRowSampler:
+    """Shuffled batches of users (every user once per epoch) with their binary training rows.
+
+    The order is drawn with `torch.randperm` from torch's global generator, the draw DiffMM's
+    generator phase has always made (so its random stream, and its numbers, are unchanged); that
+    generator is in every checkpoint (`capture_rng`), so a resumed run draws the same orders.
+    """
+
+    def __init__(self, train: sp.csr_matrix, shuffle: bool = True) -> None:
+        self.rows = sp.csr_matrix(train, dtype=np.float32)
+        self.rows.data[:] = 1.0
+        self.n_users = train.shape[0]
+        self.shuffle = shuffle
+
+    def epoch(self, batch_size: int) -> Iterator[tuple[np.ndarray, sp.csr_matrix]]:
+        order = torch.randperm(self.n_users).numpy() if self.shuffle else np.arange(self.n_users)
+        for start in range(0, self.n_users, batch_size):
+            users = order[start : start + batch_size]
+            yield users, self.rows[users]
+
+    def n_batches(self, batch_size: int) -> int:
+        return -(-self.n_users // batch_size)

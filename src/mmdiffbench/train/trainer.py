@@ -1,10 +1,14 @@
-"""The training loop: BPR steps, periodic evaluation, selection, early stopping, checkpoints.
+"""The training loop: the model's phases, periodic evaluation, selection, early stopping, checkpoints.
+
+Each epoch runs the phases the model declares (models/phase.py), in order; the trainer builds
+and steps one Adam per phase, samples the batches each phase eats (BPR triples or user rows)
+and saves every optimiser's state in the checkpoint, never in the model.
 
 Selection follows the validation split (`selection_metric`, default recall@20) with
 `patience` evaluations of tolerance; the selected epoch's test metrics are the result.
 The papers' protocol (the epoch with the best *test* score) is tracked separately and
 reported under `paper_protocol`, never mixed with the selected result.
-A checkpoint holding model, optimiser, sampler and every RNG state is written atomically
+A checkpoint holding model, optimisers, sampler and every RNG state is written atomically
 after each epoch, so `resume=True` continues a killed run to exactly the same metrics.
 """
 
@@ -12,30 +16,23 @@ from __future__ import annotations
 
 import copy
 import logging
-import sys
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.eval.evaluate import evaluate_model
 from mmdiffbench.eval.ranking import RankingResult
-from mmdiffbench.models.base import BPRBatch, Recommender
+from mmdiffbench.models.base import Recommender
 from mmdiffbench.train.checkpoint import load_torch, save_torch, write_text
-from mmdiffbench.train.sampling import BPRSampler
+from mmdiffbench.train.phases import PhaseRunner
 from mmdiffbench.train.seeding import capture_rng, restore_rng
 
 CHECKPOINT = "checkpoint.pt"
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the run stops without writing metrics.json."""
 
 
 @dataclass
@@ -64,6 +61,17 @@ def _record(results: dict[str, RankingResult], dataset: InteractionDataset, edge
     }
 
 
+def cpu_copy(state: Any) -> Any:
+    """A detached CPU copy of a state dict, nested containers (a model's extra state) included."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().cpu().clone()
+    if isinstance(state, dict):
+        return {key: cpu_copy(value) for key, value in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(cpu_copy(value) for value in state)
+    return copy.deepcopy(state)
+
+
 class Trainer:
     def __init__(
         self,
@@ -80,10 +88,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.log = logger
         self.device = model.device
-        self.sampler = BPRSampler(dataset.train, seed)
-        self.optimizer = torch.optim.Adam(
-            model.optim_parameters(), lr=self.cfg["lr"], weight_decay=self.cfg["weight_decay"]
-        )
+        self.phases = PhaseRunner(model, dataset, trainer_config, seed)
         self.ks = tuple(self.cfg["topks"])
         if self.cfg["selection_metric"] not in {f"{m}@{k}" for m in ("recall", "precision", "ndcg") for k in self.ks}:
             raise ValueError(f"selection_metric {self.cfg['selection_metric']!r} is not computed with topks {self.ks}")
@@ -101,8 +106,7 @@ class Trainer:
         return {
             "epoch": epoch,
             "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "sampler": self.sampler.state,
+            "phases": self.phases.state_dict(),
             "rng": capture_rng(),
             "selected": self.selected,
             "paper": self.paper,
@@ -120,8 +124,7 @@ class Trainer:
             return False
         state = load_torch(path)
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.sampler.state = state["sampler"]
+        self.phases.load_state_dict(state["phases"])
         restore_rng(state["rng"])
         self.selected, self.paper = state["selected"], state["paper"]
         self.best_state, self.history = state["best_state"], state["history"]
@@ -130,27 +133,6 @@ class Trainer:
         self.start_epoch = state["epoch"] + 1
         self.log.info("resumed from %s after epoch %d", path, state["epoch"])
         return True
-
-    # ---- one epoch ---------------------------------------------------------------------
-    def _train_epoch(self, epoch: int) -> dict[str, float]:
-        self.model.train()
-        sums: dict[str, float] = defaultdict(float)
-        n_batches = self.sampler.n_batches(self.cfg["batch_size"])
-        batches = self.sampler.epoch(self.cfg["batch_size"])
-        bar = tqdm(batches, total=n_batches, desc=f"epoch {epoch}", leave=False, disable=not sys.stderr.isatty())
-        for step, (users, pos, neg) in enumerate(bar):
-            batch = BPRBatch(*(torch.from_numpy(a).to(self.device) for a in (users, pos, neg)))
-            terms = self.model.losses(batch)
-            loss = sum(terms.values())
-            if not torch.isfinite(loss):
-                values = {k: float(v.detach()) for k, v in terms.items()}
-                raise TrainingDiverged(f"non-finite loss at epoch {epoch}, step {step}: {values}")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            for key, value in terms.items():
-                sums[f"loss_{key}"] += float(value.detach())
-        return {key: value / n_batches for key, value in sums.items()}
 
     def _evaluate(self, epoch: int, row: dict[str, Any]) -> bool:
         """Evaluate, update both selections; True when early stopping triggers."""
@@ -162,7 +144,7 @@ class Trainer:
         row.update({f"test_{k}": v for k, v in record["test"].items()})
         self.paper.offer(epoch, record)
         if self.selected.offer(epoch, record):
-            self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
+            self.best_state = cpu_copy(self.model.state_dict())
             self.bad_evals = 0
         else:
             self.bad_evals += 1
@@ -175,12 +157,7 @@ class Trainer:
                 break
             started = time.perf_counter()
             row: dict[str, Any] = {"epoch": epoch}
-            t0 = time.perf_counter()
-            row.update(self.model.on_epoch_start(epoch))
-            row["time_epoch_start"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            row.update(self._train_epoch(epoch))
-            row["time_train"] = time.perf_counter() - t0
+            self.phases.run_epoch(epoch, row)
             if (epoch + 1) % every == 0 or epoch == epochs - 1:
                 t0 = time.perf_counter()
                 self.stopped_early = self._evaluate(epoch, row)
@@ -201,6 +178,6 @@ class Trainer:
         parts += [f"{k}={v:.4f}" for k, v in row.items() if k.startswith("loss_")]
         if f"val_{metric}" in row:
             parts.append(f"val {metric}={row[f'val_{metric}']:.4f} test {metric}={row[f'test_{metric}']:.4f}")
-        seconds = sum(row.get(k, 0.0) for k in ("time_epoch_start", "time_train", "time_eval"))
+        seconds = sum(v for k, v in row.items() if k.startswith("time_"))
         parts.append(f"{seconds:.1f}s")
         self.log.info(" ".join(parts))
