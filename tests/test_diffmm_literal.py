@@ -270,6 +270,33 @@ def test_fusion_contrastive_graph_entry_by_entry(dataset: InteractionDataset, ra
 
 
 # ---- generators: VGAE top-k, T' corruption steps ---------------------------------------------
+def official_denoise(model: DiffMM, m: str) -> official.Denoise:
+    """The reference denoiser holding float64 copies of modality m's generator weights."""
+    weights = {name: p.detach().double() for name, p in model.generators[m].named_parameters()}
+    return official.Denoise(
+        weights["step_layer.weight"],
+        weights["step_layer.bias"],
+        weights["layers.0.weight"],
+        weights["layers.0.bias"],
+        weights["layers.1.weight"],
+        weights["layers.1.bias"],
+    )
+
+
+def assert_ranked_by(ranking: torch.Tensor, scores: torch.Tensor, what: str) -> None:
+    """Each row of `ranking` lists items in non-increasing order of `scores` (ties within 1e-5)."""
+    ordered = scores.gather(1, ranking)
+    assert torch.all(ordered[:, :-1] >= ordered[:, 1:] - 1e-5), what
+
+
+def assert_top_k_of(chosen: torch.Tensor, scores: torch.Tensor, what: str) -> None:
+    """The chosen items of each row carry the row's k highest scores (ties within 1e-5)."""
+    k = chosen.shape[1]
+    picked = torch.sort(scores.gather(1, chosen), dim=1, descending=True).values
+    best = torch.sort(scores, dim=1, descending=True).values[:, :k]
+    torch.testing.assert_close(picked, best, **TOL, msg=lambda message: f"{what}: {message}")
+
+
 def test_vgae_generator_takes_the_top_k_of_mu_inner_products(dataset: InteractionDataset) -> None:
     """Kipf & Welling encoder on Abar: mu = Abar mu(relu(Abar hidden([E_u^g; proj(f_m)]))); top-k <mu_u, mu_i>."""
     k = 3
@@ -285,42 +312,45 @@ def test_vgae_generator_takes_the_top_k_of_mu_inner_products(dataset: Interactio
         h = torch.relu(adj @ (x @ weights["hidden.weight"].T + weights["hidden.bias"]))
         mu = adj @ (h @ weights["mu.weight"].T + weights["mu.bias"])
         scores = mu[:n] @ mu[n:].T
-        best = torch.sort(scores, dim=1, descending=True).values[:, :k]
-        for chosen in (model.topk[m], model.generate_topk(m, np.arange(n), k).cpu()):
-            assert chosen.shape == (n, k)
-            picked = torch.sort(scores.gather(1, chosen), dim=1, descending=True).values
-            torch.testing.assert_close(picked, best, **TOL)
+        assert model.topk[m].shape == (n, k)
+        assert_top_k_of(model.topk[m], scores, f"rebuild top-{k} of {m}")
+        some = np.array([4, 0, 17, 29])
+        assert_top_k_of(model.generate_topk(m, some, k).cpu(), scores[some], f"generate_topk of {m}")
 
 
 @pytest.mark.parametrize("t_prime", [0, 1, 2])
 def test_sampling_steps_corrupt_exactly_t_prime_steps(dataset: InteractionDataset, t_prime: int) -> None:
-    """generate_topk ranks items as p_sample: x0 noised to index T'-1 (none for T' = 0), then all T steps.
+    """generate_topk and the rebuild rank items as p_sample: x0 noised to index T'-1 (not at all for
+    T' = 0), then all T reverse steps, no sampling noise, the generators' initial weights.
 
-    A schedule with large noise (1 - gamma_bar = 0.1 .. 0.9) makes one step more or less change the
-    ranking; the q_sample noise is the first draw after the seed, as `randn_like(x0)` in both codes.
+    A schedule with large noise (1 - gamma_bar = 0.1 .. 0.9) makes one corruption step more or less
+    change the ranking. The q_sample noise is `randn_like(x0)` in both codes: the first draw after
+    the seed for one generate_topk call; in the rebuild (one user batch per modality here) one
+    users x items draw per modality, in the official modality order.
     """
+    k = 5
     overrides = ["steps=3", "noise_scale=1.0", "noise_min=0.1", "noise_max=0.9", "first_beta=0.2"]
-    model = build(dataset, [*overrides, f"sampling_steps={t_prime}", "sampling_noise=false"])
+    extra = [f"sampling_steps={t_prime}", "sampling_noise=false", f"rebuild_k={k}", "diffusion_batch=64"]
+    model = build(dataset, [*overrides, *extra])
     c = model.config
     schedule = official.Schedule.official(c["steps"], c["noise_scale"], c["noise_min"], c["noise_max"], 0.2)
-    users = np.arange(0, dataset.n_users, 2)
-    x0 = torch.from_numpy((dataset.train[users].toarray() != 0).astype(np.float64))
+    x0 = torch.from_numpy((dataset.train.toarray() != 0).astype(np.float64))
+    n_users, n_items = x0.shape
+
+    torch.manual_seed(7)
+    model.rebuild_graphs()
+    torch.manual_seed(7)
+    noises = {m: torch.randn(n_users, n_items).double() for m in model.modalities}
+    for m in model.modalities:
+        scores = official.p_sample(official_denoise(model, m), schedule, x0, t_prime, noises[m])
+        assert_top_k_of(model.topk[m], scores, f"rebuild top-{k} of {m} is not the T'={t_prime} chain's")
+
+    users = np.arange(0, n_users, 2)
     for index, m in enumerate(model.modalities):
-        g = model.generators[m]
-        weights = {name: p.detach().double() for name, p in g.named_parameters()}
-        denoise = official.Denoise(
-            weights["step_layer.weight"],
-            weights["step_layer.bias"],
-            weights["layers.0.weight"],
-            weights["layers.0.bias"],
-            weights["layers.1.weight"],
-            weights["layers.1.bias"],
-        )
         torch.manual_seed(100 + index)
-        ranking = model.generate_topk(m, users, dataset.n_items).cpu()
+        ranking = model.generate_topk(m, users, n_items).cpu()
         torch.manual_seed(100 + index)
-        noise = torch.randn(len(users), dataset.n_items).double()
-        scores = official.p_sample(denoise, schedule, x0, t_prime, noise)
-        ordered = scores.gather(1, ranking)
-        assert ranking.shape == (len(users), dataset.n_items)
-        assert torch.all(ordered[:, :-1] >= ordered[:, 1:] - 1e-5), f"ranking of {m} is not the T'={t_prime} chain's"
+        noise = torch.randn(len(users), n_items).double()
+        scores = official.p_sample(official_denoise(model, m), schedule, x0[users], t_prime, noise)
+        assert ranking.shape == (len(users), n_items)
+        assert_ranked_by(ranking, scores, f"generate_topk ranking of {m} is not the T'={t_prime} chain's")
