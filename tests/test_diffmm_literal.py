@@ -168,6 +168,7 @@ class Reference:
 
 
 def close(actual: torch.Tensor, expected: torch.Tensor, what: str) -> None:
+    """The model's float32 `actual` equals the float64 reference to 1e-5 (relative and absolute)."""
     torch.testing.assert_close(actual.detach().double(), expected.detach(), **TOL, msg=lambda m: f"{what}: {m}")
 
 
