@@ -20,8 +20,10 @@ with P_m = Norm(Trans_m(f_m)) (eq. 15), Trans `linear` (nn.Linear) or `matrix` (
 Known deviations from the official code: BPR is a plain batch mean (official: sum / 1024, the
 same except on the short last batch); the rebuild does not shuffle users (the result does not
 depend on the order); the reverse chain uses `reverse_chain_fast` (the same chain, fewer FLOPs).
-Options beyond the official code: `generator: vgae` (w/o DM), `fusion_ratio` (Fig. 4),
-`official_eval` (score with the epoch's edge-dropped graphs instead of the undropped ones).
+Options beyond the official code: `generator: vgae` (w/o DM; no MSI term, which is defined on the
+diffusion model's denoised rows), `fusion_ratio` (Fig. 4; the mix and its random edge drop, drawn
+per modality, are our construction), `official_eval` (score with the epoch's edge-dropped graphs
+instead of the undropped ones).
 """
 
 from __future__ import annotations
@@ -275,13 +277,18 @@ class DiffMM(GraphRecommender):
         self.graphs_cl = dict(self.graphs_train)
 
     def _draw_contrastive_graphs(self) -> None:
-        """Fig. 4: mix each generated graph with a random edge-dropped original graph at `fusion_ratio`."""
+        """Fig. 4: mix each generated graph with a random edge-dropped original graph at `fusion_ratio`.
+
+        The construction is ours (the paper gives no formula or keep rate): a convex mix of the
+        normalised, edge-dropped graphs, with the original graph's random edge drop drawn anew for
+        each modality, so that the modality views never share one random augmentation.
+        """
         ratio, keep_rate = float(self.config["fusion_ratio"]), float(self.config["fusion_keep_rate"])
         if ratio == 0.0:
             return
-        keep = torch.rand(self.adj._nnz(), device=self.device) < keep_rate
-        random_graph = masked_graph(self.adj, keep, keep_rate)
         for m in self.modalities:
+            keep = torch.rand(self.adj._nnz(), device=self.device) < keep_rate
+            random_graph = masked_graph(self.adj, keep, keep_rate)
             mixed = random_graph if ratio == 1.0 else (1.0 - ratio) * self.graphs_train[m].coo + ratio * random_graph
             self.graphs_cl[m] = SparseOperator(mixed)
 
@@ -313,19 +320,6 @@ class DiffMM(GraphRecommender):
     def main_view(self, graphs: dict[str, SparseOperator]) -> torch.Tensor:
         """Hbar of eq. 22-23 (users stacked on items)."""
         return self.pooled_view(self.first_view(graphs, self.normalized_features()))
-
-    def main_view_per_modality(self, graphs: dict[str, SparseOperator]) -> torch.Tensor:
-        """The literal eq. 20-23 loop over modalities (the official code's form), for tests."""
-        c = self.config
-        ids = torch.cat([self.user_embedding, self.item_embedding])
-        weights = torch.softmax(self.modal_weight, dim=0)
-        h0 = torch.zeros_like(ids)
-        for k, m in enumerate(self.modalities):
-            first = self.adj_op @ torch.cat([self.user_embedding, F.normalize(self.projected(m))])
-            second = self.adj_op @ torch.cat([first[: self.n_users], self.item_embedding])
-            z = first + second + c["ris_adj_lambda"] * (graphs[m] @ ids)
-            h0 = h0 + weights[k] * z
-        return self.pooled_view(h0)
 
     def training_views(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Hbar on this epoch's generated graphs and, when the CL term is on, every modality view
