@@ -22,7 +22,7 @@ import torch
 
 from mmdiffbench.config import resolve
 from mmdiffbench.data import load_release
-from mmdiffbench.models import get_model_class
+from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.train.phases import PhaseRunner
 
 
@@ -37,11 +37,11 @@ def main() -> int:
     dataset = load_release(args.data)
     config = resolve("diffmm", dataset.name, "full", [])
     torch.manual_seed(args.seed)
-    models = {"float32": get_model_class("diffmm")(dataset, config.model)}
+    models = {"float32": DiffMM(dataset, config.model)}
     models["bfloat16"] = copy.deepcopy(models["float32"])
     for name, precision in (("float32", "never"), ("bfloat16", "always")):
-        for generator in models[name].generators.values():
-            generator.bf16 = precision
+        for m in models[name].modalities:
+            models[name].denoiser(m).bf16 = precision
     runners = {name: PhaseRunner(model, dataset, config.trainer, args.seed) for name, model in models.items()}
     for epoch in range(args.epochs):
         rows = {}
@@ -51,6 +51,7 @@ def main() -> int:
             generator = runner.by_name["generator"]
             losses = runner.run_phase(generator, epoch)
             t1 = time.process_time()
+            assert generator.after is not None
             generator.after()
             rows[name] = (losses, t1 - t0, time.process_time() - t1)
         for m in models["float32"].modalities:

@@ -38,7 +38,7 @@ import torch
 from mmdiffbench.config import resolve
 from mmdiffbench.data import load_release
 from mmdiffbench.data.dataset import InteractionDataset
-from mmdiffbench.models import get_model_class
+from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.train.phases import PhaseRunner
 from mmdiffbench.train.seeding import seed_everything
 
@@ -74,7 +74,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, float]]:
     dataset = synthetic_sports() if args.synthetic_sports else load_release(args.data)
     config = resolve("diffmm", dataset.name, "full", args.overrides)
     seed_everything(args.seed)
-    model = get_model_class("diffmm")(dataset, config.model)
+    model = DiffMM(dataset, config.model)
     runner = PhaseRunner(model, dataset, config.trainer, args.seed)
     generator, recommender = runner.by_name["generator"], runner.by_name["recommender"]
     print(
@@ -89,7 +89,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, float]]:
         row: dict[str, float] = {"epoch": epoch}
         steps = (
             lambda epoch=epoch: runner.run_phase(generator, epoch),
-            generator.after,
+            lambda: generator.after() if generator.after else {},
             lambda epoch=epoch: runner.run_phase(recommender, epoch, max_steps=args.recommender_steps),
         )
         for name, phase in zip(PHASES, steps):

@@ -30,7 +30,7 @@ import torch
 
 from mmdiffbench.config import resolve
 from mmdiffbench.data import load_release
-from mmdiffbench.models import get_model_class
+from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.precision import compute_dtype
 from mmdiffbench.train.sampling import BPRSampler
 from mmdiffbench.train.seeding import seed_everything
@@ -59,7 +59,7 @@ def main() -> int:
     config = resolve("diffmm", dataset.name, "full", args.overrides)
     c = config.model
     seed_everything(0)
-    model = get_model_class("diffmm")(dataset, c)
+    model = DiffMM(dataset, c)
     model.rebuild_graphs()  # real generated graphs for the sparse products
     cpu = torch.device("cpu")
     low, cl_low = compute_dtype(c["denoiser_bf16"], cpu), compute_dtype(c["contrastive_bf16"], cpu)

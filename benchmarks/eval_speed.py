@@ -20,7 +20,7 @@ import torch
 
 from mmdiffbench.data import load_release
 from mmdiffbench.eval.ranking import rank_split
-from mmdiffbench.models import get_model_class
+from mmdiffbench.models.mf_bpr import MFBPR
 from mmdiffbench.train.runinfo import peak_rss_mb
 
 
@@ -43,7 +43,7 @@ def main() -> None:
 
     dataset = load_release(args.data)
     torch.manual_seed(0)
-    model = get_model_class("mf_bpr")(dataset, {"embedding_dim": args.dim, "reg_weight": 0.0})
+    model = MFBPR(dataset, {"embedding_dim": args.dim, "reg_weight": 0.0})
     print(f"{dataset.name}: {dataset.n_users} users x {dataset.n_items} items, d={args.dim}, threads={args.threads}")
     print(f"peak RSS after loading: {peak_rss_mb():.0f} MB")
 

@@ -39,15 +39,15 @@ def _unit_rows(features: np.ndarray) -> np.ndarray:
 
 def _co_linked_pairs(matrix: sp.csr_matrix, max_pairs: int, rng: np.random.Generator) -> np.ndarray:
     """Item pairs (a < b) linked to a common user, once per such user; at most `max_pairs` sampled."""
-    pairs = []
+    per_user: list[np.ndarray] = []
     for user in range(matrix.shape[0]):
         items = matrix.indices[matrix.indptr[user] : matrix.indptr[user + 1]]
         if len(items) >= 2:
             a, b = np.triu_indices(len(items), k=1)
-            pairs.append(np.stack([items[a], items[b]], axis=1))
-    if not pairs:
+            per_user.append(np.stack([items[a], items[b]], axis=1))
+    if not per_user:
         return np.empty((0, 2), dtype=np.int64)
-    pairs = np.concatenate(pairs)
+    pairs = np.concatenate(per_user)
     return pairs[rng.choice(len(pairs), max_pairs, replace=False)] if len(pairs) > max_pairs else pairs
 
 
@@ -62,7 +62,7 @@ def generated_matrix(model: DiffMM, m: str, k: int | None) -> sp.csr_matrix:
     if k is None:
         topk = model.topk[m].numpy()
     else:
-        topk = torch.cat([model.generate_topk(m, u, k) for u in model._user_batches(shuffle=False)]).cpu().numpy()
+        topk = torch.cat([model.generate_topk(m, u, k) for u in model.user_chunks()]).cpu().numpy()
     users = np.repeat(np.arange(model.n_users), topk.shape[1])
     return sp.csr_matrix((np.ones(topk.size, np.float32), (users, topk.ravel())), shape=(model.n_users, model.n_items))
 
@@ -114,12 +114,12 @@ def export_case_study(
                 generated_rows.append((m, int(u), int(i), bool(train[u, i] > 0)))
         similarity_rows += _user_pair_rows(m, unit, generated, train, sample)
         original_pairs = _co_linked_pairs(train, max_pairs, rng)
-        history = []
+        history_pairs: list[tuple[int, int]] = []
         for u in range(model.n_users):
             gen = generated.indices[generated.indptr[u] : generated.indptr[u + 1]]
             own = train.indices[train.indptr[u] : train.indptr[u + 1]]
-            history += [(g, o) for g in gen for o in own if g != o]
-        history = np.array(history, dtype=np.int64).reshape(-1, 2)
+            history_pairs += [(g, o) for g in gen for o in own if g != o]
+        history = np.array(history_pairs, dtype=np.int64).reshape(-1, 2)
         random_pairs = rng.integers(0, model.n_items, size=(max(len(original_pairs), 1), 2))
         summary[m] = {
             "generated_pairs": _mean_cosine(unit, _co_linked_pairs(generated, max_pairs, rng)),
@@ -144,4 +144,5 @@ def run_case_study(
     """`mmdiffbench case-study`: export for the selected model of a DiffMM run (for a run not
     finished, its checkpoint's best state so far). CPU only: the workflow gives this job no GPU."""
     dataset, _, model = restore_run(run_dir, data_dir, torch.device("cpu"), model_name="diffmm", partial=True)
+    assert isinstance(model, DiffMM)
     return export_case_study(model, dataset, out_dir, n_users, k, seed)

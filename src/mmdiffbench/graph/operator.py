@@ -26,12 +26,12 @@ def sparse_product(matrix: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
 
 class _SparseMatmul(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, matrix: torch.Tensor, matrix_t: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, matrix: torch.Tensor, matrix_t: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
         ctx.matrix_t = matrix_t
         return sparse_product(matrix, dense)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[None, None, torch.Tensor]:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> tuple[None, None, torch.Tensor]:
         return None, None, sparse_product(ctx.matrix_t, grad)
 
 

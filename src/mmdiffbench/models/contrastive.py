@@ -43,7 +43,7 @@ class _LogSumExpOfProducts(torch.autograd.Function):
         return lse
 
     @staticmethod
-    def backward(ctx, grad_lse: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None]:
+    def backward(ctx, grad_lse: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None, None]:
         a_low, b_low, weights = ctx.saved_tensors
         # diag(g) W b and W^T diag(g) a: the row scale goes on the small operands, not on W
         grad_a = (weights @ b_low).float() * grad_lse.unsqueeze(1) if ctx.needs_input_grad[0] else None

@@ -56,6 +56,7 @@ from mmdiffbench.models.losses import bpr_loss
 from mmdiffbench.models.phase import Batch, OptimizerSettings, Phase, UserRowBatch
 from mmdiffbench.models.vgae_generator import VGAEGenerator
 from mmdiffbench.precision import check_mode, compute_dtype
+from mmdiffbench.tensors import tensor_sum
 
 MODALITY_ORDER = ("image", "text", "audio")  # the official code's order (matters for cl pairs)
 
@@ -176,7 +177,18 @@ class DiffMM(GraphRecommender):
         return [generator, recommender]
 
     # ---- generators: training and rebuild --------------------------------------------------
-    def _user_chunks(self) -> list[np.ndarray]:
+    def denoiser(self, m: str) -> Denoiser:
+        generator = self.generators[m]
+        assert isinstance(generator, Denoiser), "a diffusion generator (generator: diffusion)"
+        return generator
+
+    def vgae(self, m: str) -> VGAEGenerator:
+        generator = self.generators[m]
+        assert isinstance(generator, VGAEGenerator), "a VGAE generator (generator: vgae)"
+        return generator
+
+    def user_chunks(self) -> list[np.ndarray]:
+        """All users in order, in chunks of `diffusion_batch` (the rebuild's batches)."""
         size = int(self.config["diffusion_batch"])
         return [np.arange(i, min(i + size, self.n_users)) for i in range(0, self.n_users, size)]
 
@@ -200,11 +212,11 @@ class DiffMM(GraphRecommender):
         id_target = None
         if c["lambda0"] > 0 and self.generator_kind == "diffusion":
             id_target = torch.sparse.mm(to_torch_sparse(batch.rows, device), self._msi_id_table)
-        for m, generator in self.generators.items():
+        for m in self.modalities:
             if self.generator_kind == "vgae":
-                yield {f"gen_{m}": generator.loss(self.adj_op, self.feature(m), batch.users, x0)}
+                yield {f"gen_{m}": self.vgae(m).loss(self.adj_op, self.feature(m), batch.users, x0)}
                 continue
-            result = diffusion_loss(generator, self.schedule, x0, c["loss_weighting"])
+            result = diffusion_loss(self.denoiser(m), self.schedule, x0, c["loss_weighting"])
             terms = {f"gen_{m}": result.loss}
             if id_target is not None:
                 predicted = (result.x0_hat @ self._msi_targets[m].to(result.x0_hat.dtype)).float()
@@ -222,10 +234,11 @@ class DiffMM(GraphRecommender):
 
         `chain`: a `FastReverseChain` of modality m shared by all batches of one rebuild.
         """
-        c, device, generator = self.config, self.device, self.generators[m]
+        c, device = self.config, self.device
         if self.generator_kind == "vgae":
-            user_mu, item_mu = generator.item_user_latents(self.adj_op, self.feature(m))  # cheap: 3 sparse products
+            user_mu, item_mu = self.vgae(m).item_user_latents(self.adj_op, self.feature(m))  # cheap: 3 sparse products
             return torch.topk(user_mu[torch.from_numpy(users).to(device)] @ item_mu.T, k, dim=-1).indices
+        generator = self.denoiser(m)
         if chain is None and fast_chain_applies(generator, c["sampling_noise"]):
             chain = FastReverseChain(generator, self.schedule, c["sampling_steps"])
         rows = self.train_matrix[users]
@@ -243,11 +256,10 @@ class DiffMM(GraphRecommender):
         c = self.config
         k = int(c["rebuild_k"])
         for m in self.modalities:
-            generator = self.generators[m]
             chain = None
-            if self.generator_kind == "diffusion" and fast_chain_applies(generator, c["sampling_noise"]):
-                chain = FastReverseChain(generator, self.schedule, c["sampling_steps"])
-            parts = [self.generate_topk(m, users, k, chain) for users in self._user_chunks()]
+            if self.generator_kind == "diffusion" and fast_chain_applies(self.denoiser(m), c["sampling_noise"]):
+                chain = FastReverseChain(self.denoiser(m), self.schedule, c["sampling_steps"])
+            parts = [self.generate_topk(m, users, k, chain) for users in self.user_chunks()]
             self.topk[m] = torch.cat(parts).cpu()
         keep_rate = float(c["keep_rate"])
         self.keep = {}
@@ -307,7 +319,7 @@ class DiffMM(GraphRecommender):
         """
         ids = torch.cat([self.user_embedding, self.item_embedding])
         weights = torch.softmax(self.modal_weight, dim=0)
-        items = sum(weights[k] * features[m] for k, m in enumerate(self.modalities))
+        items = tensor_sum(weights[k] * features[m] for k, m in enumerate(self.modalities))
         first = self.adj_op @ torch.cat([self.user_embedding, items])
         second = self.adj_op @ torch.cat([first[: self.n_users], self.item_embedding])
         generated = sum(weights[k] * (graphs[m] @ ids) for k, m in enumerate(self.modalities))

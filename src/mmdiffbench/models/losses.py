@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from mmdiffbench.tensors import tensor_sum
+
 
 def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor:
     """BPR (Rendle et al. 2009): mean over the batch of -log sigmoid(s_ui - s_uj)."""
@@ -14,4 +16,4 @@ def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor
 def embedding_l2(batch_size: int, *tensors: torch.Tensor) -> torch.Tensor:
     """1/2 sum of squared L2 norms of the batch's embedding rows, divided by the batch size
     (LightGCN paper eq. 15 as in its official code)."""
-    return sum(t.pow(2).sum() for t in tensors) / (2.0 * batch_size)
+    return tensor_sum(t.pow(2).sum() for t in tensors) / (2.0 * batch_size)

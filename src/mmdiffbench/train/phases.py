@@ -19,6 +19,7 @@ from tqdm import tqdm
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.models.base import Recommender
 from mmdiffbench.models.phase import Batch, BPRBatch, Phase, UserRowBatch
+from mmdiffbench.tensors import tensor_sum
 from mmdiffbench.train.sampling import BPRSampler, UserRowSampler
 
 
@@ -111,7 +112,7 @@ class PhaseRunner:
                 break
             optimizer.zero_grad(set_to_none=True)
             for terms in phase.loss_parts(batch):
-                loss = sum(terms.values())
+                loss = tensor_sum(terms.values())
                 if not torch.isfinite(loss):
                     values = {k: float(v.detach()) for k, v in terms.items()}
                     raise TrainingDiverged(

@@ -14,6 +14,7 @@ import torch
 
 from mmdiffbench.config import RunConfig
 from mmdiffbench.data import DataError, InteractionDataset, load_release
+from mmdiffbench.models.base import Recommender
 from mmdiffbench.train.checkpoint import load_torch, load_weights
 from mmdiffbench.train.run import build_model
 from mmdiffbench.train.seeding import seed_everything
@@ -44,7 +45,7 @@ def selected_state(run_dir: Path, partial: bool = False) -> dict[str, torch.Tens
 
 def restore_run(
     run_dir: Path, data_dir: Path | None, device: torch.device, model_name: str | None = None, partial: bool = False
-) -> tuple[InteractionDataset, RunConfig, torch.nn.Module]:
+) -> tuple[InteractionDataset, RunConfig, Recommender]:
     """(dataset, config, model with the selected state); `data_dir` defaults to the one config.json
     records, `model_name` is the model the caller needs (checked before any data is loaded)."""
     saved = saved_config(run_dir)

@@ -18,6 +18,7 @@ import torch
 from mmdiffbench.config import RunConfig
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.models import get_model_class
+from mmdiffbench.models.base import Recommender
 from mmdiffbench.train.checkpoint import save_torch, write_json
 from mmdiffbench.train.runinfo import git_commit, peak_rss_mb, versions
 from mmdiffbench.train.seeding import seed_everything
@@ -37,7 +38,7 @@ def run_logger(out_dir: Path) -> logging.Logger:
     return logger
 
 
-def build_model(dataset: InteractionDataset, config: RunConfig, device: torch.device) -> torch.nn.Module:
+def build_model(dataset: InteractionDataset, config: RunConfig, device: torch.device) -> Recommender:
     return get_model_class(config.model_name)(dataset, config.model).to(device)
 
 

@@ -57,7 +57,7 @@ class BPRSampler:
 
     @property
     def state(self) -> dict[str, Any]:
-        return self.rng.bit_generator.state
+        return dict(self.rng.bit_generator.state)
 
     @state.setter
     def state(self, value: dict[str, Any]) -> None:
