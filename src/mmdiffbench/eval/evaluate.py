@@ -1,14 +1,37 @@
-"""Evaluate a model on the validation and test splits with the configured masking."""
+"""Evaluate a model on the validation and test splits with the configured masking.
+
+Evaluation knows no model class: it needs only what `ScoringModel` names (scores of all items
+for a batch of users, and a context for work shared by one evaluation's batches).
+"""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+import torch
+
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.eval.ranking import RankingResult, rank_split
-from mmdiffbench.models.base import Recommender
+
+
+class ScoringModel(Protocol):
+    training: bool
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def score(self, users: torch.Tensor) -> torch.Tensor: ...
+
+    def scoring(self) -> AbstractContextManager[None]: ...
+
+    def train(self, mode: bool = True) -> object: ...
+
+    def eval(self) -> object: ...
 
 
 def evaluate_model(
-    model: Recommender,
+    model: ScoringModel,
     dataset: InteractionDataset,
     ks: tuple[int, ...],
     batch_size: int,
