@@ -148,3 +148,16 @@ def test_nan_loss_stops_with_exit_3_and_no_metrics(
     assert "training diverged: non-finite loss" in capsys.readouterr().err
     assert not (out / "metrics.json").exists()
     assert not (out / "model.pt").exists()
+
+
+def test_an_exploding_loss_stops_with_exit_3_before_metrics(
+    release_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "run"
+    args = ["train", "--data", str(release_dir), "--model", "mf_bpr", "--out", str(out)]
+    code = main([*args, "--set", "epochs=8", "--set", "lr=1e6", "--set", "patience=0"])
+    assert code == EXIT_DIVERGED
+    assert "past divergence_factor = 1000 times the first epoch's" in capsys.readouterr().err
+    assert not (out / "metrics.json").exists()
+    # the bound is a trainer key: switched off, the same run completes
+    assert main([*args, "--set", "epochs=8", "--set", "lr=1e6", "--set", "divergence_factor=0"]) == 0

@@ -29,7 +29,7 @@ from mmdiffbench.eval.evaluate import evaluate_model
 from mmdiffbench.eval.ranking import RankingResult
 from mmdiffbench.models.base import Recommender
 from mmdiffbench.train.checkpoint import load_torch, save_torch, write_text
-from mmdiffbench.train.phases import PhaseRunner
+from mmdiffbench.train.phases import PhaseRunner, TrainingDiverged
 from mmdiffbench.train.seeding import capture_rng, restore_rng
 
 CHECKPOINT = "checkpoint.pt"
@@ -134,6 +134,18 @@ class Trainer:
         self.log.info("resumed from %s after epoch %d", path, state["epoch"])
         return True
 
+    def _check_growth(self, epoch: int, row: dict[str, Any]) -> None:
+        """Stop a run whose summed loss has grown past `divergence_factor` times its first epoch's:
+        an exploding run (lr = 1e6 takes MF-BPR's loss from 0.69 to 1e12) is as diverged as a NaN."""
+        factor = float(self.cfg["divergence_factor"])
+        first = self.history[0] if self.history else row
+        start, now = (sum(abs(v) for k, v in r.items() if k.startswith("loss_")) for r in (first, row))
+        if factor > 0 and now > factor * max(start, 1e-12):
+            raise TrainingDiverged(
+                f"loss grew from {start:.4g} (epoch {first['epoch']}) to {now:.4g} at epoch {epoch}, "
+                f"past divergence_factor = {factor:g} times the first epoch's"
+            )
+
     def _evaluate(self, epoch: int, row: dict[str, Any]) -> bool:
         """Evaluate, update both selections; True when early stopping triggers."""
         results = evaluate_model(
@@ -158,6 +170,7 @@ class Trainer:
             started = time.perf_counter()
             row: dict[str, Any] = {"epoch": epoch}
             self.phases.run_epoch(epoch, row)
+            self._check_growth(epoch, row)
             if (epoch + 1) % every == 0 or epoch == epochs - 1:
                 t0 = time.perf_counter()
                 self.stopped_early = self._evaluate(epoch, row)
