@@ -17,6 +17,7 @@ from mmdiffbench.diffusion import (
 )
 from mmdiffbench.diffusion.denoiser import inverted_dropout
 from mmdiffbench.diffusion.loss import noised_dropped_rows
+from tests._diffusion_helpers import Oracle
 
 
 def test_timestep_embedding_is_cosine_then_sine():
@@ -78,33 +79,16 @@ def test_bf16_chain_stays_close_and_keeps_the_top_item():
     assert (approx - exact).abs().max() < 0.05
 
 
-class _Oracle(torch.nn.Module):
-    """A stand-in denoiser that returns fixed rows, to test the loss arithmetic."""
-
-    normalize_input = False
-    dropout = 0.5
-
-    def __init__(self, output):
-        super().__init__()
-        self.output = output
-
-    def compute_dtype(self, device):
-        return torch.float32
-
-    def forward_low(self, x, t, input_dropout=False, condition=None):
-        return self.output
-
-
 def test_diffusion_loss_is_the_weighted_mean_over_items():
     schedule = GaussianSchedule(5, 0.1, 1e-4, 0.02)
     x0 = (torch.rand(64, 12) < 0.3).float()
-    assert float(diffusion_loss(_Oracle(x0), schedule, x0).loss) == 0.0
+    assert float(diffusion_loss(Oracle(x0), schedule, x0).loss) == 0.0
     torch.manual_seed(5)
-    result = diffusion_loss(_Oracle(torch.zeros_like(x0)), schedule, x0, "snr")
+    result = diffusion_loss(Oracle(torch.zeros_like(x0)), schedule, x0, "snr")
     expected = (schedule.loss_weights(result.t, "snr") * x0.pow(2).mean(-1)).mean()
     torch.testing.assert_close(result.loss, expected)
     torch.manual_seed(5)
-    uniform = diffusion_loss(_Oracle(torch.zeros_like(x0)), schedule, x0, "uniform")
+    uniform = diffusion_loss(Oracle(torch.zeros_like(x0)), schedule, x0, "uniform")
     torch.testing.assert_close(uniform.loss, x0.pow(2).mean())
 
 

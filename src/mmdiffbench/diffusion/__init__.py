@@ -11,6 +11,7 @@ from mmdiffbench.diffusion.inference import (
 )
 from mmdiffbench.diffusion.loss import DiffusionLoss, diffusion_loss, row_mean_squared_error
 from mmdiffbench.diffusion.schedule import TARGETS, WEIGHTINGS, GaussianSchedule
+from mmdiffbench.diffusion.timesteps import ImportanceSampler
 
 __all__ = [
     "NOISE_SCHEDULES",
@@ -20,6 +21,7 @@ __all__ = [
     "DiffusionLoss",
     "FastReverseChain",
     "GaussianSchedule",
+    "ImportanceSampler",
     "diffusion_loss",
     "fast_chain_applies",
     "linear_betas",

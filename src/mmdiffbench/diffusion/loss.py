@@ -1,6 +1,6 @@
 """The denoiser's training loss: the target's squared error over drawn steps (eq. 11-13).
 
-Per row: draw t uniformly from {0..T-1}, noise x0 to x_t
+Per row: draw t (uniformly from {0..T-1}, or by an `ImportanceSampler`), noise x0 to x_t
 (eq. 2), predict with input dropout, and take the mean over the row's entries of the squared
 error of the target (x0, or the noise eps for DiffRec's `eps`), weighted per row by
 `GaussianSchedule.loss_weights`. The mean over entries (not the squared norm of eq. 11) is the
@@ -19,6 +19,7 @@ import torch
 
 from mmdiffbench.diffusion.denoiser import Denoiser, keep_mask
 from mmdiffbench.diffusion.schedule import GaussianSchedule
+from mmdiffbench.diffusion.timesteps import ImportanceSampler, uniform_steps
 
 
 class _RowMeanSquaredError(torch.autograd.Function):
@@ -82,10 +83,17 @@ def diffusion_loss(
     x0: torch.Tensor,
     weighting: str = "snr",
     target: str = "x0",
+    sampler: ImportanceSampler | None = None,
     condition: torch.Tensor | None = None,
 ) -> DiffusionLoss:
-    """The loss of one batch of rows (B x width: interaction rows or embeddings)."""
-    t = torch.randint(0, schedule.steps, (x0.shape[0],), device=x0.device)
+    """The loss of one batch of rows (B x width: interaction rows or embeddings).
+
+    `sampler` draws t and takes the batch's weighted losses; each is then divided by p_t T.
+    """
+    if sampler is None:
+        t, divisor = uniform_steps(schedule.steps, x0.shape[0], x0.device), None
+    else:
+        t, divisor = sampler.sample(x0.shape[0], x0.device)
     if target == "x0" and not denoiser.normalize_input:
         rows = noised_dropped_rows(schedule, x0, t, denoiser.dropout, denoiser.compute_dtype(x0.device))
         x0_hat = denoiser.forward_low(rows, t, condition=condition)
@@ -98,4 +106,8 @@ def diffusion_loss(
         per_row = row_mean_squared_error(output, x0 if target == "x0" else noise)
         if target == "eps" and weighting == "diffrec":
             per_row = torch.where(t == 0, row_mean_squared_error(x0_hat, x0) / 2.0, per_row)
-    return DiffusionLoss((schedule.loss_weights(t, weighting, target) * per_row).mean(), x0_hat, t)
+    weighted = schedule.loss_weights(t, weighting, target) * per_row
+    if sampler is not None:
+        sampler.record(t, weighted)
+        weighted = weighted / divisor
+    return DiffusionLoss(weighted.mean(), x0_hat, t)
