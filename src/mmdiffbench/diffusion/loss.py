@@ -91,7 +91,7 @@ def diffusion_loss(
     `sampler` draws t and takes the batch's weighted losses; each is then divided by p_t T.
     """
     if sampler is None:
-        t, divisor = uniform_steps(schedule.steps, x0.shape[0], x0.device), None
+        t = uniform_steps(schedule.steps, x0.shape[0], x0.device)
     else:
         t, divisor = sampler.sample(x0.shape[0], x0.device)
     if target == "x0" and not denoiser.normalize_input:

@@ -26,6 +26,9 @@ def uniform_steps(steps: int, batch: int, device: torch.device) -> torch.Tensor:
 class ImportanceSampler(nn.Module):
     """DiffRec's importance sampling of t; `history` is its N, `uniform_floor` its u."""
 
+    loss_history: torch.Tensor  # steps x N, float64, zero-padded until full
+    loss_counts: torch.Tensor  # losses held per step
+
     def __init__(self, steps: int, history: int = 10, uniform_floor: float = 0.001) -> None:
         super().__init__()
         self.steps, self.uniform_floor = steps, uniform_floor
