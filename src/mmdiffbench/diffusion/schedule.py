@@ -103,7 +103,9 @@ class GaussianSchedule(nn.Module):
         """Per-sample weights of the squared error of the target.
 
         `snr`: SNR(t-1) - SNR(t), 1 at index 0 (eq. 11-12 as the official code runs them), a
-        weight of the x0 error only; `uniform`: all ones (the practical eq. 13); `diffrec`:
+        weight of the x0 error only; `uniform`: all ones (the practical eq. 13; DiffRec's
+        `reweight=False` branch, which at YiyanXu/DiffRec@5b0420e stops on an unbound `loss`,
+        read as the unweighted error); `diffrec`:
         DiffRec's `reweight=True`, `snr` for x0 and for eps (1 - bar_t) / ((1 - bar_{t-1})^2
         (1 - beta_t)), 1 at index 0, as its code has it (not the ELBO weight
         beta_t / ((1 - beta_t)(1 - bar_{t-1}))); its index-0 eps term is the loss's concern.

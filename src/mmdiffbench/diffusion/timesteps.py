@@ -1,12 +1,13 @@
 """Drawing the training step t: uniform (DiffMM) or DiffRec's importance sampling.
 
-DiffRec (YiyanXu/DiffRec `GaussianDiffusion.sample_timesteps` and `training_losses`) keeps the
+DiffRec (YiyanXu/DiffRec@5b0420e `GaussianDiffusion.sample_timesteps`, `training_losses`) keeps the
 last N = 10 weighted losses of each step. Until every step has N of them it draws t uniformly
 (and divides by nothing); then p_t = (1 - u) sqrt(mean_k L_{t,k}^2) / sum_s sqrt(mean_k L_{s,k}^2)
 + u / T with the uniform floor u = 0.001, and each sample's loss is divided by p_t T, so that
 E_{t ~ p}[L_t / (p_t T)] = (1/T) sum_t L_t, the expectation under uniform draws. The history takes
 the weighted loss before that division, one sample at a time in batch order (the oldest dropped
-once a step holds N). LD4MRec (eq. 13, Alg. 1) describes the same rule without N or the floor.
+once a step holds N). LD4MRec (eq. 13, Alg. 1) describes the same rule without N or the floor;
+DiffRec's values are the defaults for it too.
 
 The history is two buffers, so it is in the owner's state_dict and a resumed run draws exactly
 the steps an uninterrupted one would.
