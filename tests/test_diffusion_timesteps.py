@@ -139,3 +139,5 @@ def test_warm_up_draws_and_losses_equal_the_default_uniform_path():
     warming = diffusion_loss(den, schedule, x0, sampler=ImportanceSampler(STEPS, N, FLOOR))
     assert torch.equal(warming.t, default.t)
     assert torch.equal(warming.loss, default.loss)
+    with pytest.raises(ValueError, match="steps"):
+        diffusion_loss(den, schedule, x0, sampler=ImportanceSampler(STEPS + 1))

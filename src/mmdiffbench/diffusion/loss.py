@@ -92,6 +92,8 @@ def diffusion_loss(
     """
     if sampler is None:
         t = uniform_steps(schedule.steps, x0.shape[0], x0.device)
+    elif sampler.steps != schedule.steps:
+        raise ValueError(f"the sampler has {sampler.steps} steps, the schedule {schedule.steps}")
     else:
         t, divisor = sampler.sample(x0.shape[0], x0.device)
     if target == "x0" and not denoiser.normalize_input:
