@@ -17,6 +17,7 @@ from mmdiffbench.diffusion import (
 )
 from mmdiffbench.diffusion.denoiser import inverted_dropout
 from mmdiffbench.diffusion.loss import noised_dropped_rows
+from tests._diffusion_helpers import Oracle
 
 
 def test_timestep_embedding_is_cosine_then_sine():
@@ -78,39 +79,23 @@ def test_bf16_chain_stays_close_and_keeps_the_top_item():
     assert (approx - exact).abs().max() < 0.05
 
 
-class _Oracle(torch.nn.Module):
-    """A stand-in denoiser that returns fixed rows, to test the loss arithmetic."""
-
-    normalize_input = False
-    dropout = 0.5
-
-    def __init__(self, output):
-        super().__init__()
-        self.output = output
-
-    def compute_dtype(self, device):
-        return torch.float32
-
-    def forward_low(self, x, t, input_dropout=False):
-        return self.output
-
-
 def test_diffusion_loss_is_the_weighted_mean_over_items():
     schedule = GaussianSchedule(5, 0.1, 1e-4, 0.02)
     x0 = (torch.rand(64, 12) < 0.3).float()
-    assert float(diffusion_loss(_Oracle(x0), schedule, x0).loss) == 0.0
+    assert float(diffusion_loss(Oracle(x0), schedule, x0).loss) == 0.0
     torch.manual_seed(5)
-    result = diffusion_loss(_Oracle(torch.zeros_like(x0)), schedule, x0, "snr")
+    result = diffusion_loss(Oracle(torch.zeros_like(x0)), schedule, x0, "snr")
     expected = (schedule.loss_weights(result.t, "snr") * x0.pow(2).mean(-1)).mean()
     torch.testing.assert_close(result.loss, expected)
     torch.manual_seed(5)
-    uniform = diffusion_loss(_Oracle(torch.zeros_like(x0)), schedule, x0, "uniform")
+    uniform = diffusion_loss(Oracle(torch.zeros_like(x0)), schedule, x0, "uniform")
     torch.testing.assert_close(uniform.loss, x0.pow(2).mean())
 
 
-def _literal_forward(den, x, t):
-    """The official form: one Linear over [x; W_t emb(t)], tanh between layers."""
-    h = torch.cat([x, den.step_layer(timestep_embedding(t, den.step_dim))], dim=-1)
+def _literal_forward(den, x, t, condition=None):
+    """The official form: one Linear over [x; condition; W_t emb(t)], tanh between layers."""
+    parts = [x] if condition is None else [x, condition]
+    h = torch.cat([*parts, den.step_layer(timestep_embedding(t, den.step_dim))], dim=-1)
     for i, layer in enumerate(den.layers):
         h = layer(h) if i == 0 else layer(torch.tanh(h))
     return h
@@ -185,3 +170,38 @@ def test_noised_dropped_rows_equal_dropout_of_q_sample_with_the_same_draws(p):
     low = noised_dropped_rows(schedule, x0, t, p, torch.bfloat16)
     assert low.dtype == torch.bfloat16
     torch.testing.assert_close(low.float(), literal, rtol=1e-2, atol=1e-3)
+
+
+def test_condition_is_concatenated_before_the_first_layer():
+    torch.manual_seed(12)
+    den = Denoiser(20, [16], condition_dim=6)
+    x, t = torch.rand(4, 20), torch.tensor([0, 1, 2, 3])
+    condition = torch.randn(4, 6, requires_grad=True)
+    out = den(x, t, condition=condition)
+    assert out.shape == (4, 20)
+    torch.testing.assert_close(out, _literal_forward(den, x, t, condition))
+    assert not torch.allclose(den(x, t, condition=condition + 1.0), out)
+    out.square().sum().backward()
+    assert condition.grad.shape == (4, 6) and bool(condition.grad.abs().sum() > 0)
+    assert den.layers[0].weight.grad.shape == (16, 20 + 6 + 10)
+    with pytest.raises(ValueError, match="condition"):
+        den(x, t)
+    with pytest.raises(ValueError, match="condition"):
+        Denoiser(20, [16])(x, t, condition=condition)
+    assert not fast_chain_applies(den, sampling_noise=False)
+
+
+def test_condition_reaches_the_loss_and_the_chain():
+    torch.manual_seed(13)
+    den, schedule = Denoiser(12, [8], condition_dim=3), GaussianSchedule(4, 0.1, 1e-4, 0.02)
+    x0 = torch.randn(5, 12)  # embedding-like rows
+    for target in ("x0", "eps"):
+        condition = torch.randn(5, 3, requires_grad=True)
+        diffusion_loss(den, schedule, x0, "uniform", target, condition=condition).loss.backward()
+        assert condition.grad.shape == (5, 3) and bool(condition.grad.abs().sum() > 0)
+    with torch.no_grad():
+        x = x0
+        for step in reversed(range(4)):
+            t = torch.full((5,), step)
+            x = schedule.posterior_mean(_literal_forward(den, x, t, condition), x, t)
+    torch.testing.assert_close(reverse_chain(den, schedule, x0, condition=condition.detach()), x)

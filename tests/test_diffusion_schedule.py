@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmdiffbench.diffusion import GaussianSchedule, linear_cumulative_betas
+from mmdiffbench.diffusion import GaussianSchedule, schedule_betas
 
 S, LO, HI, T = 0.1, 1e-4, 0.02, 5
 
@@ -67,7 +67,7 @@ def test_first_step_posterior_returns_x0():
 
 def test_loss_weights_are_snr_differences_and_one_at_the_first_step():
     schedule = GaussianSchedule(T, S, LO, HI)
-    bar = np.cumprod(1 - linear_cumulative_betas(T, S, LO, HI, 1e-4))  # float64, independent of the buffers
+    bar = np.cumprod(1 - schedule_betas("linear-var", T, S, LO, HI, 1e-4))  # float64, independent of the buffers
     snr = bar / (1 - bar)
     t = torch.arange(T)
     expected = np.concatenate([[1.0], snr[:-1] - snr[1:]])
@@ -76,3 +76,80 @@ def test_loss_weights_are_snr_differences_and_one_at_the_first_step():
     assert torch.equal(schedule.loss_weights(t, "uniform"), torch.ones(T))
     with pytest.raises(ValueError, match="weighting"):
         schedule.loss_weights(t, "bogus")
+
+
+def test_diffrec_linear_schedule_spaces_the_betas_themselves():
+    schedule = GaussianSchedule(T, S, LO, HI, first_beta=None, noise_schedule="linear")
+    betas = [S * LO + k / (T - 1) * (S * HI - S * LO) for k in range(T)]
+    np.testing.assert_allclose(schedule.betas.numpy(), betas, rtol=1e-6)
+    bar, expected = 1.0, []
+    for beta in betas:
+        bar *= 1 - beta
+        expected.append(bar)
+    np.testing.assert_allclose(schedule.alphas_cumprod.numpy(), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("noise_schedule", ["linear", "linear-var"])
+def test_first_beta_overrides_only_the_first_beta(noise_schedule):
+    plain = GaussianSchedule(T, S, LO, HI, first_beta=None, noise_schedule=noise_schedule)
+    fixed = GaussianSchedule(T, S, LO, HI, first_beta=1e-5, noise_schedule=noise_schedule)  # DiffRec's beta_fixed
+    assert float(fixed.betas[0]) == pytest.approx(1e-5)
+    assert torch.equal(fixed.betas[1:], plain.betas[1:])
+
+
+def test_ld4mrec_schedule_is_eq3_with_the_upper_bound_one():
+    s, a_min, steps = 0.01, 0.05, 6
+    schedule = GaussianSchedule(steps, s, a_min, 1.0, first_beta=None, noise_schedule="ld4mrec")
+    expected = [s * (a_min + (t - 1) / (steps - 1) * (1 - a_min)) for t in range(1, steps + 1)]
+    np.testing.assert_allclose(1 - schedule.alphas_cumprod.double().numpy(), expected, atol=6e-8)  # float32 buffers
+    assert expected[0] == pytest.approx(0.0005) and expected[-1] == pytest.approx(0.01)  # the fact sheet's values
+    with pytest.raises(ValueError, match="noise_max"):
+        GaussianSchedule(steps, s, a_min, 0.5, noise_schedule="ld4mrec")
+    with pytest.raises(ValueError, match="schedule"):
+        GaussianSchedule(steps, s, a_min, 1.0, noise_schedule="cosine")
+
+
+def _bars(schedule, step):
+    beta = float(schedule.betas[step])
+    bar = float(np.prod([1 - float(b) for b in schedule.betas[: step + 1]]))
+    return beta, bar, bar / (1 - beta)
+
+
+@pytest.mark.parametrize("step", [0, 2, 4])
+def test_eps_target_recovers_x0_from_the_forward_sample(step):
+    schedule = GaussianSchedule(T, 1.0, 0.05, 0.5)
+    _, bar, _ = _bars(schedule, step)
+    x0, eps = torch.tensor([[0.0, 1.0, -2.0]]), torch.tensor([[0.5, -1.5, 0.3]])
+    xt = np.sqrt(bar) * x0 + np.sqrt(1 - bar) * eps
+    t = torch.tensor([step])
+    torch.testing.assert_close(schedule.x0_from_output(eps, xt, t, "eps"), x0, atol=1e-5, rtol=1e-5)
+    assert schedule.x0_from_output(eps, xt, t, "x0") is eps
+    with pytest.raises(ValueError, match="target"):
+        schedule.x0_from_output(eps, xt, t, "v")
+
+
+@pytest.mark.parametrize("step", [0, 1, 3, 4])
+def test_eps_posterior_mean_is_the_textbook_form(step):
+    """mu = (x_t - beta_t / sqrt(1 - bar_t) eps) / sqrt(1 - beta_t) (Ho et al. eq. 11)."""
+    schedule = GaussianSchedule(T, 1.0, 0.05, 0.5)
+    beta, bar, _ = _bars(schedule, step)
+    xt, eps = torch.tensor([[1.2, -0.4, 0.0]]), torch.tensor([[0.3, 0.9, -1.1]])
+    t = torch.tensor([step])
+    expected = (xt - beta / np.sqrt(1 - bar) * eps) / np.sqrt(1 - beta)
+    got = schedule.posterior_mean(schedule.x0_from_output(eps, xt, t, "eps"), xt, t)
+    torch.testing.assert_close(got, expected.float(), atol=1e-5, rtol=1e-5)
+
+
+def test_diffrec_weights_for_both_targets():
+    schedule = GaussianSchedule(T, S, LO, HI, first_beta=1e-5)
+    snr, eps_weight = [1.0], [1.0]
+    for step in range(1, T):
+        beta, bar, bar_prev = _bars(schedule, step)
+        snr.append(bar_prev / (1 - bar_prev) - bar / (1 - bar))
+        eps_weight.append((1 - bar) / ((1 - bar_prev) ** 2 * (1 - beta)))
+    t = torch.arange(T)
+    np.testing.assert_allclose(schedule.loss_weights(t, "diffrec", "x0").numpy(), snr, rtol=1e-3)
+    np.testing.assert_allclose(schedule.loss_weights(t, "diffrec", "eps").numpy(), eps_weight, rtol=1e-3)
+    assert torch.equal(schedule.loss_weights(t, "uniform", "eps"), torch.ones(T))
+    with pytest.raises(ValueError, match="x0 target only"):
+        schedule.loss_weights(t, "snr", "eps")

@@ -3,7 +3,10 @@
 The reverse chain always runs all T steps (index T-1 down to 0, as the official code),
 each x_{t-1} = mu_theta(x_t, t) = c_x0[t] x0_hat + c_xt[t] x_t (eq. 10), optionally with
 posterior noise (`sampling_noise`, off in every official command line). T' = 0 starts from
-x0 itself (the official default).
+x0 itself (the official default). For the eps target x0_hat is recovered from x_t first, as
+DiffRec's `p_mean_variance` does. `one_step_x0` is LD4MRec's forward-free inference (Alg. 2):
+one denoiser call on the (by default un-noised) input at a chosen step; LD4MRec's learnable
+input time z_in belongs to its network, so the step here is the integer the network is given.
 
 `reverse_chain` is the literal chain. `reverse_chain_fast` computes the same result with
 far fewer FLOPs for the one-hidden-layer tanh denoiser without input normalisation or
@@ -23,11 +26,25 @@ from mmdiffbench.diffusion.denoiser import Denoiser
 from mmdiffbench.diffusion.schedule import GaussianSchedule
 
 
+def _steps(x: torch.Tensor, step: int) -> torch.Tensor:
+    return torch.full((x.shape[0],), step, dtype=torch.long, device=x.device)
+
+
 def _start(schedule: GaussianSchedule, x0: torch.Tensor, corrupt_steps: int) -> torch.Tensor:
     if corrupt_steps == 0:
         return x0
-    t = torch.full((x0.shape[0],), corrupt_steps - 1, dtype=torch.long, device=x0.device)
-    return schedule.q_sample(x0, t)
+    return schedule.q_sample(x0, _steps(x0, corrupt_steps - 1))
+
+
+def _x0_hat(
+    denoiser: Denoiser,
+    schedule: GaussianSchedule,
+    x: torch.Tensor,
+    t: torch.Tensor,
+    target: str,
+    condition: torch.Tensor | None,
+) -> torch.Tensor:
+    return schedule.x0_from_output(denoiser(x, t, condition=condition), x, t, target)
 
 
 @torch.no_grad()
@@ -37,20 +54,44 @@ def reverse_chain(
     x0: torch.Tensor,
     corrupt_steps: int = 0,
     sampling_noise: bool = False,
+    target: str = "x0",
+    condition: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The denoised rows (B x n_items) after T reverse steps from x0 corrupted T' steps."""
+    """The denoised rows (B x width) after T reverse steps from x0 corrupted T' steps."""
     x = _start(schedule, x0, corrupt_steps)
     for step in reversed(range(schedule.steps)):
-        t = torch.full((x.shape[0],), step, dtype=torch.long, device=x.device)
-        x = schedule.posterior_mean(denoiser(x, t), x, t)
+        t = _steps(x, step)
+        x = schedule.posterior_mean(_x0_hat(denoiser, schedule, x, t, target, condition), x, t)
         if sampling_noise and step > 0:
             # the official code uses index 1's log-variance at index 0; index 0 adds no noise
             x = x + schedule.posterior_variance[step].sqrt() * torch.randn_like(x)
     return x
 
 
-def fast_chain_applies(denoiser: Denoiser, sampling_noise: bool) -> bool:
-    return len(denoiser.layers) == 2 and not denoiser.normalize_input and not sampling_noise
+@torch.no_grad()
+def one_step_x0(
+    denoiser: Denoiser,
+    schedule: GaussianSchedule,
+    x: torch.Tensor,
+    step: int,
+    corrupt_steps: int = 0,
+    target: str = "x0",
+    condition: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """x0_hat (B x width) from one denoiser call at `step` on x, corrupted T' steps first if asked."""
+    x = _start(schedule, x, corrupt_steps)
+    return _x0_hat(denoiser, schedule, x, _steps(x, step), target, condition)
+
+
+def fast_chain_applies(denoiser: Denoiser, sampling_noise: bool, target: str = "x0") -> bool:
+    """Whether `FastReverseChain` computes `reverse_chain`: x0 target, no condition (see above)."""
+    return (
+        len(denoiser.layers) == 2
+        and not denoiser.normalize_input
+        and not sampling_noise
+        and target == "x0"
+        and denoiser.condition_dim == 0
+    )
 
 
 class FastReverseChain:
@@ -64,16 +105,18 @@ class FastReverseChain:
     @torch.no_grad()
     def __init__(self, denoiser: Denoiser, schedule: GaussianSchedule, corrupt_steps: int = 0) -> None:
         if not fast_chain_applies(denoiser, sampling_noise=False):
-            raise ValueError("the fast chain needs a one-hidden-layer denoiser without input normalisation")
+            raise ValueError(
+                "the fast chain needs a one-hidden-layer denoiser without input normalisation or condition"
+            )
         first, last = denoiser.layers
-        n_items = denoiser.n_items
+        width = denoiser.width
         device = first.weight.device
         self.schedule, self.corrupt_steps = schedule, corrupt_steps
-        self.w_in_t = first.weight[:, :n_items].T.contiguous()  # items x hidden, float32
-        w_loop = first.weight[:, :n_items] @ last.weight  # hidden x hidden
-        self.b_loop = first.weight[:, :n_items] @ last.bias
+        self.w_in_t = first.weight[:, :width].T.contiguous()  # width x hidden, float32
+        w_loop = first.weight[:, :width] @ last.weight  # hidden x hidden
+        self.b_loop = first.weight[:, :width] @ last.bias
         steps = torch.arange(schedule.steps, device=device)
-        self.offsets = denoiser.step_embedding(steps) @ first.weight[:, n_items:].T + first.bias  # steps x hidden
+        self.offsets = denoiser.step_embedding(steps) @ first.weight[:, width:].T + first.bias  # steps x hidden
         low = self.dtype = denoiser.compute_dtype(device)
         self.w_loop_t = w_loop.T.contiguous().to(low)
         self.w_out_t = last.weight.T.contiguous().to(low)

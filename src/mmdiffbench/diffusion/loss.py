@@ -1,11 +1,14 @@
-"""The denoiser's training loss: x0 reconstruction over uniformly drawn steps (eq. 11-13).
+"""The denoiser's training loss: the target's squared error over drawn steps (eq. 11-13).
 
-Per user: draw t uniformly from {0..T-1}, noise x0 to x_t (eq. 2), predict x0_hat with input
-dropout, and take the mean over items of (x0 - x0_hat)^2, weighted per user by
-`GaussianSchedule.loss_weights` (`snr`: the official code; `uniform`: eq. 13). The mean over
-items (not the squared norm of eq. 11) is the official code's choice; it only rescales.
-Models add their own terms (DiffMM's MSI, eq. 14) to the returned prediction, which is left
-in the denoiser's compute dtype (bfloat16 on CPU by default) so that their products stay fast.
+Per row: draw t (uniformly from {0..T-1}, or by an `ImportanceSampler`), noise x0 to x_t
+(eq. 2), predict with input dropout, and take the mean over the row's entries of the squared
+error of the target (x0, or the noise eps for DiffRec's `eps`), weighted per row by
+`GaussianSchedule.loss_weights`. The mean over entries (not the squared norm of eq. 11) is the
+official codes' choice; it only rescales. Under `diffrec` weighting with the eps target the
+index-0 term is DiffRec's likelihood term, half the mean squared x0 error of the recovered x0.
+Models add their own terms (DiffMM's MSI, eq. 14) to the returned x0 prediction, which for the x0
+target is left in the denoiser's compute dtype (bfloat16 on CPU by default) so that their
+products stay fast.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import torch
 
 from mmdiffbench.diffusion.denoiser import Denoiser, keep_mask
 from mmdiffbench.diffusion.schedule import GaussianSchedule
+from mmdiffbench.diffusion.timesteps import ImportanceSampler, uniform_steps
 
 
 class _RowMeanSquaredError(torch.autograd.Function):
@@ -46,8 +50,8 @@ def row_mean_squared_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Te
 
 @dataclass
 class DiffusionLoss:
-    """The weighted reconstruction loss (batch mean) and the prediction it was computed on
-    (in the denoiser's compute dtype)."""
+    """The weighted loss (batch mean), the x0 prediction it was computed on (in the denoiser's
+    compute dtype for the x0 target, recovered from x_t in float32 for eps) and the steps."""
 
     loss: torch.Tensor
     x0_hat: torch.Tensor
@@ -74,13 +78,38 @@ def noised_dropped_rows(
 
 
 def diffusion_loss(
-    denoiser: Denoiser, schedule: GaussianSchedule, x0: torch.Tensor, weighting: str = "snr"
+    denoiser: Denoiser,
+    schedule: GaussianSchedule,
+    x0: torch.Tensor,
+    weighting: str = "snr",
+    target: str = "x0",
+    sampler: ImportanceSampler | None = None,
+    condition: torch.Tensor | None = None,
 ) -> DiffusionLoss:
-    t = torch.randint(0, schedule.steps, (x0.shape[0],), device=x0.device)
-    if denoiser.normalize_input:  # the noisy rows are normalised before the dropout: the literal order
-        x0_hat = denoiser.forward_low(schedule.q_sample(x0, t), t, input_dropout=True)
+    """The loss of one batch of rows (B x width: interaction rows or embeddings).
+
+    `sampler` draws t and takes the batch's weighted losses; each is then divided by p_t T.
+    """
+    if sampler is None:
+        t = uniform_steps(schedule.steps, x0.shape[0], x0.device)
+    elif sampler.steps != schedule.steps:
+        raise ValueError(f"the sampler has {sampler.steps} steps, the schedule {schedule.steps}")
     else:
+        t, divisor = sampler.sample(x0.shape[0], x0.device)
+    if target == "x0" and not denoiser.normalize_input:
         rows = noised_dropped_rows(schedule, x0, t, denoiser.dropout, denoiser.compute_dtype(x0.device))
-        x0_hat = denoiser.forward_low(rows, t)
-    per_user = row_mean_squared_error(x0_hat, x0)
-    return DiffusionLoss((schedule.loss_weights(t, weighting) * per_user).mean(), x0_hat, t)
+        x0_hat = denoiser.forward_low(rows, t, condition=condition)
+        per_row = row_mean_squared_error(x0_hat, x0)
+    else:  # the literal order: noise, normalisation, dropout
+        noise = torch.randn_like(x0)
+        xt = schedule.q_sample(x0, t, noise)
+        output = denoiser.forward_low(xt, t, input_dropout=True, condition=condition)
+        x0_hat = schedule.x0_from_output(output, xt, t, target)
+        per_row = row_mean_squared_error(output, x0 if target == "x0" else noise)
+        if target == "eps" and weighting == "diffrec":
+            per_row = torch.where(t == 0, row_mean_squared_error(x0_hat, x0) / 2.0, per_row)
+    weighted = schedule.loss_weights(t, weighting, target) * per_row
+    if sampler is not None:
+        sampler.record(t, weighted)
+        weighted = weighted / divisor
+    return DiffusionLoss(weighted.mean(), x0_hat, t)

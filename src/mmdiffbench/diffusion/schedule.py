@@ -1,14 +1,17 @@
 """The Gaussian noise schedule of DiffMM eq. 1-3 and the DDPM quantities derived from it.
 
 Indices are 0-based as in the official code: step index t in {0, ..., T-1} is the paper's
-step t + 1. The schedule is linear in the cumulative noise 1 - gamma_bar (eq. 3):
-    1 - gamma_bar_t = s * (gamma_min + t / (T - 1) * (gamma_max - gamma_min)).
-The official code (HKUDS/DiffMM @fae20e6, `GaussianDiffusion(beta_fixed=True)`) then
-overwrites the first beta with 1e-4 and recomputes gamma_bar; `first_beta` reproduces that
-(default in the YAML) and `first_beta=None` keeps eq. 3 exactly.
+step t + 1. The betas come from `betas.schedule_betas` (default `linear-var`, DiffMM eq. 3
+with the official first beta 1e-4, `first_beta=None` keeps eq. 3 exactly).
+
+The network predicts either x0 (DiffMM, LD4MRec, DiffRec `x0`) or the noise eps (DiffRec
+`eps`, its `mean_type`); `x0_from_output` turns either into the x0 estimate that the
+posterior mean of eq. 8 takes, which is how DiffRec forms its eps-model mean.
 
 Everything is precomputed once in float64 and stored as float32 buffers, so the schedule
-moves with the model and is part of its state_dict.
+moves with the model. The buffers that DiffMM's checkpoints carry stay in the state_dict; those
+added for the eps target and DiffRec's weights are derived and not saved (persistent=False), so
+those checkpoints still load strictly.
 """
 
 from __future__ import annotations
@@ -17,39 +20,36 @@ import numpy as np
 import torch
 from torch import nn
 
+from mmdiffbench.diffusion.betas import schedule_betas
 
-def linear_cumulative_betas(
-    steps: int, scale: float, noise_min: float, noise_max: float, first_beta: float | None = None
-) -> np.ndarray:
-    """betas (float64) whose cumulative noise 1 - prod(1 - beta) follows eq. 3."""
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    one_minus_bar = scale * np.linspace(noise_min, noise_max, steps, dtype=np.float64)
-    bar = 1.0 - one_minus_bar
-    betas = np.empty(steps, dtype=np.float64)
-    betas[0] = one_minus_bar[0]
-    betas[1:] = np.minimum(1.0 - bar[1:] / bar[:-1], 0.999)
-    if first_beta is not None:
-        betas[0] = first_beta
-    return betas
+TARGETS = ("x0", "eps")
+WEIGHTINGS = ("snr", "uniform", "diffrec")
 
 
 class GaussianSchedule(nn.Module):
     """Forward sampling (eq. 2), posterior (eq. 7-8) and loss weights (eq. 11-12)."""
 
     def __init__(
-        self, steps: int, scale: float, noise_min: float, noise_max: float, first_beta: float | None = 1e-4
+        self,
+        steps: int,
+        scale: float,
+        noise_min: float,
+        noise_max: float,
+        first_beta: float | None = 1e-4,
+        noise_schedule: str = "linear-var",
     ) -> None:
         super().__init__()
         self.steps = steps
-        betas = linear_cumulative_betas(steps, scale, noise_min, noise_max, first_beta)
+        betas = schedule_betas(noise_schedule, steps, scale, noise_min, noise_max, first_beta)
         bar = np.cumprod(1.0 - betas)
         bar_prev = np.concatenate([[1.0], bar[:-1]])  # gamma_bar_{-1} = 1
         variance = betas * (1.0 - bar_prev) / (1.0 - bar)
         snr = bar / (1.0 - bar)
         snr_prev = np.concatenate([[np.inf], snr[:-1]])
         weights = np.where(np.arange(steps) == 0, 1.0, snr_prev - snr)  # eq. 11 without 1/2; eq. 12 at index 0
-        tensors = {
+        eps_weights = np.ones(steps)  # DiffRec's eps reweighting, 1 at index 0 where it divides by zero
+        eps_weights[1:] = (1.0 - bar[1:]) / ((1.0 - bar_prev[1:]) ** 2 * (1.0 - betas[1:]))
+        saved = {
             "betas": betas,
             "alphas_cumprod": bar,
             "sqrt_alphas_cumprod": np.sqrt(bar),
@@ -59,12 +59,18 @@ class GaussianSchedule(nn.Module):
             "posterior_coef_xt": (1.0 - bar_prev) * np.sqrt(1.0 - betas) / (1.0 - bar),
             "snr_weights": weights,
         }
-        for name, value in tensors.items():
-            self.register_buffer(name, torch.tensor(value, dtype=torch.float32))
+        derived = {
+            "sqrt_recip_alphas_cumprod": np.sqrt(1.0 / bar),
+            "sqrt_recipm1_alphas_cumprod": np.sqrt(1.0 / bar - 1.0),
+            "diffrec_eps_weights": eps_weights,
+        }
+        for tensors, persistent in ((saved, True), (derived, False)):
+            for name, value in tensors.items():
+                self.register_buffer(name, torch.tensor(value, dtype=torch.float32), persistent=persistent)
 
     @staticmethod
     def _at(values: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """values[t] shaped (B, 1) to broadcast over items."""
+        """values[t] shaped (B, 1) to broadcast over a row's entries."""
         return values[t].unsqueeze(-1)
 
     def q_coefficients(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,14 +88,35 @@ class GaussianSchedule(nn.Module):
         """mu~(x_t, x0, t) of eq. 8 (and, with x0 predicted, mu_theta of eq. 10)."""
         return self._at(self.posterior_coef_x0, t) * x0 + self._at(self.posterior_coef_xt, t) * xt
 
-    def loss_weights(self, t: torch.Tensor, weighting: str) -> torch.Tensor:
-        """Per-sample weights of the x0 reconstruction loss.
+    def x0_from_output(self, output: torch.Tensor, xt: torch.Tensor, t: torch.Tensor, target: str) -> torch.Tensor:
+        """The x0 estimate from the network's output: itself for `x0`, eq. 2 solved for x0 for `eps`."""
+        if target == "x0":
+            return output
+        if target == "eps":
+            return (
+                self._at(self.sqrt_recip_alphas_cumprod, t) * xt
+                - self._at(self.sqrt_recipm1_alphas_cumprod, t) * output
+            )
+        raise ValueError(f"unknown target {target!r}; expected one of {TARGETS}")
 
-        `snr`: SNR(t-1) - SNR(t), 1 at index 0 (eq. 11-12 as the official code runs them);
-        `uniform`: all ones (the practical eq. 13).
+    def loss_weights(self, t: torch.Tensor, weighting: str, target: str = "x0") -> torch.Tensor:
+        """Per-sample weights of the squared error of the target.
+
+        `snr`: SNR(t-1) - SNR(t), 1 at index 0 (eq. 11-12 as the official code runs them), a
+        weight of the x0 error only; `uniform`: all ones (the practical eq. 13; DiffRec's
+        `reweight=False` branch, which at YiyanXu/DiffRec@5b0420e stops on an unbound `loss`,
+        read as the unweighted error); `diffrec`:
+        DiffRec's `reweight=True`, `snr` for x0 and for eps (1 - bar_t) / ((1 - bar_{t-1})^2
+        (1 - beta_t)), 1 at index 0, as its code has it (not the ELBO weight
+        beta_t / ((1 - beta_t)(1 - bar_{t-1}))); its index-0 eps term is the loss's concern.
         """
-        if weighting == "snr":
-            return self.snr_weights[t]
         if weighting == "uniform":
             return torch.ones_like(t, dtype=self.snr_weights.dtype)
-        raise ValueError(f"unknown loss weighting {weighting!r}; expected 'snr' or 'uniform'")
+        if weighting == "snr" and target == "x0":
+            return self.snr_weights[t]
+        if weighting == "diffrec" and target in TARGETS:
+            return (self.snr_weights if target == "x0" else self.diffrec_eps_weights)[t]
+        raise ValueError(
+            f"no loss weighting {weighting!r} for target {target!r}; expected one of {WEIGHTINGS} "
+            "('snr' for the x0 target only)"
+        )
