@@ -1,0 +1,85 @@
+"""Does a code change keep a model's numbers? One run with the library at git revision REV and one
+with the working tree, same data, model, seed and settings, one thread each (a one-thread CPU run
+is bit-identical for a seed), then every shared history column, the metrics and every tensor of
+model.pt compared exactly. Not a test: run it by hand after a refactoring.
+
+    PYTHONPATH=src python benchmarks/same_numbers.py --baseline-ref 08853eb \
+        --data ../shared/datasets/tiktok --model diffmm --seed 421 --set epochs=1
+
+Columns that exist on one side only (a renamed loss term) are listed, not compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+METRIC_KEYS = ("selected_epoch", "val", "test", "test_groups", "paper_protocol")
+
+
+def train(src: Path | None, out: Path, args: argparse.Namespace) -> None:
+    """`mmdiffbench train` in a child process importing the library from `src` (None: installed)."""
+    command = [sys.executable, "-m", "mmdiffbench", "train", "--data", str(args.data), "--model", args.model]
+    command += ["--seed", str(args.seed), "--threads", "1", "--out", str(out)]
+    for item in args.overrides:
+        command += ["--set", item]
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def tensors(path: Path) -> dict[str, torch.Tensor]:
+    """The plain tensors of a model.pt (any extra state left out: its format may differ by revision)."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    return {key: value for key, value in state.items() if isinstance(value, torch.Tensor) and "_extra_state" not in key}
+
+
+def compare(before: Path, after: Path) -> bool:
+    old, new = (pd.read_csv(d / "history.csv") for d in (before, after))
+    shared = [c for c in old.columns if c in new.columns and not c.startswith("time_")]
+    differing = [c for c in shared if old[c].tolist() != new[c].tolist()]
+    print(f"history: {len(shared)} shared columns, {len(differing)} differ {differing}")
+    print(f"  only before: {sorted(set(old.columns) - set(new.columns))}")
+    print(f"  only after:  {sorted(set(new.columns) - set(old.columns))}")
+    metrics_old, metrics_new = (json.loads((d / "metrics.json").read_text()) for d in (before, after))
+    metric_diff = [k for k in METRIC_KEYS if metrics_old[k] != metrics_new[k]]
+    print(f"metrics.json: {', '.join(METRIC_KEYS)}: {'identical' if not metric_diff else f'differ {metric_diff}'}")
+    weights_old, weights_new = tensors(before / "model.pt"), tensors(after / "model.pt")
+    same = [k for k in weights_old if k in weights_new and torch.equal(weights_old[k], weights_new[k])]
+    print(f"model.pt: {len(same)} of {len(weights_old)} tensors identical")
+    return not differing and not metric_diff and len(same) == len(weights_old) == len(weights_new)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline-ref", required=True, metavar="REV")
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--seed", type=int, default=421)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    repository = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(repository), "archive", args.baseline_ref, "src"], check=True, stdout=subprocess.PIPE
+        )
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        before, after = Path(tmp) / "before", Path(tmp) / "after"
+        train(Path(tmp) / "src", before, args)
+        train(None, after, args)
+        same = compare(before, after)
+    print("same numbers" if same else "NUMBERS DIFFER")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
