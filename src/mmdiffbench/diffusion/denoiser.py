@@ -41,6 +41,8 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class Denoiser(nn.Module):
+    layers: nn.ModuleList  # of nn.Linear: [x; condition; emb] -> hidden ... -> width
+
     def __init__(
         self,
         width: int,
@@ -62,6 +64,9 @@ class Denoiser(nn.Module):
         sizes = [width + condition_dim + step_dim, *hidden, width]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
         self.reset_parameters()
+
+    def linear_layers(self) -> list[nn.Linear]:
+        return [layer for layer in self.layers if isinstance(layer, nn.Linear)]
 
     def reset_parameters(self) -> None:
         for layer in [self.step_layer, *self.layers]:
@@ -107,7 +112,7 @@ class Denoiser(nn.Module):
             x = F.normalize(x, dim=-1)
         if input_dropout:
             x = inverted_dropout(x, self.dropout)  # official: controlled by the call, not .train()
-        first, *rest = self.layers
+        first, *rest = self.linear_layers()
         n, c = self.width, self.condition_dim
         emb = self.step_embedding(t)
         with self.autocast(x.device):

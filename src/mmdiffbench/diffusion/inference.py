@@ -108,7 +108,7 @@ class FastReverseChain:
             raise ValueError(
                 "the fast chain needs a one-hidden-layer denoiser without input normalisation or condition"
             )
-        first, last = denoiser.layers
+        first, last = denoiser.linear_layers()
         width = denoiser.width
         device = first.weight.device
         self.schedule, self.corrupt_steps = schedule, corrupt_steps

@@ -29,6 +29,19 @@ WEIGHTINGS = ("snr", "uniform", "diffrec")
 class GaussianSchedule(nn.Module):
     """Forward sampling (eq. 2), posterior (eq. 7-8) and loss weights (eq. 11-12)."""
 
+    # float32 buffers of length `steps`, registered in __init__
+    betas: torch.Tensor
+    alphas_cumprod: torch.Tensor
+    sqrt_alphas_cumprod: torch.Tensor
+    sqrt_one_minus_alphas_cumprod: torch.Tensor
+    posterior_variance: torch.Tensor
+    posterior_coef_x0: torch.Tensor
+    posterior_coef_xt: torch.Tensor
+    snr_weights: torch.Tensor
+    sqrt_recip_alphas_cumprod: torch.Tensor
+    sqrt_recipm1_alphas_cumprod: torch.Tensor
+    diffrec_eps_weights: torch.Tensor
+
     def __init__(
         self,
         steps: int,
