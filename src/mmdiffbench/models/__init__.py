@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender, Recommender
 from mmdiffbench.models.diffmm import DiffMM
+from mmdiffbench.models.diffrec import DiffRec
 from mmdiffbench.models.lightgcn import LightGCN
 from mmdiffbench.models.mf_bpr import MFBPR
 
@@ -11,6 +12,7 @@ MODELS: dict[str, type[Recommender]] = {
     "mf_bpr": MFBPR,
     "lightgcn": LightGCN,
     "diffmm": DiffMM,
+    "diffrec": DiffRec,
 }
 
 
