@@ -8,6 +8,7 @@ from mmdiffbench.graph.adjacency import (
     symmetric_normalize,
     to_torch_sparse,
 )
+from mmdiffbench.graph.knn import knn_item_graph, knn_neighbours
 from mmdiffbench.graph.operator import SparseOperator, propagate_sum
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "bipartite_adjacency",
     "drop_edges",
     "keep_entries",
+    "knn_item_graph",
+    "knn_neighbours",
     "normalized_adjacency",
     "propagate_sum",
     "symmetric_normalize",
