@@ -11,9 +11,10 @@ import numpy as np
 import torch
 
 from mmdiffbench.config import resolve
-from mmdiffbench.data import InteractionDataset, make_synthetic
+from mmdiffbench.data import InteractionDataset
 from mmdiffbench.models.diffrec import DiffRec
 from mmdiffbench.train.run import train_run
+from tests._planted import planted_dataset, popularity_recall, trained_recall
 
 SMALL = ["denoiser_dims=[32]", "eval_every=1", "patience=0", "topks=[20]", "group_edges=[0]", "batch_size=32"]
 
@@ -72,29 +73,12 @@ def test_scores_are_the_literal_reverse_chain(synthetic: InteractionDataset) -> 
         torch.testing.assert_close(slow, literal_ranking_scores(model, rows, corrupt, noise), atol=1e-5, rtol=1e-4)
 
 
-def _popularity_recall(dataset: InteractionDataset, k: int = 20) -> float:
-    """Recall@k of ranking items by training popularity, training items masked."""
-    popularity = np.asarray(dataset.train.sum(0)).ravel().astype(float)
-    recalls = []
-    for user in range(dataset.n_users):
-        held = set(dataset.test.indices[dataset.test.indptr[user] : dataset.test.indptr[user + 1]])
-        if not held:
-            continue
-        scores = popularity.copy()
-        scores[dataset.train.indices[dataset.train.indptr[user] : dataset.train.indptr[user + 1]]] = -np.inf
-        scores[dataset.val.indices[dataset.val.indptr[user] : dataset.val.indptr[user + 1]]] = -np.inf
-        top = set(np.argsort(-scores)[:k])
-        recalls.append(len(top & held) / len(held))
-    return float(np.mean(recalls))
-
-
 def test_diffrec_learns_better_than_item_popularity(tmp_path: Path) -> None:
-    dataset = make_synthetic(n_users=300, n_items=200, n_clusters=8, interactions_per_user=12, seed=4)
-    config = resolve("diffrec", dataset.name, "full", [*SMALL, "epochs=30", "lr=1e-3", "denoiser_dims=[64]"])
-    metrics = train_run(dataset, config, 0, tmp_path / "run", torch.device("cpu"))
-    logging.getLogger().handlers.clear()
-    popularity = _popularity_recall(dataset)
-    assert metrics["test"]["recall@20"] > 1.5 * popularity, (metrics["test"]["recall@20"], popularity)
+    dataset = planted_dataset()
+    recall = trained_recall(
+        dataset, "diffrec", ["epochs=30", "lr=1e-3", "denoiser_dims=[64]", "batch_size=32"], tmp_path
+    )
+    assert recall > 1.5 * popularity_recall(dataset), (recall, popularity_recall(dataset))
 
 
 def test_resume_restores_the_importance_sampler_exactly(synthetic: InteractionDataset, tmp_path: Path) -> None:
