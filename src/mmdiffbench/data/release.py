@@ -73,7 +73,8 @@ def _load_split(path: Path) -> sp.csr_matrix:
     return matrix
 
 
-def _load_features(path: Path, n_items: int) -> np.ndarray:
+def load_features(path: Path, n_items: int) -> np.ndarray:
+    """An items x dim `.npy` feature matrix as float32, checked (shape, finiteness)."""
     try:
         features = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as err:
@@ -128,7 +129,7 @@ def load_release(
         path = directory / f"{modality}{FEATURE_SUFFIX}"
         if not path.is_file():
             raise DataError(f"{path}: missing feature file for modality {modality!r}")
-        features[modality] = _load_features(path, shape[1])
+        features[modality] = load_features(path, shape[1])
         if verify:
             verification[path.name] = verify_checksum(path, name)
     return InteractionDataset(name, splits["train"], splits["val"], splits["test"], features, verification)
