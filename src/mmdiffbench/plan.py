@@ -1,15 +1,17 @@
-"""The workflow's plan: which training runs each experiment needs, and which cells cannot run.
+"""The workflow's plan: which training runs each registered experiment needs, which cells cannot run.
 
-Pure functions of the (validated) workflow config, used by `workflow/rules/common.smk` to
-build the Snakemake DAG and by the report to say what was left out and why. Keeping this in
-the library makes it testable without Snakemake.
+Pure functions of the (validated) workflow config and the experiment registry
+(mmdiffbench.experiments), used by `workflow/rules/common.smk` to build the Snakemake DAG and
+by the report to say what was left out and why. Keeping this in the library makes it testable
+without Snakemake; it imports neither torch nor a model module (model facts come from each
+model's YAML declaration).
 
 Vocabulary
 - cell: one (experiment, dataset, model, variant); it needs one run per seed.
 - run: one (dataset, model, variant, seed) training job; its folder is `run_dir(...)`. Two
   experiments that need the same run share it (the DAG is the union of all cells).
-- variant: the workflow's name for a run configuration (`full`, `wo_cl`, `lambda0_0.1`); it
-  maps to a library variant plus `--set` overrides (config `models.<m>.variants.<v>`).
+- variant: the workflow's name for a run configuration (`full`, `wo_cl`, `lambda0_0.1`): a
+  library variant plus `--set` overrides (a sweep point of the registry or of config `sweeps`).
 """
 
 from __future__ import annotations
@@ -19,22 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-EXPERIMENTS = (
-    "overall",
-    "ablation",
-    "sparsity",
-    "lambda0",
-    "omega",
-    "tau_lambda1",
-    "cl_variants",
-    "fusion",
-    "case_study",
-    "datasets",
-)
-TABLES = ("overall", "ablation", "tau_lambda1", "cl_variants", "datasets")
-FIGURES = ("sparsity", "lambda0", "omega", "fusion", "case_study")
+from mmdiffbench.experiments import CellSpec, Experiment, RegistryError, registry, sweep_cells
+
 SPLIT_FILES = ("trnMat.pkl", "valMat.pkl", "tstMat.pkl")
 FEATURE_SUFFIX = "_feat.npy"
+NOT_IMPLEMENTED = "model not implemented"
 
 
 class PlanError(ValueError):
@@ -62,6 +53,10 @@ class Cell:
     library_variant: str
     overrides: list[str]
     run_dirs: list[str]
+    params: dict[str, Any] = field(default_factory=dict)  # a sweep point: axis -> value
+    label: str = ""  # row label; empty = the paper's
+    note: str = ""
+    paper_variant: str = ""  # the paper row it is compared with; empty = `variant`
 
 
 @dataclass
@@ -71,6 +66,9 @@ class Skipped:
     model: str
     variant: str
     reason: str
+    label: str = ""
+    note: str = ""
+    paper_variant: str = ""
 
     def line(self) -> str:
         return f"{self.experiment}: {self.dataset} / {self.model} / {self.variant}: {self.reason}"
@@ -78,8 +76,8 @@ class Skipped:
 
 @dataclass
 class ExperimentPlan:
-    name: str
-    kind: str  # table | figure
+    name: str  # the registry key
+    kind: str  # the registry kind
     scale: str
     seeds: list[int]
     datasets: dict[str, dict[str, Any]]  # name -> {label, stats (path of the data rule's stats.json)}
@@ -105,10 +103,7 @@ class ExperimentPlan:
 
     def left_out_lines(self, limit: int) -> list[str]:
         """The cells left out, one footnote line each, at most `limit` and then a count."""
-        lines = [f"left out: {s.dataset}/{s.model}/{s.variant}: {s.reason}" for s in self.skipped[:limit]]
-        if len(self.skipped) > limit:
-            lines.append(f"... and {len(self.skipped) - limit} more left out (see results/reproduction.md)")
-        return lines
+        return left_out_summary(self.skipped, limit, "left out: ")
 
 
 @dataclass
@@ -124,6 +119,36 @@ class Plan:
         return [s for e in self.experiments.values() for s in e.skipped]
 
 
+@dataclass(frozen=True)
+class ModelInfo:
+    """What planning needs of an implemented model (from its YAML, without importing it)."""
+
+    variants: tuple[str, ...]
+    requires_features: bool
+
+
+def left_out_summary(skipped: list[Skipped], limit: int, prefix: str = "") -> list[str]:
+    """The left-out cells grouped: one line per (dataset, model, reason) naming its experiments,
+    one line for all models not implemented; at most `limit` lines, then a count."""
+    missing: dict[str, int] = {}
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for s in skipped:
+        if s.reason == NOT_IMPLEMENTED:
+            missing[s.model] = missing.get(s.model, 0) + 1
+        else:
+            groups.setdefault((s.dataset, s.model, s.reason), []).append(s.experiment)
+    lines = [
+        f"{prefix}{dataset} / {model}: {reason} ({len(names)} cell(s): {', '.join(dict.fromkeys(names))})"
+        for (dataset, model, reason), names in groups.items()
+    ]
+    if missing:
+        models = ", ".join(f"{m} ({n})" for m, n in missing.items())
+        lines.insert(0, f"{prefix}{sum(missing.values())} cell(s): {NOT_IMPLEMENTED}: {models}")
+    if len(lines) > limit:
+        lines = lines[:limit] + [f"... and {len(lines) - limit} more left out (see results/reproduction.md)"]
+    return lines
+
+
 def run_dir(dataset: str, model: str, variant: str, seed: int) -> str:
     return f"results/runs/{dataset}/{model}/{variant}/seed{seed}"
 
@@ -136,18 +161,15 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-def run_settings(config: dict[str, Any], model: str, variant: str) -> tuple[str, list[str]]:
-    """(library variant, --set overrides as KEY=VALUE) of one workflow (model, variant).
-
-    Order, later wins: the scale's `set`, the scale's `model_set.<model>`, the variant's `set`.
-    """
-    spec = config["models"][model]["variants"][variant] or {}
+def overrides(config: dict[str, Any], spec: CellSpec) -> list[str]:
+    """--set overrides (KEY=VALUE) of one cell. Later wins: the scale's `set`, the scale's
+    `model_set.<model>`, the cell's sweep point."""
     scale = config["scales"][config["scale"]]
     merged: dict[str, Any] = {}
     merged.update(scale.get("set") or {})
-    merged.update((scale.get("model_set") or {}).get(model) or {})
-    merged.update(spec.get("set") or {})
-    return spec.get("variant", variant), [f"{k}={_format_value(v)}" for k, v in sorted(merged.items())]
+    merged.update((scale.get("model_set") or {}).get(spec.model) or {})
+    merged.update(dict(spec.params))
+    return [f"{k}={_format_value(v)}" for k, v in sorted(merged.items())]
 
 
 def dataset_modalities(config: dict[str, Any], dataset: str, base: Path | str = ".") -> list[str]:
@@ -159,100 +181,128 @@ def dataset_modalities(config: dict[str, Any], dataset: str, base: Path | str = 
     return sorted(names)
 
 
-def registered_models() -> dict[str, list[str]]:
-    """Registered model name -> its library variants (imports torch via the registry)."""
-    from mmdiffbench.config import list_variants
+def implemented_models() -> dict[str, ModelInfo]:
+    """Registered model name -> its library variants and declaration (YAML only, no torch)."""
+    from mmdiffbench.config import declaration, list_variants
     from mmdiffbench.models import MODELS
 
-    return {name: list_variants(name) for name in MODELS}
+    return {
+        name: ModelInfo(tuple(list_variants(name)), bool(declaration(name)["requires_features"])) for name in MODELS
+    }
 
 
-def chosen_experiments(config: dict[str, Any]) -> list[str]:
-    scale = config["scales"][config["scale"]]
-    wanted = scale["experiments"]
-    names = EXPERIMENTS if "all" in wanted else [e for e in EXPERIMENTS if e in wanted]
-    return [e for e in names if e in config["experiments"] and config["experiments"][e].get("enabled", True)]
+def chosen_experiments(config: dict[str, Any]) -> list[Experiment]:
+    """The registry entries the scale runs (`all` = every entry), in registry order."""
+    key = f"scales.{config['scale']}.experiments"
+    wanted = config["scales"][config["scale"]]["experiments"]
+    known = registry()
+    for name in wanted:
+        if name != "all" and name not in known:
+            raise PlanError(f"{key}: unknown experiment {name!r}; known: all, {', '.join(known)}")
+    return [e for name, e in known.items() if "all" in wanted or name in wanted]
 
 
-def build_plan(
-    config: dict[str, Any],
-    models: dict[str, list[str]] | None = None,
-    base: Path | str = ".",
-) -> Plan:
-    """The plan for `config`; `models` = registered model -> variants (default: the registry)."""
-    if config["scale"] not in config["scales"]:
-        raise PlanError(f"scale: {config['scale']!r} is not one of {', '.join(sorted(config['scales']))}")
-    models = registered_models() if models is None else models
-    scale = config["scales"][config["scale"]]
-    seeds = list(scale["seeds"])
-    for name in scale["datasets"]:
+def experiment_cells(config: dict[str, Any], entry: Experiment) -> list[CellSpec]:
+    """The entry's cells plus the config's own sweeps for it (`sweeps.<key>`)."""
+    extra = []
+    for i, sweep in enumerate((config.get("sweeps") or {}).get(entry.key) or []):
+        try:
+            extra += sweep_cells(sweep, f"sweeps.{entry.key}[{i}]")
+        except RegistryError as err:
+            raise PlanError(str(err)) from None
+    return [*entry.cells, *extra]
+
+
+def _check_datasets(config: dict[str, Any]) -> None:
+    for name in config["scales"][config["scale"]]["datasets"]:
         if name not in config["datasets"]:
             raise PlanError(
                 f"scales.{config['scale']}.datasets: unknown dataset {name!r}; known: {', '.join(sorted(config['datasets']))}"
             )
+    for key in config.get("sweeps") or {}:
+        if key not in registry():
+            raise PlanError(f"sweeps: unknown experiment {key!r}; known: {', '.join(registry())}")
+
+
+def left_out_reason(
+    config: dict[str, Any], spec: CellSpec, dataset: str, models: dict[str, ModelInfo], modalities: list[str]
+) -> str | None:
+    """Why a cell cannot run here (None: it runs); a library variant that does not exist is a PlanError."""
+    if spec.model not in models:
+        return NOT_IMPLEMENTED
+    if spec.library_variant not in models[spec.model].variants:
+        raise PlanError(
+            f"{spec.model}/{spec.variant}: library variant {spec.library_variant!r} unknown; "
+            f"{spec.model} has {', '.join(models[spec.model].variants)}"
+        )
+    if models[spec.model].requires_features and not modalities:
+        return (
+            f"dataset {dataset!r} has no feature files (*{FEATURE_SUFFIX}) in {config['data_dir']}/{dataset} "
+            f"nor in datasets.{dataset}.files, and {spec.model} requires features; add them "
+            "(docs/workflow.md, 'Adding feature files')"
+        )
+    return None
+
+
+def build_plan(
+    config: dict[str, Any],
+    models: dict[str, ModelInfo] | None = None,
+    base: Path | str = ".",
+) -> Plan:
+    """The plan for `config`; `models` = implemented model -> ModelInfo (default: the registry)."""
+    if config["scale"] not in config["scales"]:
+        raise PlanError(f"scale: {config['scale']!r} is not one of {', '.join(sorted(config['scales']))}")
+    _check_datasets(config)
+    models = implemented_models() if models is None else models
+    scale = config["scales"][config["scale"]]
+    seeds = list(scale["seeds"])
     experiments: dict[str, ExperimentPlan] = {}
     runs: set[Run] = set()
     data_datasets: set[str] = set()
-    for exp_name in chosen_experiments(config):
-        exp = config["experiments"][exp_name]
-        for name in exp["datasets"]:
-            if name not in config["datasets"]:
-                raise PlanError(
-                    f"experiments.{exp_name}.datasets: unknown dataset {name!r}; known: {', '.join(sorted(config['datasets']))}"
-                )
-        datasets = [d for d in exp["datasets"] if d in scale["datasets"]]
+    defined: dict[tuple[str, str, str], tuple[str, list[str]]] = {}  # one run folder = one setting
+    known = {d for e in registry().values() for d in e.datasets}
+    own = [d for d in scale["datasets"] if d not in known]  # a dataset no paper uses: in every experiment
+    for entry in chosen_experiments(config):
+        datasets = [d for d in entry.datasets if d in scale["datasets"]] + own
         plan = ExperimentPlan(
-            exp_name,
-            "table" if exp_name in TABLES else "figure",
+            entry.key,
+            entry.kind,
             config["scale"],
             seeds,
             {d: {"label": config["datasets"][d]["label"], "stats": f"resources/data/{d}/stats.json"} for d in datasets},
         )
-        if exp_name == "datasets":
+        if entry.kind == "dataset_stats":
             data_datasets.update(datasets)
+        specs = experiment_cells(config, entry)
         for dataset in datasets:
             modalities = dataset_modalities(config, dataset, base)
-            for model, variants in exp["models"].items():
-                if model not in config["models"]:
-                    raise PlanError(f"experiments.{exp_name}.models: model {model!r} is not in config `models`")
-                model_spec = config["models"][model]
-                for variant in variants:
-                    if variant not in model_spec["variants"]:
-                        raise PlanError(
-                            f"experiments.{exp_name}.models.{model}: variant {variant!r} is not in "
-                            f"models.{model}.variants ({', '.join(model_spec['variants'])})"
-                        )
-                    library_variant, overrides = run_settings(config, model, variant)
-                    reason = None
-                    if model not in models:
-                        reason = f"model {model!r} is not registered in mmdiffbench.models (known: {', '.join(sorted(models))})"
-                    elif library_variant not in models[model]:
-                        raise PlanError(
-                            f"models.{model}.variants.{variant}: library variant {library_variant!r} unknown; "
-                            f"{model} has {', '.join(models[model])}"
-                        )
-                    elif model_spec.get("multimodal", False) and not modalities:
-                        reason = (
-                            f"dataset {dataset!r} has no feature files (*{FEATURE_SUFFIX}) in "
-                            f"{config['data_dir']}/{dataset} nor in datasets.{dataset}.files, and {model} is "
-                            "multimodal; add them (docs/workflow.md, 'Adding feature files')"
-                        )
-                    if reason:
-                        plan.skipped.append(Skipped(exp_name, dataset, model, variant, reason))
-                        continue
-                    cell_runs = [Run(dataset, model, variant, seed) for seed in seeds]
-                    runs.update(cell_runs)
-                    data_datasets.add(dataset)
-                    plan.cells.append(
-                        Cell(
-                            exp_name,
-                            dataset,
-                            model,
-                            variant,
-                            library_variant,
-                            overrides,
-                            [r.run_dir for r in cell_runs],
-                        )
+            for spec in specs:
+                shown = {"label": spec.label, "note": spec.note, "paper_variant": spec.paper_variant}
+                try:
+                    reason = left_out_reason(config, spec, dataset, models, modalities)
+                except PlanError as err:
+                    raise PlanError(f"{entry.key}: {err}") from None
+                if reason:
+                    plan.skipped.append(Skipped(entry.key, dataset, spec.model, spec.variant, reason, **shown))
+                    continue
+                settings = (spec.library_variant, overrides(config, spec))
+                if defined.setdefault((dataset, spec.model, spec.variant), settings) != settings:
+                    raise PlanError(f"{entry.key}: {spec.model}/{spec.variant} is defined twice with other settings")
+                cell_runs = [Run(dataset, spec.model, spec.variant, seed) for seed in seeds]
+                runs.update(cell_runs)
+                data_datasets.add(dataset)
+                plan.cells.append(
+                    Cell(
+                        entry.key,
+                        dataset,
+                        spec.model,
+                        spec.variant,
+                        spec.library_variant,
+                        overrides(config, spec),
+                        [r.run_dir for r in cell_runs],
+                        dict(spec.params),
+                        **shown,
                     )
-        experiments[exp_name] = plan
+                )
+        experiments[entry.key] = plan
     return Plan(config["scale"], seeds, experiments, sorted(runs), sorted(data_datasets))

@@ -7,7 +7,8 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from mmdiffbench.plan import FIGURES, TABLES, PlanError, build_plan
+from mmdiffbench.experiments import experiment
+from mmdiffbench.plan import PlanError, build_plan, left_out_summary
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -21,8 +22,8 @@ if PLAN.skipped:
         f"mmdiffbench: {len(PLAN.skipped)} cell(s) left out (also listed in results/reproduction.md):",
         file=sys.stderr,
     )
-    for skipped in PLAN.skipped:
-        print(f"  - {skipped.line()}", file=sys.stderr)
+    for line in left_out_summary(PLAN.skipped, len(PLAN.skipped)):
+        print(f"  - {line}", file=sys.stderr)
 
 RUN_SETTINGS = {
     (cell.dataset, cell.model, cell.variant): cell
@@ -43,14 +44,16 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+def rule_name(name):
+    """`diffmm.table1` -> `table_diffmm_table1` (figures: `figure_...`)."""
+    kind = "figure" if experiment(name).is_figure else "table"
+    return f"{kind}_{name.replace('.', '_')}"
+
+
 def experiment_outputs(name):
-    if name in TABLES:
+    if not experiment(name).is_figure:
         return [f"results/tables/{name}.csv", f"results/tables/{name}.png"]
-    return [
-        f"results/figures/{name}.png",
-        f"results/figures/{name}.pdf",
-        f"results/figures/{name}.csv",
-    ]
+    return [f"results/figures/{name}.{suffix}" for suffix in ("png", "pdf", "csv")]
 
 
 def all_outputs():
@@ -119,17 +122,11 @@ def train_mem_mb(wildcards, attempt):
 
 def experiment_inputs(name):
     """The plan file and every metrics.json the experiment's table or figure reads."""
-    experiment = PLAN.experiments[name]
-    inputs = {"plan": f"results/plan/{name}.json", "runs": experiment.metrics_paths()}
-    inputs["stats"] = [
-        info["stats"]
-        for d, info in experiment.datasets.items()
-        if d in PLAN.data_datasets
-    ]
-    if name == "case_study":
-        inputs["case"] = [
-            f"results/case_study/{cell.dataset}" for cell in experiment.cells
-        ]
+    plan = PLAN.experiments[name]
+    inputs = {"plan": f"results/plan/{name}.json", "runs": plan.metrics_paths()}
+    inputs["stats"] = [info["stats"] for d, info in plan.datasets.items() if d in PLAN.data_datasets]
+    if plan.kind == "case_study":
+        inputs["case"] = [f"results/case_study/{cell.dataset}" for cell in plan.cells]
     return inputs
 
 
@@ -137,13 +134,18 @@ def plan_json(wildcards):
     return PLAN.experiments[wildcards.experiment].to_json()
 
 
+def case_study_cells():
+    """The DiffMM runs the case studies read: the first case-study cell of each dataset."""
+    cells = {}
+    for plan in PLAN.experiments.values():
+        if plan.kind == "case_study":
+            for cell in plan.cells:
+                cells.setdefault(cell.dataset, cell)
+    return cells
+
+
 def case_study_run(wildcards):
-    cells = [
-        c
-        for c in PLAN.experiments["case_study"].cells
-        if c.dataset == wildcards.dataset
-    ]
-    return cells[0].run_dirs[0]
+    return case_study_cells()[wildcards.dataset].run_dirs[0]
 
 
 def data_source(wildcards):
