@@ -6,18 +6,26 @@ Plan-level tests call mmdiffbench.plan directly (fast); a few run `snakemake -n`
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
 
-from mmdiffbench.config import list_variants
+from mmdiffbench.config import declaration, list_variants
 from mmdiffbench.experiments import registry
-from mmdiffbench.plan import NOT_IMPLEMENTED, ModelInfo, PlanError, build_plan, implemented_models, left_out_summary
+from mmdiffbench.plan import (
+    NOT_IMPLEMENTED,
+    ModelInfo,
+    PlanError,
+    build_plan,
+    implemented_models,
+    left_out_summary,
+    release_files,
+)
 from tests._workflow_helpers import copy_workflow, job_counts, load_default_config, snakemake, write_config
 
-MODELS_WITHOUT_DIFFMM = {"mf_bpr": ModelInfo(("full",), False), "lightgcn": ModelInfo(("full",), False)}
-MODELS_WITH_DIFFMM = {**MODELS_WITHOUT_DIFFMM, "diffmm": ModelInfo(tuple(list_variants("diffmm")), True)}
+HINTS = {"small": {"runtime": 10, "mem_mb": 1000}, "large": {"runtime": 20, "mem_mb": 3000}}
+MODELS_WITHOUT_DIFFMM = {"mf_bpr": ModelInfo(("full",), False, HINTS), "lightgcn": ModelInfo(("full",), False, HINTS)}
+MODELS_WITH_DIFFMM = {**MODELS_WITHOUT_DIFFMM, "diffmm": ModelInfo(tuple(list_variants("diffmm")), True, HINTS)}
 BASELINES = {"mf_bpr", "lightgcn"}
 
 
@@ -87,7 +95,7 @@ def test_models_not_implemented_are_planned_as_left_out(tmp_path: Path) -> None:
 
 def test_local_feature_files_make_a_multimodal_cell_runnable(tmp_path: Path) -> None:
     config = small_config(str(tmp_path))
-    models = {**MODELS_WITHOUT_DIFFMM, "mf_bpr": ModelInfo(("full",), True)}  # pretend, to exercise the rule
+    models = {**MODELS_WITHOUT_DIFFMM, "mf_bpr": ModelInfo(("full",), True, HINTS)}  # pretend, to exercise the rule
     plan = build_plan(config, models=models, base=tmp_path)
     table1 = plan.experiments["diffmm.table1"]
     assert {(s.dataset, s.model) for s in table1.skipped if s.model in BASELINES} == {
@@ -207,10 +215,41 @@ def test_bad_config_stops_naming_the_key(tmp_path: Path) -> None:
     assert "'gpu' is not one of ['cpu', 'cuda']" in text and "device" in text
 
 
-def test_bad_checksum_in_config_stops(tmp_path: Path) -> None:
+def test_checksums_live_in_the_package(tmp_path: Path) -> None:
+    config = small_config(str(tmp_path))
+    args = [(n, c.split(":")[0]) for n, _, c in release_files(config, "baby")]
+    assert args == [("trnMat.pkl", "sha256"), ("tstMat.pkl", "sha256"), ("valMat.pkl", "sha256")]
+    # a second copy of a known checksum in config.yaml is refused, naming the key
+    config["datasets"]["baby"]["files"]["trnMat.pkl"] = {"url": None, "sha256": "0" * 64}
+    with pytest.raises(PlanError, match=r"datasets.baby.files.trnMat.pkl: its checksum lives in"):
+        build_plan(config, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
+    # a file the package does not know must bring its own
+    config = small_config(str(tmp_path))
+    config["datasets"]["baby"]["files"]["image_feat.npy"] = "https://example.org/image_feat.npy"
+    with pytest.raises(PlanError, match=r"datasets.baby.files.image_feat.npy: no checksum known"):
+        build_plan(config, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
+    config["datasets"]["baby"]["files"]["image_feat.npy"] = {"url": None, "git_blob": "1" * 40}
+    assert ("image_feat.npy", None, "git_blob:" + "1" * 40) in release_files(config, "baby")
+
+
+def test_resources_come_from_the_model_declarations(tmp_path: Path) -> None:
+    config = small_config(str(tmp_path))
+    config["datasets"]["baby"]["size"] = "small"
+    plan = build_plan(config, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
+    sizes = {c.dataset: c.resources for c in plan.experiments["diffmm.table1"].cells}
+    assert sizes == {"baby": HINTS["small"], "sports": HINTS["large"]}
+    config["scales"]["paper"]["resources"] = {"runtime": 5}  # a scale may replace a hint
+    plan = build_plan(config, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
+    assert plan.experiments["diffmm.table1"].cells[0].resources == {"runtime": 5, "mem_mb": 1000}
+
+
+def test_train_jobs_get_the_declared_resources(tmp_path: Path) -> None:
     work = copy_workflow(tmp_path / "wf")
-    config = copy.deepcopy(load_default_config())
-    config["datasets"]["tiktok"]["files"]["trnMat.pkl"]["sha256"] = "xyz"
+    config = small_config(str(tmp_path / "nodata"))
+    config["scales"]["paper"]["experiments"] = ["diffmm.table1"]
     write_config(work, config)
-    out = snakemake(work, "-n", check=False)
-    assert out.returncode != 0 and "'xyz' does not match" in out.stdout + out.stderr
+    out = snakemake(work, "-n")
+    blocks = [b for b in (out.stdout + out.stderr).split("\n\n") if "rule train:" in b]
+    hints = declaration("lightgcn")["resources"]["large"]
+    lightgcn = [b for b in blocks if "/lightgcn/" in b]
+    assert lightgcn and all(f"mem_mb={hints['mem_mb']}" in b and f"runtime={hints['runtime']}" in b for b in lightgcn)

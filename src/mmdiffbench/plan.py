@@ -57,6 +57,7 @@ class Cell:
     label: str = ""  # row label; empty = the paper's
     note: str = ""
     paper_variant: str = ""  # the paper row it is compared with; empty = `variant`
+    resources: dict[str, int] = field(default_factory=dict)  # per training job: runtime (minutes), mem_mb
 
 
 @dataclass
@@ -125,6 +126,7 @@ class ModelInfo:
 
     variants: tuple[str, ...]
     requires_features: bool
+    resources: dict[str, dict[str, int]] = field(default_factory=dict)  # dataset size -> runtime, mem_mb
 
 
 def left_out_summary(skipped: list[Skipped], limit: int, prefix: str = "") -> list[str]:
@@ -186,9 +188,44 @@ def implemented_models() -> dict[str, ModelInfo]:
     from mmdiffbench.config import declaration, list_variants
     from mmdiffbench.models import MODELS
 
+    declared = {name: declaration(name) for name in MODELS}
     return {
-        name: ModelInfo(tuple(list_variants(name)), bool(declaration(name)["requires_features"])) for name in MODELS
+        name: ModelInfo(tuple(list_variants(name)), bool(d["requires_features"]), d["resources"])
+        for name, d in declared.items()
     }
+
+
+def job_resources(config: dict[str, Any], info: ModelInfo, dataset: str) -> dict[str, int]:
+    """A training job's runtime (minutes) and mem_mb: the model's hints for the dataset's size,
+    replaced by the scale's `resources` where it sets them."""
+    size = config["datasets"][dataset].get("size", "large")
+    if set(info.resources.get(size, {})) != {"runtime", "mem_mb"}:
+        raise PlanError(f"datasets.{dataset}.size: the model declares no runtime and mem_mb for {size!r} datasets")
+    return {**info.resources[size], **(config["scales"][config["scale"]].get("resources") or {})}
+
+
+def release_files(config: dict[str, Any], dataset: str) -> list[tuple[str, str | None, str]]:
+    """(name, url or None, `sha256:HEX` | `git_blob:HEX`) of each configured release file.
+
+    The checksum comes from mmdiffbench.data.checksums; config.yaml gives one only for a file
+    that registry does not know, never a second copy of a known one.
+    """
+    from mmdiffbench.data.checksums import release_checksum
+
+    out = []
+    for name, spec in sorted(config["datasets"][dataset]["files"].items()):
+        key = f"datasets.{dataset}.files.{name}"
+        known = release_checksum(dataset, name)
+        if isinstance(spec, dict):
+            if known:
+                raise PlanError(f"{key}: its checksum lives in mmdiffbench/data/checksums.py; give only the URL")
+            algorithm = "sha256" if "sha256" in spec else "git_blob"
+            out.append((name, spec.get("url"), f"{algorithm}:{spec[algorithm]}"))
+        elif known:
+            out.append((name, spec, known))
+        else:
+            raise PlanError(f"{key}: no checksum known (mmdiffbench/data/checksums.py); give {{url: ..., sha256: ...}}")
+    return out
 
 
 def chosen_experiments(config: dict[str, Any]) -> list[Experiment]:
@@ -302,7 +339,10 @@ def build_plan(
                         [r.run_dir for r in cell_runs],
                         dict(spec.params),
                         **shown,
+                        resources=job_resources(config, models[spec.model], dataset),
                     )
                 )
         experiments[entry.key] = plan
+    for dataset in data_datasets:
+        release_files(config, dataset)  # a missing or doubled checksum stops here, naming the key
     return Plan(config["scale"], seeds, experiments, sorted(runs), sorted(data_datasets))

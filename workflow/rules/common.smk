@@ -8,7 +8,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from mmdiffbench.experiments import experiment
-from mmdiffbench.plan import PlanError, build_plan, left_out_summary
+from mmdiffbench.plan import PlanError, build_plan, left_out_summary, release_files
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -62,16 +62,9 @@ def all_outputs():
 
 
 def release_file_args(wildcards):
-    """--file NAME URL CHECKSUM triples for the download module."""
-    args = []
-    for name, spec in sorted(config["datasets"][wildcards.dataset]["files"].items()):
-        checksum = (
-            f"sha256:{spec['sha256']}"
-            if "sha256" in spec
-            else f"git_blob:{spec['git_blob']}"
-        )
-        args.append(f"--file {name} {spec.get('url') or '-'} {checksum}")
-    return " ".join(args)
+    """--file NAME URL CHECKSUM triples for the download module (checksums: the package's)."""
+    files = release_files(config, wildcards.dataset)
+    return " ".join(f"--file {name} {url or '-'} {checksum}" for name, url, checksum in files)
 
 
 def local_release_files(wildcards):
@@ -104,20 +97,12 @@ def train_signature(wildcards):
 
 
 def train_runtime(wildcards, attempt):
-    """Minutes; each retry (SLURM profile: retries) gets proportionally more."""
-    base = (
-        30
-        if config["scale"] == "quick"
-        else (600 if wildcards.model == "diffmm" else 120)
-    )
-    return base * attempt
+    """Minutes (the model's declared hint); each retry (SLURM profile: retries) gets proportionally more."""
+    return _cell(wildcards).resources["runtime"] * attempt
 
 
 def train_mem_mb(wildcards, attempt):
-    base = (
-        4000 if config["scale"] == "quick" or wildcards.dataset == "tiktok" else 12000
-    )
-    return base + 2000 * (attempt - 1)
+    return _cell(wildcards).resources["mem_mb"] + 2000 * (attempt - 1)
 
 
 def experiment_inputs(name):
