@@ -1,9 +1,12 @@
 """Read run folders (metrics.json) into tidy DataFrames; mean and std over seeds.
 
-Two protocols, never mixed:
+Two epoch selections, never mixed:
 - `val_selected`: the epoch with the best validation score (metrics.json `test`);
-- `best_test_epoch`: the epoch with the best test score, the protocol of the papers'
-  official code (metrics.json `paper_protocol.test`).
+- `best_test_epoch`: the epoch with the best test score, the selection of the papers'
+  official code (metrics.json `paper_protocol.test`). It covers the epoch only: scores still
+  use our evaluation (validation items masked, DiffMM on its undropped graphs); a DiffMM
+  `official_eval` run evaluates as the official code does.
+The run's workflow variant is read from metrics.json (`workflow_variant`), never from its path.
 """
 
 from __future__ import annotations
@@ -13,11 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-PROTOCOLS = {
+PROTOCOLS = {  # what each column is; both score with our evaluation (official_eval rows: the official code's)
     "val_selected": "validation-selected epoch",
-    # the paper's epoch selection only: our masking and undropped graphs (official_eval rows
-    # evaluate as the official code does)
-    "best_test_epoch": "best test epoch (paper's selection)",
+    "best_test_epoch": "best test epoch (the paper's epoch selection only)",
 }
 KEYS = ["dataset", "model", "variant"]
 

@@ -65,7 +65,8 @@ def result_table(plan: ExperimentPlan, tidy: pd.DataFrame | None = None) -> pd.D
         ]
         row["label"] = cell.label or (mine["label_as_printed"].iloc[0] if len(mine) else variant)
         row["status"] = status
-        row["note"] = row_note(cell.note, entry.paper, dataset, plan.datasets[dataset]["stats"])
+        ran = status == "ok"  # the modality note is for rows compared with the paper's numbers
+        row["note"] = row_note(cell.note, entry.paper, dataset, plan.datasets[dataset]["stats"]) if ran else cell.note
         sel = summary[(summary.dataset == dataset) & (summary.model == model) & (summary.variant == variant)]
         row["n_seeds"] = int(sel["n_seeds"].max()) if len(sel) else 0
         for metric in entry.metrics:
@@ -77,7 +78,9 @@ def result_table(plan: ExperimentPlan, tidy: pd.DataFrame | None = None) -> pd.D
             hit = mine[mine.metric_key == metric]
             row[paper_column(metric)] = float(hit["paper_value"].iloc[0]) if len(hit) else float("nan")
         rows.append(row)
-    return pd.DataFrame(rows)
+    columns = ["dataset", "model", "variant", "label", "status", "note", "n_seeds"]
+    columns += [col(m, p) for m in entry.metrics for p in PROTOCOLS for col in (mean_col, std_col)]
+    return pd.DataFrame(rows, columns=columns + [paper_column(m) for m in entry.metrics])
 
 
 def display_frame(entry: Experiment, table: pd.DataFrame) -> pd.DataFrame:
