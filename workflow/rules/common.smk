@@ -7,14 +7,14 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from mmdiffbench.experiments import experiment
+from mmdiffbench.experiments import RegistryError, experiment
 from mmdiffbench.plan import PlanError, build_plan, left_out_summary, release_files
 
 validate(config, schema="../schemas/config.schema.yaml")
 
 try:
     PLAN = build_plan(config)
-except PlanError as err:
+except (PlanError, RegistryError) as err:
     raise WorkflowError(f"config error: {err}") from None
 
 if PLAN.skipped:
@@ -27,8 +27,8 @@ if PLAN.skipped:
 
 RUN_SETTINGS = {
     (cell.dataset, cell.model, cell.variant): cell
-    for experiment in PLAN.experiments.values()
-    for cell in experiment.cells
+    for exp_plan in PLAN.experiments.values()
+    for cell in exp_plan.cells
 }
 DEVICE = config["device"]
 TRAIN_THREADS = int(config.get("train_threads", 1))
