@@ -45,13 +45,15 @@ for _name in PLAN.experiments:
         input:
             **experiment_inputs(_name),
         output:
-            [
+            [  # in the HTML report: a table's CSV and PNG, a figure's PNG
                 report(
                     path,
                     caption="../report/experiment.rst",
                     category="Figures" if _entry.is_figure else "Tables",
                     labels={**_labels, "format": path.rsplit(".", 1)[1].upper()},
                 )
+                if path.endswith(".png") or not _entry.is_figure
+                else path
                 for path in experiment_outputs(_name)
             ],
         log:
