@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mmdiffbench.experiments import experiment
-from mmdiffbench.plan import Cell, ExperimentPlan, Skipped
+from mmdiffbench.plan_types import Cell, ExperimentPlan, Skipped
 from mmdiffbench.report.figures import group_label, write_figure
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mmdiffbench.experiments import experiment, registry
-from mmdiffbench.plan import Cell, ExperimentPlan, Skipped
+from mmdiffbench.plan_types import Cell, ExperimentPlan, Skipped
 from mmdiffbench.report.collect import mean_pm_std, summarize, tidy_groups, tidy_metrics
 from mmdiffbench.report.paper import load_paper_table, paper_column, paper_modalities, paper_results
 from mmdiffbench.report.reproduction import within, write_reproduction

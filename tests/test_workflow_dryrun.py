@@ -12,15 +12,9 @@ import pytest
 
 from mmdiffbench.config import declaration, list_variants
 from mmdiffbench.experiments import registry
-from mmdiffbench.plan import (
-    NOT_IMPLEMENTED,
-    ModelInfo,
-    PlanError,
-    build_plan,
-    implemented_models,
-    left_out_summary,
-    release_files,
-)
+from mmdiffbench.jobs import ModelInfo, implemented_models, release_files
+from mmdiffbench.plan import build_plan
+from mmdiffbench.plan_types import NOT_IMPLEMENTED, PlanError, left_out_summary
 from tests._workflow_helpers import copy_workflow, job_counts, load_default_config, snakemake, write_config
 
 HINTS = {"small": {"runtime": 10, "mem_mb": 1000}, "large": {"runtime": 20, "mem_mb": 3000}}

@@ -8,7 +8,9 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from mmdiffbench.experiments import RegistryError, experiment
-from mmdiffbench.plan import PlanError, build_plan, left_out_summary, release_files
+from mmdiffbench.jobs import release_files
+from mmdiffbench.plan import build_plan
+from mmdiffbench.plan_types import PlanError, left_out_summary
 
 validate(config, schema="../schemas/config.schema.yaml")
 

@@ -23,7 +23,7 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
 
 def report_command(args: argparse.Namespace) -> int:
     from mmdiffbench.experiments import experiment
-    from mmdiffbench.plan import ExperimentPlan
+    from mmdiffbench.plan_types import ExperimentPlan
     from mmdiffbench.report.figures import write_figure
     from mmdiffbench.report.reproduction import write_reproduction
     from mmdiffbench.report.tables import write_table

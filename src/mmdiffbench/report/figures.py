@@ -21,7 +21,7 @@ import pandas as pd
 import seaborn as sns
 
 from mmdiffbench.experiments import experiment
-from mmdiffbench.plan import ExperimentPlan
+from mmdiffbench.plan_types import ExperimentPlan
 from mmdiffbench.report.collect import PROTOCOLS, summarize, tidy_groups, tidy_metrics
 
 ASSUMED = "*"  # marks a user group whose bounds the paper does not state

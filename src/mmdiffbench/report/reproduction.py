@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from mmdiffbench.experiments import RESULT_KINDS, Experiment, paper_info, registry
-from mmdiffbench.plan import ExperimentPlan, left_out_summary
+from mmdiffbench.plan_types import ExperimentPlan, left_out_summary
 from mmdiffbench.report.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics
 from mmdiffbench.report.notes import row_note
 from mmdiffbench.report.paper import MODALITY_NAMES, load_paper_table, paper_results

@@ -20,7 +20,7 @@ import pandas as pd
 import seaborn as sns
 
 from mmdiffbench.experiments import Experiment, experiment
-from mmdiffbench.plan import ExperimentPlan
+from mmdiffbench.plan_types import ExperimentPlan
 from mmdiffbench.report.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics
 from mmdiffbench.report.notes import row_note
 from mmdiffbench.report.paper import load_paper_table, paper_column, paper_results
