@@ -25,11 +25,14 @@ def test_evaluate_reproduces_the_selected_epoch(
     out = tmp_path / "run"
     args = ["train", "--data", str(release_dir), "--model", "lightgcn", "--out", str(out), "--device", "cpu"]
     args += ["--set", "epochs=6", "--set", "eval_every=1", "--set", "embedding_dim=8", "--set", "lr=1e-2"]
+    args += ["--workflow-variant", "lr_1e-2"]  # what the workflow's train rule passes
     assert main(args) == 0
     capsys.readouterr()
     assert main(["evaluate", str(out), "--device", "cpu"]) == 0
     evaluated = json.loads(capsys.readouterr().out)
     recorded = json.loads((out / "metrics.json").read_text())
+    assert (recorded["variant"], recorded["workflow_variant"]) == ("full", "lr_1e-2")
+    assert json.loads((out / "config.json").read_text())["workflow_variant"] == "lr_1e-2"
     for split in ("val", "test"):
         for key, value in recorded[split].items():
             assert evaluated[split][key] == pytest.approx(value, abs=1e-9), (split, key)

@@ -9,17 +9,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmdiffbench.plan import Cell, ExperimentPlan, Skipped
-from mmdiffbench.report.figures import sweep_value, write_figure
+from mmdiffbench.experiments import experiment
+from mmdiffbench.plan_types import Cell, ExperimentPlan, Skipped
+from mmdiffbench.report.figures import group_label, write_figure
 
 
 def _write(run: Path, recall: float, seed: int, variant: str) -> None:
     run.mkdir(parents=True)
-    groups = {"0-5": {"n_users": 3, "recall@20": recall, "ndcg@20": recall / 2}, "6-10": {"n_users": 0}}
+    groups = {
+        "0-5": {"n_users": 3, "recall@20": recall, "ndcg@20": recall / 2},
+        "6-10": {"n_users": 2, "recall@20": recall * 2, "ndcg@20": recall},
+        "11-20": {"n_users": 0},
+    }
     test = {"recall@20": recall, "ndcg@20": recall / 2}
     metrics = {
         "model": "diffmm",
         "variant": "full",
+        "workflow_variant": variant,
         "dataset": "tiktok",
         "seed": seed,
         "selected_epoch": 1,
@@ -30,7 +36,7 @@ def _write(run: Path, recall: float, seed: int, variant: str) -> None:
     (run / "metrics.json").write_text(json.dumps(metrics))
 
 
-def _plan(tmp_path: Path, name: str, variants: list[str]) -> ExperimentPlan:
+def _plan(tmp_path: Path, name: str, variants: list[str], axis: str = "") -> ExperimentPlan:
     cells = []
     for i, variant in enumerate(variants):
         dirs = []
@@ -38,10 +44,11 @@ def _plan(tmp_path: Path, name: str, variants: list[str]) -> ExperimentPlan:
             run = tmp_path / f"results/runs/tiktok/diffmm/{variant}/seed{seed}"
             _write(run, 0.1 + 0.01 * i + offset, seed, variant)
             dirs.append(str(run))
-        cells.append(Cell(name, "tiktok", "diffmm", variant, "full", [], dirs))
+        params = {axis: float(variant.rsplit("_", 1)[1])} if axis else {}
+        cells.append(Cell(name, "tiktok", "diffmm", variant, "full", [], dirs, params))
     return ExperimentPlan(
         name,
-        "figure",
+        experiment(name).kind,
         "paper",
         [1, 2],
         {"tiktok": {"label": "TikTok", "stats": ""}},
@@ -50,45 +57,42 @@ def _plan(tmp_path: Path, name: str, variants: list[str]) -> ExperimentPlan:
     )
 
 
-def test_sweep_value() -> None:
-    assert sweep_value("lambda0_0.001") == 0.001
-    assert sweep_value("fusion_1.0") == 1.0
-    assert sweep_value("omega_0.25") == 0.25
-    with pytest.raises(ValueError):
-        sweep_value("full")
-
-
 def test_sweep_figure(tmp_path: Path) -> None:
-    plan = _plan(tmp_path, "omega", ["omega_0.1", "omega_0.5"])
+    plan = _plan(tmp_path, "diffmm.fig3b", ["omega_0.1", "omega_0.5"], axis="omega")
     write_figure(plan, tmp_path / "figures")
     for suffix in ("png", "pdf", "csv"):
-        assert (tmp_path / "figures" / f"omega.{suffix}").stat().st_size > 0
-    data = pd.read_csv(tmp_path / "figures" / "omega.csv")
+        assert (tmp_path / "figures" / f"diffmm.fig3b.{suffix}").stat().st_size > 0
+    data = pd.read_csv(tmp_path / "figures" / "diffmm.fig3b.csv")
     row = data[(data.variant == "omega_0.5") & (data.metric == "recall@20") & (data.protocol == "val_selected")].iloc[0]
     assert row["mean"] == pytest.approx((0.11 + 0.13) / 2)
-    assert row["x"] == 0.5
+    assert row["x"] == 0.5 and row["value_of"] == "omega"  # the cell's axis value from the plan
     best = data[
         (data.variant == "omega_0.5") & (data.metric == "recall@20") & (data.protocol == "best_test_epoch")
     ].iloc[0]
     assert best["mean"] == pytest.approx((0.11 + 0.13) / 2 + 0.01)
 
 
-def test_sparsity_figure(tmp_path: Path) -> None:
-    plan = _plan(tmp_path, "sparsity", ["full"])
+def test_user_groups_figure_marks_assumed_bounds(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, "diffmm.fig2", ["full"])
     write_figure(plan, tmp_path / "figures")
-    data = pd.read_csv(tmp_path / "figures" / "sparsity.csv")
+    data = pd.read_csv(tmp_path / "figures" / "diffmm.fig2.csv")
     row = data[(data.group == "0-5") & (data.metric == "recall@20") & (data.protocol == "val_selected")].iloc[0]
     assert row["mean"] == pytest.approx(0.11)
-    assert set(data.group) == {"0-5"}  # a group without users has no metrics
+    assert set(data.group) == {"0-5", "6-10"}  # a group without users has no metrics
+    # only the first group's bounds are the paper's; the others are ours, and say so
+    assert dict(zip(data.group, data.bounds)) == {"0-5": "paper", "6-10": "assumed"}
+    paper_groups = experiment("diffmm.fig2").paper_groups
+    assert group_label("0-5", paper_groups) == "0-5" and group_label("6-10", paper_groups) == "6-10*"
+    assert "assumed" in experiment("diffmm.fig2").note
 
 
 def test_figure_without_runnable_cells_still_written(tmp_path: Path) -> None:
-    plan = ExperimentPlan(
-        "fusion", "figure", "paper", [1], {}, [], [Skipped("fusion", "baby", "diffmm", "fusion_0", "no features")]
-    )
+    skipped = [Skipped("diffmm.fig4", "baby", "diffmm", "fusion_ratio_0", "no features")]
+    plan = ExperimentPlan("diffmm.fig4", "sweep", "paper", [1], {}, [], skipped)
     write_figure(plan, tmp_path / "figures")
-    assert (tmp_path / "figures" / "fusion.png").read_bytes()[:4] == b"\x89PNG"
-    assert (tmp_path / "figures" / "fusion.pdf").is_file()
+    assert (tmp_path / "figures" / "diffmm.fig4.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "figures" / "diffmm.fig4.pdf").is_file()
+    assert "ours" in experiment("diffmm.fig4").note  # the fusion construction and keep rate are ours
 
 
 def _write_case_study(folder: Path) -> None:
@@ -128,10 +132,10 @@ def _write_case_study(folder: Path) -> None:
 
 def _case_plan(datasets: list[str]) -> ExperimentPlan:
     cells = [
-        Cell("case_study", d, "diffmm", "full", "full", [], [f"results/runs/{d}/diffmm/full/seed1"]) for d in datasets
+        Cell("diffmm.fig5", d, "diffmm", "full", "full", [], [f"results/runs/{d}/diffmm/full/seed1"]) for d in datasets
     ]
     return ExperimentPlan(
-        "case_study", "figure", "paper", [1], {d: {"label": d.title(), "stats": ""} for d in datasets}, cells, []
+        "diffmm.fig5", "case_study", "paper", [1], {d: {"label": d.title(), "stats": ""} for d in datasets}, cells, []
     )
 
 
@@ -139,10 +143,10 @@ def test_case_study_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caps
     monkeypatch.chdir(tmp_path)  # the report reads results/case_study/<dataset>/ of the workflow folder
     _write_case_study(tmp_path / "results/case_study/tiktok")
     write_figure(_case_plan(["tiktok", "baby"]), tmp_path / "figures")
-    assert (tmp_path / "figures/case_study.png").read_bytes()[:4] == b"\x89PNG"
-    assert (tmp_path / "figures/case_study.pdf").is_file()
+    assert (tmp_path / "figures/diffmm.fig5.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "figures/diffmm.fig5.pdf").is_file()
     assert "results/case_study/baby/summary.json" in capsys.readouterr().out  # missing: said, and drawn without it
-    data = pd.read_csv(tmp_path / "figures/case_study.csv")
+    data = pd.read_csv(tmp_path / "figures/diffmm.fig5.csv")
     means = data[data.kind != "user"].set_index(["modality", "kind"])["cosine"]
     assert means[("image", "generated_pairs")] == 0.5 and means[("image", "random_pairs")] == 0.1
     assert np.isnan(means[("audio", "generated_pairs")])
@@ -163,5 +167,5 @@ def test_case_study_figure_without_output_says_so(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     write_figure(_case_plan(["tiktok"]), tmp_path / "figures")
-    assert (tmp_path / "figures/case_study.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "figures/diffmm.fig5.png").read_bytes()[:4] == b"\x89PNG"
     assert "missing" in capsys.readouterr().out

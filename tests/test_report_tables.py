@@ -9,11 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mmdiffbench.plan import Cell, ExperimentPlan, Skipped
+from mmdiffbench.experiments import experiment, registry
+from mmdiffbench.plan_types import Cell, ExperimentPlan, Skipped
 from mmdiffbench.report.collect import mean_pm_std, summarize, tidy_groups, tidy_metrics
-from mmdiffbench.report.paper import load_paper_table, paper_column, paper_results
+from mmdiffbench.report.paper import load_paper_table, paper_column, paper_modalities, paper_results
 from mmdiffbench.report.reproduction import within, write_reproduction
 from mmdiffbench.report.tables import mean_col, result_table, std_col, write_table
+
+WO_DM = next(c for c in experiment("diffmm.table2").cells if c.variant == "wo_dm")
 
 # recall@20 / ndcg@20 per seed under each protocol (validation-selected, best test epoch)
 VALUES = {
@@ -34,7 +37,8 @@ def _metrics(variant: str, seed: int) -> dict:
     }
     return {
         "model": "diffmm",
-        "variant": variant,
+        "variant": "full",  # the library variant; the report reads the workflow's name
+        "workflow_variant": variant,
         "dataset": "tiktok",
         "seed": seed,
         "selected_epoch": 7,
@@ -51,6 +55,7 @@ def _metrics(variant: str, seed: int) -> dict:
 @pytest.fixture()
 def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ExperimentPlan:
     monkeypatch.chdir(tmp_path)
+    Path("stats.json").write_text(json.dumps({"modalities": {"image": 128, "audio": 128}}))
     cells = []
     for variant in ("full", "wo_cl"):
         dirs = []
@@ -59,11 +64,10 @@ def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ExperimentPlan:
             run.mkdir(parents=True)
             (run / "metrics.json").write_text(json.dumps(_metrics(variant, seed)))
             dirs.append(str(run))
-        cells.append(Cell("ablation", "tiktok", "diffmm", variant, variant, [], dirs))
-    skipped = [Skipped("ablation", "tiktok", "diffmm", "wo_dm", "a reason given by the plan")]
-    return ExperimentPlan(
-        "ablation", "table", "paper", [1, 2, 3], {"tiktok": {"label": "TikTok", "stats": "none.json"}}, cells, skipped
-    )
+        cells.append(Cell("diffmm.table2", "tiktok", "diffmm", variant, variant, [], dirs))
+    skipped = [Skipped("diffmm.table2", "tiktok", "diffmm", "wo_dm", "a reason given by the plan", note=WO_DM.note)]
+    datasets = {"tiktok": {"label": "TikTok", "stats": "stats.json"}}
+    return ExperimentPlan("diffmm.table2", "table", "paper", [1, 2, 3], datasets, cells, skipped)
 
 
 def test_tidy_and_summary_match_hand_computation(plan: ExperimentPlan) -> None:
@@ -102,6 +106,12 @@ def test_ablation_table_has_both_protocols_and_paper_columns(plan: ExperimentPla
     assert wo_cl["paper Recall@20"] == pytest.approx(0.1026)
     assert table.iloc[2]["status"] == "left out: a reason given by the plan"
     assert math.isnan(table.iloc[2][mean_col("recall@20", "val_selected")])
+    # every TikTok row compared with the paper says ours has two modalities, the paper's three
+    ran = table[table["status"] == "ok"]
+    assert len(ran) == 2 and all("ours image+audio (2; text absent" in n and "(3)" in n for n in ran["note"])
+    # the w/o DM row says that it has no MSI loss either (left out here: only that note)
+    assert table.iloc[2]["note"] == WO_DM.note and "drops the MSI loss" in WO_DM.note
+    assert "MSI" not in table.iloc[1]["note"]
 
 
 def test_write_table_files(plan: ExperimentPlan, tmp_path: Path) -> None:
@@ -127,14 +137,18 @@ def test_reproduction_markdown(plan: ExperimentPlan, tmp_path: Path) -> None:
     text = path.read_text()
     # full, validation-selected recall: 0.1200 ± 0.0200 vs paper 0.1129: diff +0.0071, within 1 std
     assert (
-        "| Table 2 | TikTok | DiffMM | DiffMM | recall@20 | 0.1129 | validation-selected | 0.1200 ± 0.0200 | +0.0071 | yes | ok (3 seeds) |"
-        in text
+        "| Table 2 | TikTok | DiffMM | DiffMM | recall@20 | 0.1129 | full | validation-selected epoch | "
+        "0.1200 ± 0.0200 | +0.0071 | yes | ok (3 seeds) | modalities: ours image+audio (2;" in text
     )
     # w/o CL, validation-selected NDCG: 0.0300 ± 0.0100 vs 0.0420: diff -0.0120, not within
-    assert "| w/o CL | ndcg@20 | 0.0420 | validation-selected | 0.0300 ± 0.0100 | -0.0120 | no |" in text
-    assert "left out: a reason given by the plan" in text
-    assert "tiktok / diffmm / wo_dm: a reason given by the plan" in text
-    assert "## Table 1 (overall)" in text and "experiment not run at this scale" in text
+    assert "| w/o CL | ndcg@20 | 0.0420 | wo_cl | validation-selected epoch | 0.0300 ± 0.0100 | -0.0120 | no |" in text
+    assert "left out: a reason given by the plan | w/o DM also drops the MSI loss" in text
+    assert "tiktok / diffmm: a reason given by the plan (1 cell(s): diffmm.table2)" in text
+    # every registry entry with the paper's numbers has a section, run at this scale or not
+    for entry in registry().values():
+        if entry.paper_csv and entry.kind != "case_study":
+            assert f"({entry.key};" in text, entry.key
+    assert "experiment not run at this scale" in text
 
 
 def test_within_and_formatting() -> None:
@@ -145,11 +159,20 @@ def test_within_and_formatting() -> None:
     assert mean_pm_std(0.5, float("nan")) == "0.5000"
 
 
-def test_paper_tables_are_packaged() -> None:
-    t1 = paper_results("overall")
+def test_paper_tables_are_packaged_and_match_the_registry() -> None:
+    t1 = paper_results(experiment("diffmm.table1"))
     assert len(t1) == 144
     assert paper_column("ndcg@20") == "paper NDCG@20"
     stats = load_paper_table("diffmm_table5_dataset_stats.csv")
     assert set(stats.dataset_key) == {"tiktok", "baby", "sports"}
-    for name in ("tau_lambda1", "cl_variants", "ablation"):
-        assert not paper_results(name).empty
+    assert paper_modalities("diffmm", "tiktok") == ["image", "audio", "text"]
+    for entry in registry().values():
+        if entry.kind != "table" or not entry.paper_csv:
+            continue
+        paper = paper_results(entry)
+        assert not paper.empty, entry.key
+        # every paper row is a cell of the registry entry, with the entry's metrics
+        cells = {(c.model, c.paper_key) for c in entry.cells}
+        assert set(zip(paper.model_key, paper.variant)) <= cells, entry.key
+        assert set(paper.metric_key) == set(entry.metrics), entry.key
+        assert set(paper.dataset_key) == set(entry.datasets), entry.key

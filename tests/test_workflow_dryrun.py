@@ -6,33 +6,35 @@ Plan-level tests call mmdiffbench.plan directly (fast); a few run `snakemake -n`
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
 
-from mmdiffbench.plan import EXPERIMENTS, FIGURES, TABLES, PlanError, build_plan, registered_models
+from mmdiffbench.config import declaration, list_variants
+from mmdiffbench.experiments import registry
+from mmdiffbench.jobs import ModelInfo, implemented_models, release_files
+from mmdiffbench.plan import build_plan
+from mmdiffbench.plan_types import NOT_IMPLEMENTED, PlanError, left_out_summary
 from tests._workflow_helpers import copy_workflow, job_counts, load_default_config, snakemake, write_config
 
-MODELS_WITHOUT_DIFFMM = {"mf_bpr": ["full"], "lightgcn": ["full"]}
-MODELS_WITH_DIFFMM = {**MODELS_WITHOUT_DIFFMM, "diffmm": sorted(load_default_config()["models"]["diffmm"]["variants"])}
+HINTS = {"small": {"runtime": 10, "mem_mb": 1000}, "large": {"runtime": 20, "mem_mb": 3000}}
+MODELS_WITHOUT_DIFFMM = {"mf_bpr": ModelInfo(("full",), False, HINTS), "lightgcn": ModelInfo(("full",), False, HINTS)}
+MODELS_WITH_DIFFMM = {**MODELS_WITHOUT_DIFFMM, "diffmm": ModelInfo(tuple(list_variants("diffmm")), True, HINTS)}
+BASELINES = {"mf_bpr", "lightgcn"}
 
 
 def small_config(data_dir: str, **changes) -> dict:
-    """Two datasets without features, two models, two experiments sharing the LightGCN run."""
+    """Baby and Sports (no features), two seeds, Table 1 (2 baselines runnable there) and Fig. 2
+    (the same two baselines: shared runs)."""
     config = load_default_config()
     config["data_dir"] = data_dir
     config["scale"] = "paper"
     config["scales"]["paper"] = {
         "datasets": ["baby", "sports"],
         "seeds": [1, 2],
-        "experiments": ["overall", "sparsity"],
+        "experiments": ["diffmm.table1", "diffmm.fig2"],
         "set": {"epochs": 1},
         "model_set": {},
-    }
-    config["experiments"] = {
-        "overall": {"datasets": ["baby", "sports"], "models": {"mf_bpr": ["full"], "lightgcn": ["full"]}},
-        "sparsity": {"datasets": ["baby"], "models": {"lightgcn": ["full"]}},
     }
     config.update(changes)
     return config
@@ -43,78 +45,110 @@ def small_config(data_dir: str, **changes) -> dict:
 
 def test_shared_run_counted_once(tmp_path: Path) -> None:
     plan = build_plan(small_config(str(tmp_path)), models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
-    # overall: 2 datasets x 2 models x 2 seeds = 8; sparsity's 2 baby/lightgcn runs are among them
+    # Table 1: 2 datasets x 2 baselines x 2 seeds = 8; Fig. 2 needs the same runs
     assert len(plan.runs) == 8
-    assert len(plan.experiments["sparsity"].metrics_paths()) == 2
-    assert set(plan.experiments["sparsity"].metrics_paths()) <= {f"{r.run_dir}/metrics.json" for r in plan.runs}
+    fig2 = plan.experiments["diffmm.fig2"]
+    assert len(fig2.metrics_paths()) == 8
+    assert set(fig2.metrics_paths()) == {f"{r.run_dir}/metrics.json" for r in plan.runs}
 
 
 def test_default_config_plans_every_experiment(tmp_path: Path) -> None:
     config = load_default_config()
     config["data_dir"] = str(tmp_path)  # no local copy: features only where config lists them
     plan = build_plan(config, models=MODELS_WITH_DIFFMM, base=tmp_path)
-    assert list(plan.experiments) == list(EXPERIMENTS)
+    assert list(plan.experiments) == list(registry())
     # DiffMM needs features; only TikTok has feature files in the config
     diffmm_runs = [r for r in plan.runs if r.model == "diffmm"]
     assert {r.dataset for r in diffmm_runs} == {"tiktok"}
     variants = {
-        v
-        for e, vs in config["experiments"].items()
-        for m, vv in vs["models"].items()
-        if m == "diffmm"
-        for v in vv
-        if "tiktok" in vs["datasets"]
+        c.variant for e in registry().values() if "tiktok" in e.datasets for c in e.cells if c.model == "diffmm"
     }
     assert len(diffmm_runs) == len(variants) * 3  # each distinct variant once per seed (full is shared)
+    assert {"official_eval", "lambda0_0.001", "tau_1.0_lambda1_0.01", "fusion_ratio_0.2"} <= variants
     assert {r.dataset for r in plan.runs if r.model == "lightgcn"} == {"tiktok", "baby", "sports"}
     reasons = [s for s in plan.skipped if s.dataset in ("baby", "sports") and s.model == "diffmm"]
     assert reasons and all("no feature files" in s.reason for s in reasons)
 
 
-def test_unregistered_model_is_left_out_with_reason(tmp_path: Path) -> None:
+def test_models_not_implemented_are_planned_as_left_out(tmp_path: Path) -> None:
     config = load_default_config()
     config["data_dir"] = str(tmp_path)
     plan = build_plan(config, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
     assert all(r.model != "diffmm" for r in plan.runs)
-    assert any("not registered" in s.reason for s in plan.skipped if s.model == "diffmm")
+    assert all(s.reason == NOT_IMPLEMENTED for s in plan.skipped if s.model == "diffmm")
+    # the DiffCL / LD4MRec tables are planned: their cells are left out, Baby and Sports only
+    for key in ("diffcl.table3", "ld4mrec.table3", "ld4mrec.fig3"):
+        skipped = plan.experiments[key].skipped
+        assert skipped and {s.reason for s in skipped} == {NOT_IMPLEMENTED}
+        assert {s.dataset for s in skipped} == {"baby", "sports"}  # video / elec: not configured
+    ld4mrec = plan.experiments["ld4mrec.table2"]
+    assert {c.model for c in ld4mrec.cells} == BASELINES
+    summary = left_out_summary(plan.skipped, 100)
+    assert summary[0].startswith(f"{sum(s.reason == NOT_IMPLEMENTED for s in plan.skipped)} cell(s): {NOT_IMPLEMENTED}")
 
 
 def test_local_feature_files_make_a_multimodal_cell_runnable(tmp_path: Path) -> None:
     config = small_config(str(tmp_path))
-    config["models"]["mf_bpr"]["multimodal"] = True  # pretend, to exercise the rule
-    plan = build_plan(config, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
-    assert {(s.dataset, s.model) for s in plan.skipped} == {("baby", "mf_bpr"), ("sports", "mf_bpr")}
+    models = {**MODELS_WITHOUT_DIFFMM, "mf_bpr": ModelInfo(("full",), True, HINTS)}  # pretend, to exercise the rule
+    plan = build_plan(config, models=models, base=tmp_path)
+    table1 = plan.experiments["diffmm.table1"]
+    assert {(s.dataset, s.model) for s in table1.skipped if s.model in BASELINES} == {
+        ("baby", "mf_bpr"),
+        ("sports", "mf_bpr"),
+    }
     (tmp_path / "baby").mkdir()
     (tmp_path / "baby" / "text_feat.npy").write_bytes(b"")
-    plan = build_plan(config, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
-    assert {(s.dataset, s.model) for s in plan.skipped} == {("sports", "mf_bpr")}
+    plan = build_plan(config, models=models, base=tmp_path)
+    table1 = plan.experiments["diffmm.table1"]
+    assert {(s.dataset, s.model) for s in table1.skipped if s.model in BASELINES} == {("sports", "mf_bpr")}
 
 
 def test_case_study_is_planned_where_diffmm_can_run(tmp_path: Path) -> None:
     config = load_default_config()
     config["data_dir"] = str(tmp_path)
-    case = build_plan(config, models=MODELS_WITH_DIFFMM, base=tmp_path).experiments["case_study"]
+    case = build_plan(config, models=MODELS_WITH_DIFFMM, base=tmp_path).experiments["diffmm.fig5"]
     assert [(c.dataset, c.model, c.variant) for c in case.cells] == [("tiktok", "diffmm", "full")]
     assert [(s.dataset, "no feature files" in s.reason) for s in case.skipped] == [("baby", True)]
 
 
-def test_unknown_variant_is_a_config_error(tmp_path: Path) -> None:
+def test_unknown_experiment_and_library_variant_are_config_errors(tmp_path: Path) -> None:
     config = small_config(str(tmp_path))
-    config["experiments"]["overall"]["models"]["lightgcn"] = ["nope"]
-    with pytest.raises(PlanError, match="nope"):
+    config["scales"]["paper"]["experiments"] = ["diffmm.tabel1"]
+    with pytest.raises(PlanError, match=r"scales.paper.experiments: unknown experiment 'diffmm.tabel1'"):
+        build_plan(config, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
+    config = small_config(
+        str(tmp_path), sweeps={"diffmm.table1": [{"model": "lightgcn", "variant": "nope", "axes": {"n_layers": [1]}}]}
+    )
+    with pytest.raises(PlanError, match="diffmm.table1: lightgcn/n_layers_1: library variant 'nope' unknown"):
+        build_plan(config, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
+    config = small_config(str(tmp_path), sweeps={"diffmm.tabel1": []})
+    with pytest.raises(PlanError, match="sweeps: unknown experiment 'diffmm.tabel1'"):
         build_plan(config, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
 
 
-def test_variant_overrides_merge_scale_model_and_variant(tmp_path: Path) -> None:
-    config = small_config(str(tmp_path))
+def test_sweep_overrides_merge_scale_model_and_sweep_point(tmp_path: Path) -> None:
+    config = small_config(str(tmp_path), sweeps={"diffmm.table1": [{"model": "lightgcn", "axes": {"n_layers": [1]}}]})
     config["scales"]["paper"]["model_set"] = {"lightgcn": {"epochs": 2, "n_layers": 2}}
-    config["models"]["lightgcn"]["variants"]["l1"] = {"variant": "full", "set": {"n_layers": 1}}
-    config["experiments"]["overall"]["models"]["lightgcn"] = ["full", "l1"]
     plan = build_plan(config, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
-    cells = {(c.model, c.variant): c for c in plan.experiments["overall"].cells if c.dataset == "baby"}
-    assert cells[("lightgcn", "l1")].library_variant == "full"
-    assert cells[("lightgcn", "l1")].overrides == ["epochs=2", "n_layers=1"]
+    cells = {(c.model, c.variant): c for c in plan.experiments["diffmm.table1"].cells if c.dataset == "baby"}
+    assert cells[("lightgcn", "n_layers_1")].library_variant == "full"
+    assert cells[("lightgcn", "n_layers_1")].params == {"n_layers": 1}
+    assert cells[("lightgcn", "n_layers_1")].overrides == ["epochs=2", "n_layers=1"]
+    assert cells[("lightgcn", "full")].overrides == ["epochs=2", "n_layers=2"]
     assert cells[("mf_bpr", "full")].overrides == ["epochs=1"]
+
+
+def test_registry_sweeps_name_cells_as_the_paper_csvs() -> None:
+    cells = registry()["diffmm.table3"].cells
+    assert [c.variant for c in cells[:2]] == ["tau_0.1_lambda1_1", "tau_0.1_lambda1_0.1"]
+    assert cells[0].params == (("tau", 0.1), ("lambda1", 1))
+    assert [c.variant for c in registry()["diffmm.fig3a"].cells] == [
+        "lambda0_1",
+        "lambda0_0.5",
+        "lambda0_0.1",
+        "lambda0_0.01",
+        "lambda0_0.001",
+    ]
 
 
 # ---- real dry runs ---------------------------------------------------------------------
@@ -128,10 +162,10 @@ def test_dry_run_small_config_job_counts(tmp_path: Path) -> None:
     assert counts == {
         "all": 1,
         "data": 2,
-        "train": 8,  # the shared baby/lightgcn runs are counted once
+        "train": 8,  # Fig. 2's runs are Table 1's, counted once
         "plan": 2,
-        "table_overall": 1,
-        "figure_sparsity": 1,
+        "table_diffmm_table1": 1,
+        "figure_diffmm_fig2": 1,
         "reproduction": 1,
     }
 
@@ -140,27 +174,26 @@ def test_dry_run_default_config_lists_every_experiment(tmp_path: Path) -> None:
     work = copy_workflow(tmp_path / "wf")
     out = snakemake(work, "-n", "--quiet", "rules")
     counts = job_counts(out.stdout + out.stderr)
-    for name in TABLES:
-        assert counts.get(f"table_{name}") == 1, name
-    for name in FIGURES:
-        assert counts.get(f"figure_{name}") == 1, name
-    assert counts["plan"] == len(EXPERIMENTS)
+    for key, entry in registry().items():
+        kind = "figure" if entry.is_figure else "table"
+        assert counts.get(f"{kind}_{key.replace('.', '_')}") == 1, key
+    assert counts["plan"] == len(registry())
     config = load_default_config()
-    expected = build_plan(config, models=registered_models(), base=work)
+    expected = build_plan(config, models=implemented_models(), base=work)
     assert counts["train"] == len(expected.runs)
-    assert counts["case_study"] == len(expected.experiments["case_study"].cells) == 1
+    assert counts["case_study"] == len(expected.experiments["diffmm.fig5"].cells) == 1
     assert counts["data"] == 3
     # cells that cannot run are printed with their reason
     text = out.stdout + out.stderr
     assert "left out" in text
-    for skipped in expected.skipped:
-        assert skipped.line() in text
+    for line in left_out_summary(expected.skipped, len(expected.skipped)):
+        assert line in text
 
 
 def test_bad_config_stops_naming_the_key(tmp_path: Path) -> None:
     work = copy_workflow(tmp_path / "wf")
     config = load_default_config()
-    config["experiments"]["ablation"]["datasetz"] = config["experiments"]["ablation"].pop("datasets")
+    config["scales"]["quick"]["datasetz"] = config["scales"]["quick"].pop("datasets")
     write_config(work, config)
     out = snakemake(work, "-n", check=False)
     assert out.returncode != 0
@@ -176,10 +209,41 @@ def test_bad_config_stops_naming_the_key(tmp_path: Path) -> None:
     assert "'gpu' is not one of ['cpu', 'cuda']" in text and "device" in text
 
 
-def test_bad_checksum_in_config_stops(tmp_path: Path) -> None:
+def test_checksums_live_in_the_package(tmp_path: Path) -> None:
+    config = small_config(str(tmp_path))
+    args = [(n, c.split(":")[0]) for n, _, c in release_files(config, "baby")]
+    assert args == [("trnMat.pkl", "sha256"), ("tstMat.pkl", "sha256"), ("valMat.pkl", "sha256")]
+    # a second copy of a known checksum in config.yaml is refused, naming the key
+    config["datasets"]["baby"]["files"]["trnMat.pkl"] = {"url": None, "sha256": "0" * 64}
+    with pytest.raises(PlanError, match=r"datasets.baby.files.trnMat.pkl: its checksum lives in"):
+        build_plan(config, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
+    # a file the package does not know must bring its own
+    config = small_config(str(tmp_path))
+    config["datasets"]["baby"]["files"]["image_feat.npy"] = "https://example.org/image_feat.npy"
+    with pytest.raises(PlanError, match=r"datasets.baby.files.image_feat.npy: no checksum known"):
+        build_plan(config, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
+    config["datasets"]["baby"]["files"]["image_feat.npy"] = {"url": None, "git_blob": "1" * 40}
+    assert ("image_feat.npy", None, "git_blob:" + "1" * 40) in release_files(config, "baby")
+
+
+def test_resources_come_from_the_model_declarations(tmp_path: Path) -> None:
+    config = small_config(str(tmp_path))
+    config["datasets"]["baby"]["size"] = "small"
+    plan = build_plan(config, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
+    sizes = {c.dataset: c.resources for c in plan.experiments["diffmm.table1"].cells}
+    assert sizes == {"baby": HINTS["small"], "sports": HINTS["large"]}
+    config["scales"]["paper"]["resources"] = {"runtime": 5}  # a scale may replace a hint
+    plan = build_plan(config, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
+    assert plan.experiments["diffmm.table1"].cells[0].resources == {"runtime": 5, "mem_mb": 1000}
+
+
+def test_train_jobs_get_the_declared_resources(tmp_path: Path) -> None:
     work = copy_workflow(tmp_path / "wf")
-    config = copy.deepcopy(load_default_config())
-    config["datasets"]["tiktok"]["files"]["trnMat.pkl"]["sha256"] = "xyz"
+    config = small_config(str(tmp_path / "nodata"))
+    config["scales"]["paper"]["experiments"] = ["diffmm.table1"]
     write_config(work, config)
-    out = snakemake(work, "-n", check=False)
-    assert out.returncode != 0 and "'xyz' does not match" in out.stdout + out.stderr
+    out = snakemake(work, "-n")
+    blocks = [b for b in (out.stdout + out.stderr).split("\n\n") if "rule train:" in b]
+    hints = declaration("lightgcn")["resources"]["large"]
+    lightgcn = [b for b in blocks if "/lightgcn/" in b]
+    assert lightgcn and all(f"mem_mb={hints['mem_mb']}" in b and f"runtime={hints['runtime']}" in b for b in lightgcn)

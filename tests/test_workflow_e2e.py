@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import json
 import os
 import signal
 import subprocess
@@ -38,9 +39,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def served_release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp("served")
-    write_release(
-        make_synthetic(n_users=300, n_items=200, modalities={"image": 8}, seed=0, name="synth"), root / "synth"
-    )
+    write_release(make_synthetic(n_users=300, n_items=200, modalities={}, seed=0, name="synth"), root / "synth")
     handler = functools.partial(_QuietHandler, directory=str(root))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -51,7 +50,7 @@ def served_release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
 
 def tiny_config(base_url: str, release: Path, data_dir: Path, seeds: list[int]) -> dict:
     config = load_default_config()
-    files = {
+    files = {  # the package's checksum registry does not know this dataset: config.yaml gives them
         p.name: {"url": f"{base_url}/synth/{p.name}", "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
         for p in sorted(release.iterdir())
     }
@@ -60,31 +59,13 @@ def tiny_config(base_url: str, release: Path, data_dir: Path, seeds: list[int]) 
         data_dir=str(data_dir),
         scale="quick",
         train_threads=1,
-        datasets={"synth": {"label": "Synthetic", "files": files}},
-        models={
-            "mf_bpr": {"label": "MF-BPR", "multimodal": False, "variants": {"full": {}}},
-            "lightgcn": {
-                "label": "LightGCN",
-                "multimodal": False,
-                "variants": {
-                    "full": {},
-                    "one_layer": {"variant": "full", "set": {"n_layers": 1}},
-                    "two_layers": {"variant": "full", "set": {"n_layers": 2}},
-                    "slow": {"variant": "full", "set": {"epochs": 300}},
-                },
-            },
-        },
-        experiments={
-            "overall": {"datasets": ["synth"], "models": {"mf_bpr": ["full"], "lightgcn": ["full"]}},
-            "ablation": {"datasets": ["synth"], "models": {"lightgcn": ["full", "one_layer"]}},
-            "sparsity": {"datasets": ["synth"], "models": {"mf_bpr": ["full"], "lightgcn": ["full"]}},
-            "datasets": {"datasets": ["synth"], "models": {}},
-        },
+        datasets={"synth": {"label": "Synthetic", "size": "small", "files": files}},
+        sweeps={"diffmm.table2": [{"model": "lightgcn", "axes": {"n_layers": [1]}}]},
     )
     config["scales"]["quick"] = {
         "datasets": ["synth"],
         "seeds": seeds,
-        "experiments": ["overall", "ablation", "sparsity", "datasets"],
+        "experiments": ["diffmm.table1", "diffmm.table2", "diffmm.fig2", "diffmm.table5"],
         "set": fast,
         "model_set": {},
     }
@@ -102,20 +83,25 @@ def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_pa
 
     # 1. end to end
     snakemake(work, "--cores", "2")
-    for name in ("overall", "ablation", "datasets"):
+    for name in ("diffmm.table1", "diffmm.table2", "diffmm.table5"):
         assert (work / f"results/tables/{name}.csv").is_file()
         assert (work / f"results/tables/{name}.png").read_bytes()[:4] == b"\x89PNG"
     for suffix in ("png", "pdf", "csv"):
-        assert (work / f"results/figures/sparsity.{suffix}").is_file()
-    ablation = pd.read_csv(work / "results/tables/ablation.csv")
-    assert list(ablation["variant"]) == ["full", "one_layer"] and (ablation["status"] == "ok").all()
-    overall = pd.read_csv(work / "results/tables/overall.csv")
-    assert set(overall["model"]) == {"mf_bpr", "lightgcn"}
-    assert overall["recall@20 mean [val_selected]"].between(0, 1).all()
-    assert "Reproduction of the DiffMM paper" in (work / "results/reproduction.md").read_text()
+        assert (work / f"results/figures/diffmm.fig2.{suffix}").is_file()
+    ablation = pd.read_csv(work / "results/tables/diffmm.table2.csv")
+    ok = ablation[ablation["status"] == "ok"]
+    assert list(ok["variant"]) == ["n_layers_1"] and set(ok["model"]) == {"lightgcn"}  # the config's sweep
+    assert set(ablation.loc[ablation["status"] != "ok", "model"]) == {"diffmm"}  # synth has no features
+    overall = pd.read_csv(work / "results/tables/diffmm.table1.csv")
+    assert set(overall.loc[overall["status"] == "ok", "model"]) == {"mf_bpr", "lightgcn"}
+    assert overall.loc[overall["status"] == "ok", "recall@20 mean [val_selected]"].between(0, 1).all()
+    assert "left out: model not implemented" in set(overall["status"])
+    assert "Reproduction of the papers" in (work / "results/reproduction.md").read_text()
+    recorded = json.loads((work / "results/runs/synth/lightgcn/n_layers_1/seed1/metrics.json").read_text())
+    assert (recorded["variant"], recorded["workflow_variant"]) == ("full", "n_layers_1")
     assert "downloaded from http://127.0.0.1" in (work / "logs/data/synth.log").read_text()
     assert (work / "benchmarks/train/synth/lightgcn/full/seed1.tsv").is_file()
-    # the lightgcn/full run is shared by overall, ablation and sparsity: trained once
+    # the lightgcn/full run is shared by Table 1 and Fig. 2: trained once
     assert len(list((work / "results/runs/synth/lightgcn").glob("*/seed1/metrics.json"))) == 2
 
     # 2. a second run does nothing
@@ -125,11 +111,14 @@ def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_pa
     # 3. the HTML report with captions
     snakemake(work, "--report", "report.html")
     html = (work / "report.html").read_text(errors="replace")
-    assert "ablation" in html
+    assert "diffmm.table2" in html and "DiffMM ablation" in html  # the registry's caption
 
     # 4. kill a run mid-way, then --rerun-incomplete
     config = tiny_config(base_url, release, tmp_path / "empty-data-dir", seeds=[1])
-    config["experiments"]["ablation"]["models"]["lightgcn"] += ["two_layers", "slow"]
+    config["sweeps"]["diffmm.table2"] += [
+        {"model": "lightgcn", "axes": {"n_layers": [2]}},
+        {"model": "lightgcn", "axes": {"epochs": [300]}},
+    ]
     write_config(work, config)
     finished_before = sorted((work / "results/runs").rglob("seed1/metrics.json"))
     before = _mtimes(finished_before)
@@ -139,7 +128,7 @@ def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_pa
         proc = subprocess.Popen(
             cmd, cwd=work, env=env(), stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
         )
-    slow = work / "results/runs/synth/lightgcn/slow"
+    slow = work / "results/runs/synth/lightgcn/epochs_300"
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -156,7 +145,7 @@ def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_pa
         proc.wait()
     killed = [d for d in slow.glob("seed*") if (d / "checkpoint.pt").is_file() and not (d / "metrics.json").exists()]
     assert killed, "expected a job killed mid-way (checkpoint, no metrics.json)"
-    finished_in_killed_run = sorted((work / "results/runs/synth/lightgcn/two_layers").glob("seed1/metrics.json"))
+    finished_in_killed_run = sorted((work / "results/runs/synth/lightgcn/n_layers_2").glob("seed1/metrics.json"))
     assert finished_in_killed_run
     before.update(_mtimes(finished_in_killed_run))
 
@@ -166,8 +155,8 @@ def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_pa
     for run in killed:
         assert (run / "metrics.json").is_file()
         assert "resumed from" in (run / "train.log").read_text()
-    ablation = pd.read_csv(work / "results/tables/ablation.csv")
-    assert list(ablation["variant"]) == ["full", "one_layer", "two_layers", "slow"]
-    assert (ablation["status"] == "ok").all()
+    ablation = pd.read_csv(work / "results/tables/diffmm.table2.csv")
+    ok = ablation[ablation["status"] == "ok"]
+    assert list(ok["variant"]) == ["n_layers_1", "n_layers_2", "epochs_300"]
     again = snakemake(work, "--cores", "2")
     assert "Nothing to be done" in again.stdout + again.stderr

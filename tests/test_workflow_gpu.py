@@ -15,7 +15,7 @@ def test_train_jobs_request_one_gpu_only_with_cuda(tmp_path: Path) -> None:
     work = copy_workflow(tmp_path / "wf")
     config = load_default_config()
     config.update(data_dir=str(tmp_path / "nodata"), scale="quick", device="cuda")
-    config["scales"]["quick"]["experiments"] = ["overall"]
+    config["scales"]["quick"]["experiments"] = ["diffmm.table1"]
     write_config(work, config)
     out = snakemake(work, "-n", "--resources", "gpu=2", "-p")
     text = out.stdout + out.stderr

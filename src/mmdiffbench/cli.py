@@ -13,7 +13,8 @@ import warnings
 from pathlib import Path
 
 from mmdiffbench.config import ConfigError, resolve
-from mmdiffbench.data import DataError, dataset_stats, load_release
+from mmdiffbench.data import DataError, dataset_stats, load_dataset
+from mmdiffbench.experiments import RegistryError
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -45,7 +46,14 @@ def _parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train one (dataset, model, variant, seed) run")
     train.add_argument("--data", type=Path, required=True, help="release folder, e.g. ../shared/datasets/tiktok")
     train.add_argument("--model", required=True)
-    train.add_argument("--variant", default="full")
+    train.add_argument("--variant", default="full", help="library variant (the model YAML's `variants:`)")
+    train.add_argument(
+        "--workflow-variant",
+        default=None,
+        metavar="NAME",
+        help="the workflow's name for this run (e.g. lambda0_0.1), recorded in config.json and metrics.json "
+        "(default: --variant)",
+    )
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", type=Path, required=True, help="run directory")
@@ -82,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 def _data_command(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        dataset = load_release(args.directory, args.modalities)
+        dataset = load_dataset(args.directory, args.modalities)
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
     if args.data_command == "check":
@@ -109,14 +117,21 @@ def _train_command(args: argparse.Namespace) -> int:
     import torch
 
     from mmdiffbench.train import resolve_device, train_run
+    from mmdiffbench.train.phases import TrainingDiverged
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    dataset = load_release(args.data, args.modalities)
+    dataset = load_dataset(args.data, args.modalities)
     config = resolve(args.model, dataset.name, args.variant, args.overrides)
     device = resolve_device(args.device)
     provenance = {"data_dir": str(args.data.resolve()), "modalities": dataset.modalities, "overrides": args.overrides}
-    metrics = train_run(dataset, config, args.seed, args.out, device, args.resume, provenance)
+    try:
+        metrics = train_run(
+            dataset, config, args.seed, args.out, device, args.resume, provenance, args.workflow_variant
+        )
+    except TrainingDiverged as err:
+        print(f"error: training diverged: {err}", file=sys.stderr)
+        return EXIT_DIVERGED
     metric = metrics["selection"]["metric"]
     print(
         f"test {metric} = {metrics['test'][metric]:.4f} (validation-selected, epoch {metrics['selected_epoch']}); "
@@ -150,25 +165,25 @@ def _case_study_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_command(args: argparse.Namespace) -> int:
+    from mmdiffbench.report.cli import report_command  # reads plans, runs and the registry: no torch
+
+    return report_command(args)
+
+
+COMMANDS = {
+    "data": _data_command,
+    "train": _train_command,
+    "evaluate": _evaluate_command,
+    "case-study": _case_study_command,
+    "report": _report_command,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from mmdiffbench.train.phases import TrainingDiverged
-
     try:
-        if args.command == "data":
-            return _data_command(args)
-        if args.command == "train":
-            return _train_command(args)
-        if args.command == "report":
-            from mmdiffbench.report.cli import report_command
-
-            return report_command(args)
-        if args.command == "case-study":
-            return _case_study_command(args)
-        return _evaluate_command(args)
-    except (DataError, ConfigError, FileNotFoundError) as err:
+        return COMMANDS[args.command](args)
+    except (DataError, ConfigError, FileNotFoundError, RegistryError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except TrainingDiverged as err:
-        print(f"error: training diverged: {err}", file=sys.stderr)
-        return EXIT_DIVERGED

@@ -54,6 +54,22 @@ def list_variants(model_name: str) -> list[str]:
     return sorted(model_file(model_name).get("variants", {"full": {}}))
 
 
+DECLARE_KEYS = {"label", "requires_features", "resources"}
+
+
+def declaration(model_name: str) -> dict[str, Any]:
+    """The model's `declare:` section (label, requires_features, resources), read without torch.
+
+    The one place a model states what the workflow and reports need to know about it; a test
+    checks that `requires_features` agrees with the registered class.
+    """
+    declared = model_file(model_name).get("declare") or {}
+    unknown = set(declared) - DECLARE_KEYS
+    if unknown:
+        raise ConfigError(f"{model_name}.yaml declare: unknown key(s) {sorted(unknown)}; known: {sorted(DECLARE_KEYS)}")
+    return {"label": model_name, "requires_features": False, "resources": {}, **declared}
+
+
 def coerce(key: str, value: Any, default: Any) -> Any:
     """`value` converted to the type of `default`, or a ConfigError naming the key."""
     if isinstance(default, bool):

@@ -1,131 +1,29 @@
-"""The workflow's plan: which training runs each experiment needs, and which cells cannot run.
+"""The workflow's plan: which training runs each registered experiment needs, which cells cannot run.
 
-Pure functions of the (validated) workflow config, used by `workflow/rules/common.smk` to
-build the Snakemake DAG and by the report to say what was left out and why. Keeping this in
-the library makes it testable without Snakemake.
+Pure functions of the (validated) workflow config and the experiment registry
+(mmdiffbench.experiments), used by `workflow/rules/common.smk` to build the Snakemake DAG and
+by the report to say what was left out and why. Keeping this in the library makes it testable
+without Snakemake; it imports neither torch nor a model module (model facts come from each
+model's YAML declaration).
 
-Vocabulary
-- cell: one (experiment, dataset, model, variant); it needs one run per seed.
-- run: one (dataset, model, variant, seed) training job; its folder is `run_dir(...)`. Two
-  experiments that need the same run share it (the DAG is the union of all cells).
-- variant: the workflow's name for a run configuration (`full`, `wo_cl`, `lambda0_0.1`); it
-  maps to a library variant plus `--set` overrides (config `models.<m>.variants.<v>`).
+The cells, runs and plans it returns are in mmdiffbench.plan_types; what a job gets from the
+declarations (resources, release checksums) in mmdiffbench.jobs.
+
+- variant: the workflow's name for a run configuration (`full`, `wo_cl`, `lambda0_0.1`): a
+  library variant plus `--set` overrides (a sweep point of the registry or of config `sweeps`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-EXPERIMENTS = (
-    "overall",
-    "ablation",
-    "sparsity",
-    "lambda0",
-    "omega",
-    "tau_lambda1",
-    "cl_variants",
-    "fusion",
-    "case_study",
-    "datasets",
-)
-TABLES = ("overall", "ablation", "tau_lambda1", "cl_variants", "datasets")
-FIGURES = ("sparsity", "lambda0", "omega", "fusion", "case_study")
-SPLIT_FILES = ("trnMat.pkl", "valMat.pkl", "tstMat.pkl")
+from mmdiffbench.experiments import CellSpec, Experiment, RegistryError, registry, sweep_cells
+from mmdiffbench.jobs import ModelInfo, implemented_models, job_resources, release_files
+from mmdiffbench.plan_types import NOT_IMPLEMENTED, Cell, ExperimentPlan, Plan, PlanError, Run, Skipped
+
 FEATURE_SUFFIX = "_feat.npy"
-
-
-class PlanError(ValueError):
-    """The config names something that does not exist (a model, variant or dataset)."""
-
-
-@dataclass(frozen=True, order=True)
-class Run:
-    dataset: str
-    model: str
-    variant: str
-    seed: int
-
-    @property
-    def run_dir(self) -> str:
-        return run_dir(self.dataset, self.model, self.variant, self.seed)
-
-
-@dataclass
-class Cell:
-    experiment: str
-    dataset: str
-    model: str
-    variant: str
-    library_variant: str
-    overrides: list[str]
-    run_dirs: list[str]
-
-
-@dataclass
-class Skipped:
-    experiment: str
-    dataset: str
-    model: str
-    variant: str
-    reason: str
-
-    def line(self) -> str:
-        return f"{self.experiment}: {self.dataset} / {self.model} / {self.variant}: {self.reason}"
-
-
-@dataclass
-class ExperimentPlan:
-    name: str
-    kind: str  # table | figure
-    scale: str
-    seeds: list[int]
-    datasets: dict[str, dict[str, Any]]  # name -> {label, stats (path of the data rule's stats.json)}
-    cells: list[Cell] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> ExperimentPlan:
-        raw = json.loads(text)
-        raw["cells"] = [Cell(**c) for c in raw["cells"]]
-        raw["skipped"] = [Skipped(**s) for s in raw["skipped"]]
-        return cls(**raw)
-
-    def metrics_paths(self) -> list[str]:
-        return [f"{d}/metrics.json" for c in self.cells for d in c.run_dirs]
-
-    def scope_line(self, about: str = "mean ± std over seeds") -> str:
-        """The first footnote line of every table and figure: scale, seeds, what the numbers are."""
-        return f"scale {self.scale}; seeds {', '.join(map(str, self.seeds))}; {about}"
-
-    def left_out_lines(self, limit: int) -> list[str]:
-        """The cells left out, one footnote line each, at most `limit` and then a count."""
-        lines = [f"left out: {s.dataset}/{s.model}/{s.variant}: {s.reason}" for s in self.skipped[:limit]]
-        if len(self.skipped) > limit:
-            lines.append(f"... and {len(self.skipped) - limit} more left out (see results/reproduction.md)")
-        return lines
-
-
-@dataclass
-class Plan:
-    scale: str
-    seeds: list[int]
-    experiments: dict[str, ExperimentPlan]
-    runs: list[Run]
-    data_datasets: list[str]  # datasets whose data rule must run
-
-    @property
-    def skipped(self) -> list[Skipped]:
-        return [s for e in self.experiments.values() for s in e.skipped]
-
-
-def run_dir(dataset: str, model: str, variant: str, seed: int) -> str:
-    return f"results/runs/{dataset}/{model}/{variant}/seed{seed}"
 
 
 def _format_value(value: Any) -> str:
@@ -136,18 +34,15 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-def run_settings(config: dict[str, Any], model: str, variant: str) -> tuple[str, list[str]]:
-    """(library variant, --set overrides as KEY=VALUE) of one workflow (model, variant).
-
-    Order, later wins: the scale's `set`, the scale's `model_set.<model>`, the variant's `set`.
-    """
-    spec = config["models"][model]["variants"][variant] or {}
+def overrides(config: dict[str, Any], spec: CellSpec) -> list[str]:
+    """--set overrides (KEY=VALUE) of one cell. Later wins: the scale's `set`, the scale's
+    `model_set.<model>`, the cell's sweep point."""
     scale = config["scales"][config["scale"]]
     merged: dict[str, Any] = {}
     merged.update(scale.get("set") or {})
-    merged.update((scale.get("model_set") or {}).get(model) or {})
-    merged.update(spec.get("set") or {})
-    return spec.get("variant", variant), [f"{k}={_format_value(v)}" for k, v in sorted(merged.items())]
+    merged.update((scale.get("model_set") or {}).get(spec.model) or {})
+    merged.update(dict(spec.params))
+    return [f"{k}={_format_value(v)}" for k, v in sorted(merged.items())]
 
 
 def dataset_modalities(config: dict[str, Any], dataset: str, base: Path | str = ".") -> list[str]:
@@ -159,100 +54,121 @@ def dataset_modalities(config: dict[str, Any], dataset: str, base: Path | str = 
     return sorted(names)
 
 
-def registered_models() -> dict[str, list[str]]:
-    """Registered model name -> its library variants (imports torch via the registry)."""
-    from mmdiffbench.config import list_variants
-    from mmdiffbench.models import MODELS
-
-    return {name: list_variants(name) for name in MODELS}
-
-
-def chosen_experiments(config: dict[str, Any]) -> list[str]:
-    scale = config["scales"][config["scale"]]
-    wanted = scale["experiments"]
-    names = EXPERIMENTS if "all" in wanted else [e for e in EXPERIMENTS if e in wanted]
-    return [e for e in names if e in config["experiments"] and config["experiments"][e].get("enabled", True)]
+def chosen_experiments(config: dict[str, Any]) -> list[Experiment]:
+    """The registry entries the scale runs (`all` = every entry), in registry order."""
+    key = f"scales.{config['scale']}.experiments"
+    wanted = config["scales"][config["scale"]]["experiments"]
+    known = registry()
+    for name in wanted:
+        if name != "all" and name not in known:
+            raise PlanError(f"{key}: unknown experiment {name!r}; known: all, {', '.join(known)}")
+    return [e for name, e in known.items() if "all" in wanted or name in wanted]
 
 
-def build_plan(
-    config: dict[str, Any],
-    models: dict[str, list[str]] | None = None,
-    base: Path | str = ".",
-) -> Plan:
-    """The plan for `config`; `models` = registered model -> variants (default: the registry)."""
-    if config["scale"] not in config["scales"]:
-        raise PlanError(f"scale: {config['scale']!r} is not one of {', '.join(sorted(config['scales']))}")
-    models = registered_models() if models is None else models
-    scale = config["scales"][config["scale"]]
-    seeds = list(scale["seeds"])
-    for name in scale["datasets"]:
+def experiment_cells(config: dict[str, Any], entry: Experiment) -> list[CellSpec]:
+    """The entry's cells plus the config's own sweeps for it (`sweeps.<key>`)."""
+    extra = []
+    for i, sweep in enumerate((config.get("sweeps") or {}).get(entry.key) or []):
+        try:
+            extra += sweep_cells(sweep, f"sweeps.{entry.key}[{i}]")
+        except RegistryError as err:
+            raise PlanError(str(err)) from None
+    return [*entry.cells, *extra]
+
+
+def _check_datasets(config: dict[str, Any]) -> None:
+    for name in config["scales"][config["scale"]]["datasets"]:
         if name not in config["datasets"]:
             raise PlanError(
                 f"scales.{config['scale']}.datasets: unknown dataset {name!r}; known: {', '.join(sorted(config['datasets']))}"
             )
+    for key in config.get("sweeps") or {}:
+        if key not in registry():
+            raise PlanError(f"sweeps: unknown experiment {key!r}; known: {', '.join(registry())}")
+
+
+def left_out_reason(
+    config: dict[str, Any], spec: CellSpec, dataset: str, models: dict[str, ModelInfo], modalities: list[str]
+) -> str | None:
+    """Why a cell cannot run here (None: it runs); a library variant that does not exist is a PlanError."""
+    if spec.model not in models:
+        return NOT_IMPLEMENTED
+    if spec.library_variant not in models[spec.model].variants:
+        raise PlanError(
+            f"{spec.model}/{spec.variant}: library variant {spec.library_variant!r} unknown; "
+            f"{spec.model} has {', '.join(models[spec.model].variants)}"
+        )
+    if models[spec.model].requires_features and not modalities:
+        return (
+            f"dataset {dataset!r} has no feature files (*{FEATURE_SUFFIX}) in {config['data_dir']}/{dataset} "
+            f"nor in datasets.{dataset}.files, and {spec.model} requires features; add them "
+            "(docs/workflow.md, 'Adding feature files')"
+        )
+    return None
+
+
+def build_plan(
+    config: dict[str, Any],
+    models: dict[str, ModelInfo] | None = None,
+    base: Path | str = ".",
+) -> Plan:
+    """The plan for `config`; `models` = implemented model -> ModelInfo (default: the registry)."""
+    if config["scale"] not in config["scales"]:
+        raise PlanError(f"scale: {config['scale']!r} is not one of {', '.join(sorted(config['scales']))}")
+    _check_datasets(config)
+    models = implemented_models() if models is None else models
+    scale = config["scales"][config["scale"]]
+    seeds = list(scale["seeds"])
     experiments: dict[str, ExperimentPlan] = {}
     runs: set[Run] = set()
     data_datasets: set[str] = set()
-    for exp_name in chosen_experiments(config):
-        exp = config["experiments"][exp_name]
-        for name in exp["datasets"]:
-            if name not in config["datasets"]:
-                raise PlanError(
-                    f"experiments.{exp_name}.datasets: unknown dataset {name!r}; known: {', '.join(sorted(config['datasets']))}"
-                )
-        datasets = [d for d in exp["datasets"] if d in scale["datasets"]]
+    defined: dict[tuple[str, str, str], tuple[str, list[str]]] = {}  # one run folder = one setting
+    known = {d for e in registry().values() for d in e.datasets}
+    own = [d for d in scale["datasets"] if d not in known]  # a dataset no paper uses: in every experiment
+    for entry in chosen_experiments(config):
+        datasets = [d for d in entry.datasets if d in scale["datasets"]] + own
         plan = ExperimentPlan(
-            exp_name,
-            "table" if exp_name in TABLES else "figure",
+            entry.key,
+            entry.kind,
             config["scale"],
             seeds,
             {d: {"label": config["datasets"][d]["label"], "stats": f"resources/data/{d}/stats.json"} for d in datasets},
         )
-        if exp_name == "datasets":
+        if entry.kind == "dataset_stats":
             data_datasets.update(datasets)
+        specs = experiment_cells(config, entry)
         for dataset in datasets:
             modalities = dataset_modalities(config, dataset, base)
-            for model, variants in exp["models"].items():
-                if model not in config["models"]:
-                    raise PlanError(f"experiments.{exp_name}.models: model {model!r} is not in config `models`")
-                model_spec = config["models"][model]
-                for variant in variants:
-                    if variant not in model_spec["variants"]:
-                        raise PlanError(
-                            f"experiments.{exp_name}.models.{model}: variant {variant!r} is not in "
-                            f"models.{model}.variants ({', '.join(model_spec['variants'])})"
-                        )
-                    library_variant, overrides = run_settings(config, model, variant)
-                    reason = None
-                    if model not in models:
-                        reason = f"model {model!r} is not registered in mmdiffbench.models (known: {', '.join(sorted(models))})"
-                    elif library_variant not in models[model]:
-                        raise PlanError(
-                            f"models.{model}.variants.{variant}: library variant {library_variant!r} unknown; "
-                            f"{model} has {', '.join(models[model])}"
-                        )
-                    elif model_spec.get("multimodal", False) and not modalities:
-                        reason = (
-                            f"dataset {dataset!r} has no feature files (*{FEATURE_SUFFIX}) in "
-                            f"{config['data_dir']}/{dataset} nor in datasets.{dataset}.files, and {model} is "
-                            "multimodal; add them (docs/workflow.md, 'Adding feature files')"
-                        )
-                    if reason:
-                        plan.skipped.append(Skipped(exp_name, dataset, model, variant, reason))
-                        continue
-                    cell_runs = [Run(dataset, model, variant, seed) for seed in seeds]
-                    runs.update(cell_runs)
-                    data_datasets.add(dataset)
-                    plan.cells.append(
-                        Cell(
-                            exp_name,
-                            dataset,
-                            model,
-                            variant,
-                            library_variant,
-                            overrides,
-                            [r.run_dir for r in cell_runs],
-                        )
+            for spec in specs:
+                shown = {"label": spec.label, "note": spec.note, "paper_variant": spec.paper_variant}
+                try:
+                    reason = left_out_reason(config, spec, dataset, models, modalities)
+                except PlanError as err:
+                    raise PlanError(f"{entry.key}: {err}") from None
+                if reason:
+                    plan.skipped.append(Skipped(entry.key, dataset, spec.model, spec.variant, reason, **shown))
+                    continue
+                settings = (spec.library_variant, overrides(config, spec))
+                if defined.setdefault((dataset, spec.model, spec.variant), settings) != settings:
+                    raise PlanError(f"{entry.key}: {spec.model}/{spec.variant} is defined twice with other settings")
+                cell_runs = [Run(dataset, spec.model, spec.variant, seed) for seed in seeds]
+                runs.update(cell_runs)
+                data_datasets.add(dataset)
+                plan.cells.append(
+                    Cell(
+                        entry.key,
+                        dataset,
+                        spec.model,
+                        spec.variant,
+                        spec.library_variant,
+                        overrides(config, spec),
+                        [r.run_dir for r in cell_runs],
+                        dict(spec.params),
+                        **shown,
+                        resources=job_resources(config, models[spec.model], dataset),
                     )
-        experiments[exp_name] = plan
+                )
+        experiments[entry.key] = plan
+    for dataset in data_datasets:
+        release_files(config, dataset)  # a missing or doubled checksum stops here, naming the key
     return Plan(config["scale"], seeds, experiments, sorted(runs), sorted(data_datasets))

@@ -7,13 +7,16 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from mmdiffbench.plan import FIGURES, TABLES, PlanError, build_plan
+from mmdiffbench.experiments import RegistryError, experiment
+from mmdiffbench.jobs import release_files
+from mmdiffbench.plan import build_plan
+from mmdiffbench.plan_types import PlanError, left_out_summary
 
 validate(config, schema="../schemas/config.schema.yaml")
 
 try:
     PLAN = build_plan(config)
-except PlanError as err:
+except (PlanError, RegistryError) as err:
     raise WorkflowError(f"config error: {err}") from None
 
 if PLAN.skipped:
@@ -21,13 +24,13 @@ if PLAN.skipped:
         f"mmdiffbench: {len(PLAN.skipped)} cell(s) left out (also listed in results/reproduction.md):",
         file=sys.stderr,
     )
-    for skipped in PLAN.skipped:
-        print(f"  - {skipped.line()}", file=sys.stderr)
+    for line in left_out_summary(PLAN.skipped, len(PLAN.skipped)):
+        print(f"  - {line}", file=sys.stderr)
 
 RUN_SETTINGS = {
     (cell.dataset, cell.model, cell.variant): cell
-    for experiment in PLAN.experiments.values()
-    for cell in experiment.cells
+    for exp_plan in PLAN.experiments.values()
+    for cell in exp_plan.cells
 }
 DEVICE = config["device"]
 TRAIN_THREADS = int(config.get("train_threads", 1))
@@ -43,14 +46,16 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+def rule_name(name):
+    """`diffmm.table1` -> `table_diffmm_table1` (figures: `figure_...`)."""
+    kind = "figure" if experiment(name).is_figure else "table"
+    return f"{kind}_{name.replace('.', '_')}"
+
+
 def experiment_outputs(name):
-    if name in TABLES:
+    if not experiment(name).is_figure:
         return [f"results/tables/{name}.csv", f"results/tables/{name}.png"]
-    return [
-        f"results/figures/{name}.png",
-        f"results/figures/{name}.pdf",
-        f"results/figures/{name}.csv",
-    ]
+    return [f"results/figures/{name}.{suffix}" for suffix in ("png", "pdf", "csv")]
 
 
 def all_outputs():
@@ -59,16 +64,9 @@ def all_outputs():
 
 
 def release_file_args(wildcards):
-    """--file NAME URL CHECKSUM triples for the download module."""
-    args = []
-    for name, spec in sorted(config["datasets"][wildcards.dataset]["files"].items()):
-        checksum = (
-            f"sha256:{spec['sha256']}"
-            if "sha256" in spec
-            else f"git_blob:{spec['git_blob']}"
-        )
-        args.append(f"--file {name} {spec.get('url') or '-'} {checksum}")
-    return " ".join(args)
+    """--file NAME URL CHECKSUM triples for the download module (checksums: the package's)."""
+    files = release_files(config, wildcards.dataset)
+    return " ".join(f"--file {name} {url or '-'} {checksum}" for name, url, checksum in files)
 
 
 def local_release_files(wildcards):
@@ -101,35 +99,21 @@ def train_signature(wildcards):
 
 
 def train_runtime(wildcards, attempt):
-    """Minutes; each retry (SLURM profile: retries) gets proportionally more."""
-    base = (
-        30
-        if config["scale"] == "quick"
-        else (600 if wildcards.model == "diffmm" else 120)
-    )
-    return base * attempt
+    """Minutes (the model's declared hint); each retry (SLURM profile: retries) gets proportionally more."""
+    return _cell(wildcards).resources["runtime"] * attempt
 
 
 def train_mem_mb(wildcards, attempt):
-    base = (
-        4000 if config["scale"] == "quick" or wildcards.dataset == "tiktok" else 12000
-    )
-    return base + 2000 * (attempt - 1)
+    return _cell(wildcards).resources["mem_mb"] + 2000 * (attempt - 1)
 
 
 def experiment_inputs(name):
     """The plan file and every metrics.json the experiment's table or figure reads."""
-    experiment = PLAN.experiments[name]
-    inputs = {"plan": f"results/plan/{name}.json", "runs": experiment.metrics_paths()}
-    inputs["stats"] = [
-        info["stats"]
-        for d, info in experiment.datasets.items()
-        if d in PLAN.data_datasets
-    ]
-    if name == "case_study":
-        inputs["case"] = [
-            f"results/case_study/{cell.dataset}" for cell in experiment.cells
-        ]
+    plan = PLAN.experiments[name]
+    inputs = {"plan": f"results/plan/{name}.json", "runs": plan.metrics_paths()}
+    inputs["stats"] = [info["stats"] for d, info in plan.datasets.items() if d in PLAN.data_datasets]
+    if plan.kind == "case_study":
+        inputs["case"] = [f"results/case_study/{cell.dataset}" for cell in plan.cells]
     return inputs
 
 
@@ -137,13 +121,18 @@ def plan_json(wildcards):
     return PLAN.experiments[wildcards.experiment].to_json()
 
 
+def case_study_cells():
+    """The DiffMM runs the case studies read: the first case-study cell of each dataset."""
+    cells = {}
+    for plan in PLAN.experiments.values():
+        if plan.kind == "case_study":
+            for cell in plan.cells:
+                cells.setdefault(cell.dataset, cell)
+    return cells
+
+
 def case_study_run(wildcards):
-    cells = [
-        c
-        for c in PLAN.experiments["case_study"].cells
-        if c.dataset == wildcards.dataset
-    ]
-    return cells[0].run_dirs[0]
+    return case_study_cells()[wildcards.dataset].run_dirs[0]
 
 
 def data_source(wildcards):

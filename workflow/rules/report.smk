@@ -1,8 +1,9 @@
 # Report rules: one plan file per experiment (which cells, which runs, what was left out and
-# why), one rule per table (CSV + PNG under results/tables/) and per figure (PNG + PDF + the
-# plotted numbers as CSV under results/figures/), and results/reproduction.md comparing every
-# paper cell with ours. All call `python -m mmdiffbench report ...` and run on the local
-# machine (localrule). `snakemake --report report.html` collects them with their captions.
+# why), one rule per experiment of the registry (src/mmdiffbench/experiments.yaml): a table
+# (CSV + PNG under results/tables/) or a figure (PNG + PDF + the plotted numbers as CSV under
+# results/figures/), named by its registry key, and results/reproduction.md comparing every paper
+# cell with ours. All call `python -m mmdiffbench report ...` and run on the local machine
+# (localrule). `snakemake --report report.html` collects them with the registry's captions.
 
 
 rule plan:
@@ -34,62 +35,38 @@ rule case_study:
         "python -m mmdiffbench case-study {params.run_dir} --out {output} --k {params.k} > {log} 2>&1"
 
 
-for _name in TABLES:
-    if _name not in PLAN.experiments:
-        continue
+for _name in PLAN.experiments:
+    _entry = experiment(_name)
+    _labels = {"experiment": _name, "title": _entry.title}
 
     rule:
         name:
-            f"table_{_name}"
+            rule_name(_name)
         input:
             **experiment_inputs(_name),
         output:
-            csv=report(
-                f"results/tables/{_name}.csv",
-                caption=f"../report/{_name}.rst",
-                category="Tables",
-                labels={"table": _name, "format": "CSV"},
-            ),
-            png=report(
-                f"results/tables/{_name}.png",
-                caption=f"../report/{_name}.rst",
-                category="Tables",
-                labels={"table": _name, "format": "PNG"},
-            ),
+            [  # in the HTML report: a table's CSV and PNG, a figure's PNG
+                report(
+                    path,
+                    caption="../report/experiment.rst",
+                    category="Figures" if _entry.is_figure else "Tables",
+                    labels={**_labels, "format": path.rsplit(".", 1)[1].upper()},
+                )
+                if path.endswith(".png") or not _entry.is_figure
+                else path
+                for path in experiment_outputs(_name)
+            ],
         log:
             f"logs/report/{_name}.log",
         localrule: True
         conda:
             "../../envs/cpu.yaml"
+        params:
+            key=_name,
+            caption=lambda wildcards, text=_entry.caption: text,  # a function: braces are not wildcards
+            out_dir=lambda wildcards, output: Path(output[0]).parent,
         shell:
-            "python -m mmdiffbench report {input.plan} --out-dir results/tables > {log} 2>&1"
-
-
-for _name in FIGURES:
-    if _name not in PLAN.experiments:
-        continue
-
-    rule:
-        name:
-            f"figure_{_name}"
-        input:
-            **experiment_inputs(_name),
-        output:
-            png=report(
-                f"results/figures/{_name}.png",
-                caption=f"../report/{_name}.rst",
-                category="Figures",
-                labels={"figure": _name, "format": "PNG"},
-            ),
-            pdf=f"results/figures/{_name}.pdf",
-            csv=f"results/figures/{_name}.csv",
-        log:
-            f"logs/report/{_name}.log",
-        localrule: True
-        conda:
-            "../../envs/cpu.yaml"
-        shell:
-            "python -m mmdiffbench report {input.plan} --out-dir results/figures > {log} 2>&1"
+            "python -m mmdiffbench report {input.plan} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule reproduction:

@@ -1,26 +1,32 @@
-"""The model registry: an explicit name -> class table a newcomer can grep."""
+"""The model registry: an explicit name -> "module:Class" table a newcomer can grep.
+
+Lazy on purpose: planning the workflow and writing reports need the names (and each model's
+YAML declaration, mmdiffbench.config.declaration) but must not import torch or a model module;
+`get_model_class` imports the one model asked for.
+"""
 
 from __future__ import annotations
 
-from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender, Recommender
-from mmdiffbench.models.diffmm import DiffMM
-from mmdiffbench.models.diffrec import DiffRec
-from mmdiffbench.models.lightgcn import LightGCN
-from mmdiffbench.models.mf_bpr import MFBPR
+from importlib import import_module
+from typing import TYPE_CHECKING
 
-MODELS: dict[str, type[Recommender]] = {
-    "mf_bpr": MFBPR,
-    "lightgcn": LightGCN,
-    "diffmm": DiffMM,
-    "diffrec": DiffRec,
+if TYPE_CHECKING:
+    from mmdiffbench.models.base import Recommender
+
+MODELS: dict[str, str] = {
+    "mf_bpr": "mmdiffbench.models.mf_bpr:MFBPR",
+    "lightgcn": "mmdiffbench.models.lightgcn:LightGCN",
+    "diffmm": "mmdiffbench.models.diffmm:DiffMM",
+    "diffrec": "mmdiffbench.models.diffrec:DiffRec",
 }
 
 
 def get_model_class(name: str) -> type[Recommender]:
     try:
-        return MODELS[name]
+        module, _, attribute = MODELS[name].partition(":")
     except KeyError:
         raise ValueError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}") from None
+    return getattr(import_module(module), attribute)
 
 
-__all__ = ["MODELS", "BPRBatch", "EmbeddingRecommender", "Recommender", "get_model_class"]
+__all__ = ["MODELS", "get_model_class"]

@@ -1,6 +1,6 @@
 """`mmdiffbench report PLAN.json ... --out-dir DIR | --reproduction FILE` (called by the workflow).
 
-Each plan file (results/plan/<experiment>.json, written by the workflow) names the
+Each plan file (results/plan/<registry key>.json, written by the workflow) names the
 experiment's cells, their run folders, and the cells left out with reasons. With --out-dir
 the experiment's table (CSV + PNG) or figure (PNG + PDF + CSV) is written there; with
 --reproduction, results/reproduction.md from all the plans given.
@@ -22,7 +22,8 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from mmdiffbench.plan import TABLES, ExperimentPlan
+    from mmdiffbench.experiments import experiment
+    from mmdiffbench.plan_types import ExperimentPlan
     from mmdiffbench.report.figures import write_figure
     from mmdiffbench.report.reproduction import write_reproduction
     from mmdiffbench.report.tables import write_table
@@ -35,9 +36,9 @@ def report_command(args: argparse.Namespace) -> int:
         print(f"wrote {write_reproduction(plans, args.reproduction)}")
         return 0
     for plan in plans:
-        if plan.name in TABLES:
-            written = write_table(plan, args.out_dir)
-        else:
+        if experiment(plan.name).is_figure:
             written = (write_figure(plan, args.out_dir),)
+        else:
+            written = write_table(plan, args.out_dir)
         print("wrote " + ", ".join(map(str, written)))
     return 0

@@ -1,9 +1,12 @@
 """Read run folders (metrics.json) into tidy DataFrames; mean and std over seeds.
 
-Two protocols, never mixed:
+Two epoch selections, never mixed:
 - `val_selected`: the epoch with the best validation score (metrics.json `test`);
-- `best_test_epoch`: the epoch with the best test score, the protocol of the papers'
-  official code (metrics.json `paper_protocol.test`).
+- `best_test_epoch`: the epoch with the best test score, the selection of the papers'
+  official code (metrics.json `paper_protocol.test`). It covers the epoch only: scores still
+  use our evaluation (validation items masked, DiffMM on its undropped graphs); a DiffMM
+  `official_eval` run evaluates as the official code does.
+The run's workflow variant is read from metrics.json (`workflow_variant`), never from its path.
 """
 
 from __future__ import annotations
@@ -13,33 +16,33 @@ from pathlib import Path
 
 import pandas as pd
 
-PROTOCOLS = {
-    "val_selected": "validation-selected",
-    "best_test_epoch": "best test epoch (paper's protocol)",
+PROTOCOLS = {  # what each column is; both score with our evaluation (official_eval rows: the official code's)
+    "val_selected": "validation-selected epoch",
+    "best_test_epoch": "best test epoch (the paper's epoch selection only)",
 }
 KEYS = ["dataset", "model", "variant"]
 
 
-def _variant_of(path: Path, metrics: dict) -> str:
-    """The workflow variant is the run folder's parent name (.../<variant>/seed<N>)."""
-    return path.parent.parent.name if path.parent.name.startswith("seed") else metrics["variant"]
+def _variant_of(metrics: dict) -> str:
+    """The workflow variant the run recorded (`mmdiffbench train --workflow-variant`), else the library's."""
+    return metrics.get("workflow_variant") or metrics["variant"]
 
 
-def _read(paths: list[str | Path]) -> list[tuple[Path, dict]]:
+def _read(paths: list[str | Path]) -> list[dict]:
     out = []
     for path in paths:
         path = Path(path)
         if path.is_dir():
             path = path / "metrics.json"
-        out.append((path, json.loads(path.read_text())))
+        out.append(json.loads(path.read_text()))
     return out
 
 
 def tidy_metrics(paths: list[str | Path]) -> pd.DataFrame:
     """One row per (dataset, model, variant, seed, protocol, metric)."""
     rows = []
-    for path, m in _read(paths):
-        base = {"dataset": m["dataset"], "model": m["model"], "variant": _variant_of(path, m), "seed": int(m["seed"])}
+    for m in _read(paths):
+        base = {"dataset": m["dataset"], "model": m["model"], "variant": _variant_of(m), "seed": int(m["seed"])}
         sources = {
             "val_selected": (m["selected_epoch"], m["test"]),
             "best_test_epoch": (m["paper_protocol"]["epoch"], m["paper_protocol"]["test"]),
@@ -53,8 +56,8 @@ def tidy_metrics(paths: list[str | Path]) -> pd.DataFrame:
 def tidy_groups(paths: list[str | Path]) -> pd.DataFrame:
     """One row per (dataset, model, variant, seed, protocol, user group, metric)."""
     rows = []
-    for path, m in _read(paths):
-        base = {"dataset": m["dataset"], "model": m["model"], "variant": _variant_of(path, m), "seed": int(m["seed"])}
+    for m in _read(paths):
+        base = {"dataset": m["dataset"], "model": m["model"], "variant": _variant_of(m), "seed": int(m["seed"])}
         sources = {
             "val_selected": m.get("test_groups", {}),
             "best_test_epoch": m["paper_protocol"].get("test_groups", {}),

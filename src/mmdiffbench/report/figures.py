@@ -1,15 +1,15 @@
-"""Figures (paper Figs. 2-5) as PNG and PDF, plus the plotted numbers as CSV.
+"""Figures of the registry (kinds `user_groups`, `sweep`, `case_study`) as PNG and PDF, plus the
+plotted numbers as CSV.
 
-Figs. 2-4 draw both protocols in separate panels (validation-selected, best test epoch); points
-are means over seeds with one-std error bars. Fig. 5 (case study) draws what
-`mmdiffbench case-study` exported. An experiment with no runnable cell still gets its files: a
-figure that says which cells were left out and why.
+User groups and sweeps draw both protocols in separate panels (validation-selected, best test
+epoch); points are means over seeds with one-std error bars; a sweep's x is the cell's axis value
+from the plan. A case study draws what `mmdiffbench case-study` exported. An experiment with no
+runnable cell still gets its files: a figure that says which cells were left out and why.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import matplotlib
@@ -20,18 +20,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from mmdiffbench.plan import ExperimentPlan
+from mmdiffbench.experiments import experiment
+from mmdiffbench.plan_types import ExperimentPlan
 from mmdiffbench.report.collect import PROTOCOLS, summarize, tidy_groups, tidy_metrics
 
-FIGURE_METRICS = ["recall@20", "ndcg@20"]
-TITLES = {
-    "sparsity": "Fig. 2: performance per user group (#training interactions)",
-    "lambda0": "Fig. 3(a): MSI weight lambda_0",
-    "omega": "Fig. 3(b): weight omega of Norm(H_0)",
-    "fusion": "Fig. 4: fusion ratio (0 = generated graph, 1 = random augmentation)",
-    "case_study": "Fig. 5: case study of the generated modality-aware graph",
-}
-SWEEP_PARAM = {"lambda0": "lambda_0", "omega": "omega", "fusion": "fusion ratio"}
+ASSUMED = "*"  # marks a user group whose bounds the paper does not state
 CASE_FILES = (
     "summary.json",
     "generated_edges.csv",
@@ -55,14 +48,6 @@ CASE_ABOUT = (
 )
 
 
-def sweep_value(variant: str) -> float:
-    """`lambda0_0.01` -> 0.01, `fusion_0.2` -> 0.2 (the number after the last underscore)."""
-    match = re.search(r"_([0-9.eE+-]+)$", variant)
-    if not match:
-        raise ValueError(f"variant {variant!r} does not end in _<number>")
-    return float(match.group(1))
-
-
 def _save(fig: plt.Figure, out_dir: Path, name: str) -> None:
     fig.savefig(out_dir / f"{name}.png", dpi=150, bbox_inches="tight")
     fig.savefig(out_dir / f"{name}.pdf", bbox_inches="tight")
@@ -71,33 +56,41 @@ def _save(fig: plt.Figure, out_dir: Path, name: str) -> None:
 
 def _finish(fig: plt.Figure, plan: ExperimentPlan, out_dir: Path, footnote: str) -> None:
     """Title, footnote, layout, PNG + PDF."""
-    fig.suptitle(TITLES[plan.name], x=0.01, ha="left", fontweight="bold")
+    fig.suptitle(experiment(plan.name).title, x=0.01, ha="left", fontweight="bold")
     fig.text(0.01, -0.02, footnote, fontsize=7, va="top")
     fig.tight_layout()
     _save(fig, out_dir, plan.name)
 
 
 def _footnote(plan: ExperimentPlan, about: str = "mean ± std over seeds") -> str:
-    """Scale, seeds, what the numbers are, and the cells left out."""
-    return "\n".join([plan.scope_line(about), *plan.left_out_lines(6)])
+    """Scale, seeds, what the numbers are, the registry's note, and the cells left out."""
+    note = experiment(plan.name).note
+    return "\n".join([plan.scope_line(about), *([note] if note else []), *plan.left_out_lines(6)])
 
 
 def _empty(plan: ExperimentPlan, out_dir: Path, message: str = "No runnable cell at this scale.") -> pd.DataFrame:
     fig, ax = plt.subplots(figsize=(8, 2.5))
     ax.axis("off")
-    ax.set_title(TITLES[plan.name], loc="left", fontweight="bold")
+    ax.set_title(experiment(plan.name).title, loc="left", fontweight="bold")
     ax.text(0, 0.8, message, transform=ax.transAxes, wrap=True)
     ax.text(0, 0.0, _footnote(plan), transform=ax.transAxes, fontsize=7, va="bottom", wrap=True)
     _save(fig, out_dir, plan.name)
     return pd.DataFrame(columns=["dataset", "model", "variant", "protocol", "metric", "mean", "std", "n_seeds"])
 
 
-def sparsity_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
+def group_label(group: str, paper_groups: tuple[str, ...]) -> str:
+    """The group's label, marked when its bounds are ours (the paper does not state them)."""
+    return group if group in paper_groups else f"{group}{ASSUMED}"
+
+
+def user_groups_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
+    entry = experiment(plan.name)
     tidy = tidy_groups(plan.metrics_paths())
-    tidy = tidy[tidy.metric.isin(FIGURE_METRICS)]
+    tidy = tidy[tidy.metric.isin(entry.metrics)]
     summary = summarize(tidy, ["dataset", "model", "variant", "protocol", "group", "metric"])
+    summary["bounds"] = ["paper" if g in entry.paper_groups else "assumed" for g in summary["group"]]
     datasets = list(dict.fromkeys(c.dataset for c in plan.cells))
-    panels = [(d, m) for d in datasets for m in FIGURE_METRICS]
+    panels = [(d, m) for d in datasets for m in entry.metrics]
     fig, axes = plt.subplots(len(PROTOCOLS), len(panels), figsize=(3.6 * len(panels), 6.0), squeeze=False)
     for row, protocol in enumerate(PROTOCOLS):
         for col, (dataset, metric) in enumerate(panels):
@@ -110,7 +103,7 @@ def sparsity_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
                 part = data[data.model == model].set_index("group").reindex(groups)
                 x = np.arange(len(groups)) + (i - (len(models) - 1) / 2) * width
                 ax.bar(x, part["mean"], width, yerr=part["std"].fillna(0), label=model, capsize=2)
-            ax.set_xticks(np.arange(len(groups)), groups)
+            ax.set_xticks(np.arange(len(groups)), [group_label(g, entry.paper_groups) for g in groups])
             ax.set_title(f"{plan.datasets[dataset]['label']}: {metric}\n{PROTOCOLS[protocol]}", fontsize=8)
             ax.set_xlabel("training interactions per user")
             if col == 0:
@@ -122,13 +115,18 @@ def sparsity_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
 
 
 def sweep_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
+    """One line per dataset over the sweep's first axis (the cell's value from the plan)."""
+    entry = experiment(plan.name)
+    axis = entry.sweep_axes[0]
     tidy = tidy_metrics(plan.metrics_paths())
-    tidy = tidy[tidy.metric.isin(FIGURE_METRICS)]
+    tidy = tidy[tidy.metric.isin(entry.metrics)]
     summary = summarize(tidy)
-    summary["value_of"] = SWEEP_PARAM[plan.name]
-    summary["x"] = [sweep_value(v) for v in summary["variant"]]
-    fig, axes = plt.subplots(len(FIGURE_METRICS), len(PROTOCOLS), figsize=(10, 7), squeeze=False)
-    for row, metric in enumerate(FIGURE_METRICS):
+    x_of = {(c.dataset, c.model, c.variant): c.params[axis] for c in plan.cells}
+    summary["value_of"] = axis
+    summary["x"] = [float(x_of[key]) for key in zip(summary["dataset"], summary["model"], summary["variant"])]
+    log_x = bool((summary["x"] > 0).all()) and summary["x"].max() >= 100 * summary["x"].min()  # lambda_0
+    fig, axes = plt.subplots(len(entry.metrics), len(PROTOCOLS), figsize=(10, 3.5 * len(entry.metrics)), squeeze=False)
+    for row, metric in enumerate(entry.metrics):
         for col, protocol in enumerate(PROTOCOLS):
             ax = axes[row][col]
             for dataset in dict.fromkeys(summary["dataset"]):
@@ -143,9 +141,9 @@ def sweep_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
                     capsize=3,
                     label=plan.datasets[dataset]["label"],
                 )
-            if plan.name == "lambda0":
+            if log_x:
                 ax.set_xscale("log")
-            ax.set_xlabel(SWEEP_PARAM[plan.name])
+            ax.set_xlabel(axis)
             ax.set_ylabel(metric)
             ax.set_title(PROTOCOLS[protocol], fontsize=9)
             ax.legend(fontsize=7)
@@ -272,13 +270,7 @@ def write_figure(plan: ExperimentPlan, out_dir: Path | str) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sns.set_theme(style="whitegrid", context="paper")
-    if not plan.cells:
-        data = _empty(plan, out_dir)
-    elif plan.name == "sparsity":
-        data = sparsity_figure(plan, out_dir)
-    elif plan.name == "case_study":
-        data = case_study_figure(plan, out_dir)
-    else:
-        data = sweep_figure(plan, out_dir)
+    draw = {"user_groups": user_groups_figure, "sweep": sweep_figure, "case_study": case_study_figure}
+    data = draw[plan.kind](plan, out_dir) if plan.cells else _empty(plan, out_dir)
     data.to_csv(out_dir / f"{plan.name}.csv", index=False, float_format="%.6g")
     return out_dir / f"{plan.name}.png"

@@ -1,6 +1,7 @@
 """The papers' published numbers, shipped as CSV (see paper_tables/README.md for conventions).
 
 They are reference data: reports show them only in columns whose names start with `paper`.
+Which CSV an experiment is compared with is the registry's `paper_csv`.
 """
 
 from __future__ import annotations
@@ -9,15 +10,11 @@ from importlib import resources
 
 import pandas as pd
 
-# experiment -> the DiffMM table it reproduces
-PAPER_TABLES = {
-    "overall": "diffmm_table1_overall.csv",
-    "ablation": "diffmm_table2_ablation.csv",
-    "tau_lambda1": "diffmm_table3_tau_lambda1.csv",
-    "cl_variants": "diffmm_table4_cl_variants.csv",
-    "datasets": "diffmm_table5_dataset_stats.csv",
-}
+from mmdiffbench.experiments import RESULT_KINDS, Experiment, paper_info
+
 METRIC_NAMES = {"recall": "Recall", "precision": "Precision", "ndcg": "NDCG"}
+MODALITY_NAMES = {"visual": "image", "acoustic": "audio", "textual": "text"}  # paper -> our file names
+RESULT_COLUMNS = ["dataset_key", "model_key", "variant", "metric_key", "paper_value", "label_as_printed"]
 
 
 def load_paper_table(filename: str) -> pd.DataFrame:
@@ -29,13 +26,23 @@ def load_paper_table(filename: str) -> pd.DataFrame:
     return frame
 
 
-def paper_results(experiment: str) -> pd.DataFrame:
+def paper_results(entry: Experiment) -> pd.DataFrame:
     """The paper rows of a result experiment, with `metric_key` like `recall@20`; empty if none."""
-    if experiment not in PAPER_TABLES or experiment == "datasets":
-        return pd.DataFrame(columns=["dataset_key", "model_key", "variant", "metric_key", "paper_value"])
-    frame = load_paper_table(PAPER_TABLES[experiment])
+    if entry.kind not in RESULT_KINDS or not entry.paper_csv:
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    frame = load_paper_table(entry.paper_csv)
     frame["metric_key"] = frame["metric"] + "@" + frame["k"].astype(str)
     return frame
+
+
+def paper_modalities(paper: str, dataset: str) -> list[str]:
+    """The modalities the paper's dataset statistics give for `dataset`, in our file names."""
+    filename = paper_info(paper).get("dataset_stats")
+    if not filename:
+        return []
+    stats = load_paper_table(filename)
+    dims = stats[(stats.dataset_key == dataset) & (stats.quantity == "feature_dim")]
+    return [MODALITY_NAMES.get(m, m) for m in dims["modality"]]
 
 
 def paper_column(metric_key: str) -> str:

@@ -1,9 +1,10 @@
-"""results/reproduction.md: every paper cell of DiffMM Tables 1-5 next to ours.
+"""results/reproduction.md: every paper cell of the registry's tables next to ours.
 
-For each paper cell and each protocol: our mean ± std over seeds, the difference
-(ours - paper), and whether the paper's value lies within one standard deviation of our
-mean ("n/a" with a single seed). Cells we did not run say why (left out with the plan's
-reason, not at this scale, or a model this benchmark does not implement).
+For each registry entry with the paper's numbers (experiments.yaml `paper_csv`), each paper
+cell and each protocol: our mean ± std over seeds, the difference (ours - paper), and whether
+the paper's value lies within one standard deviation of our mean ("n/a" with a single seed),
+with the row's note (how our setting differs). Cells we did not run say why (left out with the
+plan's reason, e.g. a model not implemented, or not at this scale).
 """
 
 from __future__ import annotations
@@ -13,11 +14,27 @@ from pathlib import Path
 
 import pandas as pd
 
-from mmdiffbench.plan import ExperimentPlan
+from mmdiffbench.experiments import RESULT_KINDS, Experiment, paper_info, registry
+from mmdiffbench.plan_types import ExperimentPlan, left_out_summary
 from mmdiffbench.report.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics
-from mmdiffbench.report.paper import PAPER_TABLES, load_paper_table, paper_results
+from mmdiffbench.report.notes import row_note
+from mmdiffbench.report.paper import MODALITY_NAMES, load_paper_table, paper_results
 
-RESULT_EXPERIMENTS = ["overall", "ablation", "tau_lambda1", "cl_variants"]
+COLUMNS = [
+    "table",
+    "dataset",
+    "model",
+    "variant",
+    "metric",
+    "paper",
+    "our row",
+    "protocol",
+    "ours",
+    "diff",
+    "within 1 std",
+    "status",
+    "note",
+]
 
 
 def _md_table(frame: pd.DataFrame) -> str:
@@ -38,11 +55,24 @@ def within(paper: float, mean: float, std: float, n: int) -> str:
     return "yes" if abs(mean - paper) <= std else "no"
 
 
-def comparison(experiment: str, plan: ExperimentPlan | None, summary: pd.DataFrame) -> pd.DataFrame:
-    """Long table: one row per (paper cell, protocol)."""
-    paper = paper_results(experiment)
-    ran = {(c.dataset, c.model, c.variant) for c in plan.cells} if plan else set()
-    skipped = {(s.dataset, s.model, s.variant): s.reason for s in plan.skipped} if plan else {}
+def _status(key: tuple[str, str, str], plan: ExperimentPlan | None, skipped: dict) -> str:
+    """Why a paper cell has no number of ours."""
+    if key in skipped:
+        return f"left out: {skipped[key].reason}"
+    if plan is None:
+        return "experiment not run at this scale"
+    if key[0] not in plan.datasets:
+        return "dataset not at this scale"
+    return "not a cell of this experiment"
+
+
+def comparison(entry: Experiment, plan: ExperimentPlan | None, summary: pd.DataFrame) -> pd.DataFrame:
+    """Long table: one row per (paper cell, protocol, our cell compared with it)."""
+    paper = paper_results(entry)
+    ran: dict[tuple[str, str, str], list] = {}
+    for c in plan.cells if plan else []:
+        ran.setdefault((c.dataset, c.model, c.paper_variant or c.variant), []).append(c)
+    skipped = {(s.dataset, s.model, s.paper_variant or s.variant): s for s in plan.skipped} if plan else {}
     rows = []
     for p in paper.itertuples(index=False):
         key = (p.dataset_key, p.model_key, p.variant)
@@ -55,45 +85,44 @@ def comparison(experiment: str, plan: ExperimentPlan | None, summary: pd.DataFra
             "paper": p.value,
         }
         if key not in ran:
-            if key in skipped:
-                status = f"left out: {skipped[key]}"
-            elif plan is None:
-                status = "experiment not run at this scale"
-            elif p.dataset_key not in plan.datasets:
-                status = "dataset not at this scale"
-            else:
-                status = "model not in this benchmark"
-            rows.append({**base, "protocol": "", "ours": "", "diff": "", "within 1 std": "", "status": status})
+            note = skipped[key].note if key in skipped else ""
+            status = _status(key, plan, skipped)
+            rows.append({**base, "status": status, "note": note})
             continue
-        for protocol, label in PROTOCOLS.items():
-            hit = summary[
-                (summary.dataset == key[0])
-                & (summary.model == key[1])
-                & (summary.variant == key[2])
-                & (summary.protocol == protocol)
-                & (summary.metric == p.metric_key)
-            ]
-            if hit.empty:
+        for cell in ran[key]:
+            stats = plan.datasets[cell.dataset]["stats"]
+            ours = {
+                "our row": cell.label or cell.variant,
+                "note": row_note(cell.note, entry.paper, cell.dataset, stats),
+            }
+            for protocol, label in PROTOCOLS.items():
+                hit = summary[
+                    (summary.dataset == cell.dataset)
+                    & (summary.model == cell.model)
+                    & (summary.variant == cell.variant)
+                    & (summary.protocol == protocol)
+                    & (summary.metric == p.metric_key)
+                ]
+                if hit.empty:
+                    rows.append({**base, **ours, "protocol": label, "status": "metric missing"})
+                    continue
+                mean, std, n = float(hit["mean"].iloc[0]), float(hit["std"].iloc[0]), int(hit["n_seeds"].iloc[0])
                 rows.append(
-                    {**base, "protocol": label, "ours": "", "diff": "", "within 1 std": "", "status": "metric missing"}
+                    {
+                        **base,
+                        **ours,
+                        "protocol": label,
+                        "ours": mean_pm_std(mean, std),
+                        "diff": f"{mean - p.paper_value:+.4f}" if pd.notna(p.paper_value) else "",
+                        "within 1 std": within(p.paper_value, mean, std, n),
+                        "status": f"ok ({n} seed{'s' if n != 1 else ''})",
+                    }
                 )
-                continue
-            mean, std, n = float(hit["mean"].iloc[0]), float(hit["std"].iloc[0]), int(hit["n_seeds"].iloc[0])
-            rows.append(
-                {
-                    **base,
-                    "protocol": label,
-                    "ours": mean_pm_std(mean, std),
-                    "diff": f"{mean - p.paper_value:+.4f}" if pd.notna(p.paper_value) else "",
-                    "within 1 std": within(p.paper_value, mean, std, n),
-                    "status": f"ok ({n} seed{'s' if n != 1 else ''})",
-                }
-            )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def stats_comparison(plan: ExperimentPlan | None) -> pd.DataFrame:
-    paper = load_paper_table(PAPER_TABLES["datasets"])
+def stats_comparison(entry: Experiment, plan: ExperimentPlan | None) -> pd.DataFrame:
+    paper = load_paper_table(entry.paper_csv)
     rows = []
     for p in paper.itertuples(index=False):
         ours = ""
@@ -102,8 +131,7 @@ def stats_comparison(plan: ExperimentPlan | None) -> pd.DataFrame:
             if path.is_file():
                 stats = json.loads(path.read_text())
                 if p.quantity == "feature_dim":
-                    names = {"visual": "image", "acoustic": "audio", "textual": "text"}
-                    ours = stats.get("modalities", {}).get(names.get(p.modality, p.modality), "absent")
+                    ours = stats.get("modalities", {}).get(MODALITY_NAMES.get(p.modality, p.modality), "absent")
                 elif p.quantity == "sparsity":
                     ours = f"{stats['sparsity_percent']:.3f}%"
                 elif p.quantity == "interactions":
@@ -128,29 +156,29 @@ def write_reproduction(plans: list[ExperimentPlan], path: Path | str) -> Path:
     any_plan = plans[0] if plans else None
     paths = sorted({m for p in plans for m in p.metrics_paths()})
     summary = summarize(tidy_metrics(paths))
-    out = ["# Reproduction of the DiffMM paper: every paper cell beside ours\n"]
+    out = ["# Reproduction of the papers (DiffMM, DiffCL, LD4MRec): every paper cell beside ours\n"]
     if any_plan:
         out.append(f"Scale **{any_plan.scale}**, seeds {', '.join(map(str, any_plan.seeds))}. ")
     out.append(
-        "Ours = mean ± sample std over seeds, under each protocol: *validation-selected* (epoch with the best "
-        "validation Recall@20) and *best test epoch* (epoch with the best test Recall@20, the protocol of the "
-        "paper's official code). diff = ours - paper. 'within 1 std' = |ours - paper| <= our seed std. "
-        "Tables 2-4 print no K in the paper; K = 20 (see paper_tables/README.md).\n"
+        f"Ours = mean ± sample std over seeds, under each protocol: *{PROTOCOLS['val_selected']}* (epoch with the "
+        f"best validation Recall@20) and *{PROTOCOLS['best_test_epoch']}* (epoch with the best test Recall@20, the "
+        "epoch selection of the paper's official code; our masking and our undropped graphs; rows named "
+        "[official_eval] also evaluate as the official code does). diff = ours - paper. 'within 1 std' = "
+        "|ours - paper| <= our seed std. DiffMM Tables 2-4 print no K in the paper; K = 20 "
+        "(see paper_tables/README.md).\n"
     )
     skipped = [s for p in plans for s in p.skipped]
     out.append(f"\n## Cells left out ({len(skipped)})\n")
-    out.append("".join(f"- {s.line()}\n" for s in skipped) or "_(none)_\n")
-    titles = {
-        "overall": "Table 1 (overall)",
-        "ablation": "Table 2 (ablation)",
-        "tau_lambda1": "Table 3 (tau, lambda_1)",
-        "cl_variants": "Table 4 (CL variants)",
-    }
-    for name in RESULT_EXPERIMENTS:
-        out.append(f"\n## {titles[name]}\n\n")
-        out.append(_md_table(comparison(name, by_name.get(name), summary)))
-    out.append("\n## Table 5 (dataset statistics)\n\n")
-    out.append(_md_table(stats_comparison(by_name.get("datasets"))))
+    out.append("".join(f"- {line}\n" for line in left_out_summary(skipped, len(skipped))) or "_(none)_\n")
+    for entry in registry().values():
+        if not entry.paper_csv or entry.kind not in (*RESULT_KINDS, "dataset_stats"):
+            continue
+        out.append(f"\n## {entry.title} ({entry.key}; {paper_info(entry.paper)['name']})\n\n")
+        if entry.note:
+            out.append(f"{entry.note}.\n\n")
+        plan = by_name.get(entry.key)
+        table = stats_comparison(entry, plan) if entry.kind == "dataset_stats" else comparison(entry, plan, summary)
+        out.append(_md_table(table))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(out))
     return path

@@ -1,9 +1,10 @@
-"""Tables (paper Tables 1-5) as CSV and PNG: ours (mean ± std over seeds, both protocols)
-beside the paper's numbers in columns named `paper <Metric>@K`.
+"""Tables of the registry (kind `table` and `dataset_stats`) as CSV and PNG: ours (mean ± std over
+seeds, both epoch selections) beside the paper's numbers in columns named `paper <Metric>@K`.
 
 CSV columns of a result table: dataset, model, variant, label (the paper's row label when it
-has one), status (`ok` or `left out: <reason>`), n_seeds, then per metric and protocol
-`<metric> mean [<protocol>]` and `<metric> std [<protocol>]`, then `paper <Metric>@K`.
+has one), status (`ok` or `left out: <reason>`), note (how the row's setting differs from the
+paper's), n_seeds, then per metric and protocol `<metric> mean [<protocol>]` and
+`<metric> std [<protocol>]`, then `paper <Metric>@K`.
 """
 
 from __future__ import annotations
@@ -18,23 +19,23 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from mmdiffbench.plan import ExperimentPlan
+from mmdiffbench.experiments import Experiment, experiment
+from mmdiffbench.plan_types import ExperimentPlan
 from mmdiffbench.report.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics
-from mmdiffbench.report.paper import PAPER_TABLES, load_paper_table, paper_column, paper_results
+from mmdiffbench.report.notes import row_note
+from mmdiffbench.report.paper import load_paper_table, paper_column, paper_results
 
-TABLE_METRICS = {
-    "overall": ["recall@20", "precision@20", "ndcg@20"],
-    "ablation": ["recall@20", "ndcg@20"],
-    "tau_lambda1": ["recall@20", "ndcg@20"],
-    "cl_variants": ["recall@20", "ndcg@20"],
-}
-TITLES = {
-    "overall": "Table 1: overall performance",
-    "ablation": "Table 2: ablation of DiffMM",
-    "tau_lambda1": "Table 3: tau and lambda_1",
-    "cl_variants": "Table 4: contrastive-learning variants",
-    "datasets": "Table 5: dataset statistics",
-}
+STATS_KEYS = (
+    "users",
+    "items",
+    "train_interactions",
+    "val_interactions",
+    "test_interactions",
+    "interactions",
+    "sparsity_percent",
+    "users_without_train",
+)
+SHORT = {"val_selected": "val-sel.", "best_test_epoch": "best-test"}
 
 
 def mean_col(metric: str, protocol: str) -> str:
@@ -47,83 +48,75 @@ def std_col(metric: str, protocol: str) -> str:
 
 def result_table(plan: ExperimentPlan, tidy: pd.DataFrame | None = None) -> pd.DataFrame:
     """The experiment's table: one row per cell (ran or left out), in the plan's order."""
-    metrics = TABLE_METRICS[plan.name]
+    entry = experiment(plan.name)
     if tidy is None:
         tidy = tidy_metrics(plan.metrics_paths())
     summary = summarize(tidy)
-    paper = paper_results(plan.name)
+    paper = paper_results(entry)
     rows = []
-    entries = [(c.dataset, c.model, c.variant, "ok") for c in plan.cells]
-    entries += [(s.dataset, s.model, s.variant, f"left out: {s.reason}") for s in plan.skipped]
-    for dataset, model, variant, status in entries:
+    entries = [(c, "ok") for c in plan.cells] + [(s, f"left out: {s.reason}") for s in plan.skipped]
+    for cell, status in entries:
+        dataset, model, variant = cell.dataset, cell.model, cell.variant
         row: dict[str, object] = {"dataset": dataset, "model": model, "variant": variant}
-        mine = paper[(paper.dataset_key == dataset) & (paper.model_key == model) & (paper.variant == variant)]
-        row["label"] = mine["label_as_printed"].iloc[0] if len(mine) else variant
+        mine = paper[
+            (paper.dataset_key == dataset)
+            & (paper.model_key == model)
+            & (paper.variant == (cell.paper_variant or variant))
+        ]
+        row["label"] = cell.label or (mine["label_as_printed"].iloc[0] if len(mine) else variant)
         row["status"] = status
+        ran = status == "ok"  # the modality note is for rows compared with the paper's numbers
+        row["note"] = row_note(cell.note, entry.paper, dataset, plan.datasets[dataset]["stats"]) if ran else cell.note
         sel = summary[(summary.dataset == dataset) & (summary.model == model) & (summary.variant == variant)]
         row["n_seeds"] = int(sel["n_seeds"].max()) if len(sel) else 0
-        for metric in metrics:
+        for metric in entry.metrics:
             for protocol in PROTOCOLS:
                 hit = sel[(sel.metric == metric) & (sel.protocol == protocol)]
                 row[mean_col(metric, protocol)] = float(hit["mean"].iloc[0]) if len(hit) else float("nan")
                 row[std_col(metric, protocol)] = float(hit["std"].iloc[0]) if len(hit) else float("nan")
-        for metric in metrics:
+        for metric in entry.metrics:
             hit = mine[mine.metric_key == metric]
             row[paper_column(metric)] = float(hit["paper_value"].iloc[0]) if len(hit) else float("nan")
         rows.append(row)
-    return pd.DataFrame(rows)
+    columns = ["dataset", "model", "variant", "label", "status", "note", "n_seeds"]
+    columns += [col(m, p) for m in entry.metrics for p in PROTOCOLS for col in (mean_col, std_col)]
+    return pd.DataFrame(rows, columns=columns + [paper_column(m) for m in entry.metrics])
 
 
-def display_frame(plan: ExperimentPlan, table: pd.DataFrame) -> pd.DataFrame:
+def display_frame(entry: Experiment, table: pd.DataFrame) -> pd.DataFrame:
     """Strings for the PNG: `mean ± std` per metric and protocol, then the paper's values."""
-    if plan.name == "datasets":
-        return table.astype(str).replace({"nan": ""})
-    metrics = TABLE_METRICS[plan.name]
+    if entry.kind == "dataset_stats":
+        return table.astype(str).replace({"nan": "", "None": ""})
     shown = pd.DataFrame({"dataset": table["dataset"], "model": table["model"], "variant": table["label"]})
-    short = {"val_selected": "val-sel.", "best_test_epoch": "best-test"}
-    for metric in metrics:
+    for metric in entry.metrics:
         for protocol in PROTOCOLS:
-            shown[f"{metric}\n{short[protocol]}"] = [
+            shown[f"{metric}\n{SHORT[protocol]}"] = [
                 mean_pm_std(m, s) if status == "ok" else "left out"
                 for m, s, status in zip(
                     table[mean_col(metric, protocol)], table[std_col(metric, protocol)], table["status"]
                 )
             ]
-    for metric in metrics:
+    for metric in entry.metrics:
         col = paper_column(metric)
         shown[col.replace(" ", "\n", 1)] = [f"{v:.4f}" if pd.notna(v) else "" for v in table[col]]
+    shown["note"] = ["*" if note else "" for note in table["note"]]
     return shown
 
 
 def datasets_table(plan: ExperimentPlan) -> pd.DataFrame:
-    """Paper Table 5 layout from the data rule's stats.json, with the paper's numbers beside."""
-    paper = load_paper_table(PAPER_TABLES["datasets"])
+    """The paper's statistics layout from the data rule's stats.json, with the paper's numbers beside."""
+    paper = load_paper_table(experiment(plan.name).paper_csv)
     rows = []
     for dataset, info in plan.datasets.items():
         stats_path = Path(info["stats"])
         stats = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
         row: dict[str, object] = {"dataset": dataset, "label": info["label"]}
-        for key in (
-            "users",
-            "items",
-            "train_interactions",
-            "val_interactions",
-            "test_interactions",
-            "interactions",
-            "sparsity_percent",
-            "users_without_train",
-        ):
-            row[key] = stats.get(key)
+        row.update({key: stats.get(key) for key in STATS_KEYS})
         row["modalities"] = ", ".join(f"{m} {d}-d" for m, d in (stats.get("modalities") or {}).items()) or "none"
         mine = paper[paper.dataset_key == dataset]
-        for quantity, column in (
-            ("users", "paper Users"),
-            ("items", "paper Items"),
-            ("interactions", "paper Interactions"),
-            ("sparsity", "paper Sparsity"),
-        ):
+        for quantity in ("users", "items", "interactions", "sparsity"):
             hit = mine[(mine.quantity == quantity)]
-            row[column] = hit["value_as_printed"].iloc[0] if len(hit) else ""
+            row[f"paper {quantity.title()}"] = hit["value_as_printed"].iloc[0] if len(hit) else ""
         dims = mine[mine.quantity == "feature_dim"]
         row["paper features"] = ", ".join(f"{m} {v}-d" for m, v in zip(dims["modality"], dims["value"]))
         rows.append(row)
@@ -156,17 +149,20 @@ def render_png(frame: pd.DataFrame, title: str, path: Path, footnote: str = "") 
 
 
 def write_table(plan: ExperimentPlan, out_dir: Path | str) -> tuple[Path, Path]:
+    entry = experiment(plan.name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table = datasets_table(plan) if plan.name == "datasets" else result_table(plan)
+    table = datasets_table(plan) if entry.kind == "dataset_stats" else result_table(plan)
     csv_path, png_path = out_dir / f"{plan.name}.csv", out_dir / f"{plan.name}.png"
     table.to_csv(csv_path, index=False, float_format="%.6g")
     notes = [plan.scope_line()]
-    if plan.name != "datasets":
+    if entry.kind != "dataset_stats":
         notes.append(
-            "val-sel. = validation-selected epoch; best-test = epoch with the best test Recall@20 (the paper's protocol)"
+            f"val-sel. = {PROTOCOLS['val_selected']}; best-test = epoch with the best test Recall@20 (the paper's "
+            "epoch selection only: our masking, our undropped graphs; [official_eval] rows evaluate as the official code)"
         )
+        notes += sorted({f"* {note}" for note in table["note"] if note})
+    notes += [entry.note] if entry.note else []
     notes += plan.left_out_lines(8)
-    shown = display_frame(plan, table)
-    render_png(shown, f"{TITLES[plan.name]} (ours vs paper)", png_path, "\n".join(notes))
+    render_png(display_frame(entry, table), f"{entry.title} (ours vs paper)", png_path, "\n".join(notes))
     return csv_path, png_path

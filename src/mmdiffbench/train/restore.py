@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from mmdiffbench.config import RunConfig
-from mmdiffbench.data import DataError, InteractionDataset, load_release
+from mmdiffbench.data import DataError, InteractionDataset, load_dataset
 from mmdiffbench.models.base import Recommender
 from mmdiffbench.train.checkpoint import load_torch, load_weights
 from mmdiffbench.train.run import build_model
@@ -54,7 +54,7 @@ def restore_run(
     state = selected_state(run_dir, partial)
     if data_dir is None and "data_dir" not in saved:
         raise DataError(f"{run_dir / 'config.json'}: records no data folder; pass --data")
-    dataset = load_release(data_dir or Path(saved["data_dir"]), saved.get("modalities"))
+    dataset = load_dataset(data_dir or Path(saved["data_dir"]), saved.get("modalities"))
     config = RunConfig(saved["model_name"], saved["variant"], saved["dataset"], saved["model"], saved["trainer"])
     seed_everything(saved["seed"])
     model = build_model(dataset, config, device)

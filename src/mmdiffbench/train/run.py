@@ -50,9 +50,15 @@ def train_run(
     device: torch.device,
     resume: bool = False,
     provenance: dict[str, Any] | None = None,
+    workflow_variant: str | None = None,
 ) -> dict[str, Any]:
-    """Train, select, and write the run directory; returns the metrics.json content."""
+    """Train, select, and write the run directory; returns the metrics.json content.
+
+    `workflow_variant` is the workflow's name for the run (`lambda0_0.1`: a library variant plus
+    overrides), recorded in config.json and metrics.json so that reports need not parse paths.
+    """
     out_dir = Path(out_dir)
+    workflow_variant = workflow_variant or config.variant
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics_path = out_dir / "metrics.json"
     has_checkpoint = (out_dir / CHECKPOINT).is_file()
@@ -67,7 +73,13 @@ def train_run(
     resumed = resume and trainer.load_checkpoint()
     if not resumed:
         write_json(
-            {**config.as_dict(), "seed": seed, "device": str(device), **(provenance or {})},
+            {
+                **config.as_dict(),
+                "workflow_variant": workflow_variant,
+                "seed": seed,
+                "device": str(device),
+                **(provenance or {}),
+            },
             out_dir / "config.json",
         )
         logger.info(
@@ -81,6 +93,7 @@ def train_run(
     metrics = {
         "model": config.model_name,
         "variant": config.variant,
+        "workflow_variant": workflow_variant,
         "dataset": dataset.name,
         "seed": seed,
         "selection": {"split": "val", "metric": selected.metric},
