@@ -6,7 +6,7 @@ from mmdiffbench.data.layout import detect_layout, load_dataset
 from mmdiffbench.data.mmrec import load_mmrec
 from mmdiffbench.data.release import DataWarning, available_modalities, load_release
 from mmdiffbench.data.stats import dataset_stats
-from mmdiffbench.data.synthetic import make_synthetic, write_release
+from mmdiffbench.data.synthetic import make_synthetic, write_mmrec, write_release
 
 __all__ = [
     "DataError",
@@ -19,5 +19,6 @@ __all__ = [
     "load_mmrec",
     "load_release",
     "make_synthetic",
+    "write_mmrec",
     "write_release",
 ]

@@ -67,3 +67,18 @@ def write_release(dataset: InteractionDataset, directory: str | Path) -> None:
             pickle.dump(matrix, handle)
     for modality, features in dataset.features.items():
         np.save(directory / f"{modality}_feat.npy", features.astype(np.float16))
+
+
+def write_mmrec(dataset: InteractionDataset, directory: str | Path, name: str | None = None) -> Path:
+    """Write `dataset` in MMRec's layout (`<name>.inter` with x_label, `*_feat.npy`); returns the .inter path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = ["userID\titemID\trating\ttimestamp\tx_label"]
+    for label, split in enumerate(("train", "val", "test")):
+        coo = dataset.split(split).tocoo()
+        lines += [f"{u}\t{i}\t5.0\t0\t{label}" for u, i in zip(coo.row, coo.col, strict=True)]
+    path = directory / f"{name or directory.name}.inter"
+    path.write_text("\n".join(lines) + "\n")
+    for modality, features in dataset.features.items():
+        np.save(directory / f"{modality}_feat.npy", features)
+    return path
