@@ -107,7 +107,7 @@ def _data_command(args: argparse.Namespace) -> int:
         for key, value in stats.items():
             if key == "sparsity_percent":
                 value = f"{value:.3f}%"
-            elif key == "modalities":
+            elif key == "modalities" and isinstance(value, dict):
                 value = ", ".join(f"{m} {d}-d" for m, d in value.items()) or "none"
             print(f"{key:>20}: {value}")
     return 0

@@ -58,6 +58,13 @@ class Experiment:
     caption: str = ""
 
     @property
+    def paper_table(self) -> str:
+        """The paper CSV's name, for the experiments that are compared with one."""
+        if self.paper_csv is None:
+            raise ValueError(f"experiment {self.key} names no paper_csv")
+        return self.paper_csv
+
+    @property
     def paper(self) -> str:
         return self.key.split(".", 1)[0]
 

@@ -36,9 +36,8 @@ def report_command(args: argparse.Namespace) -> int:
         print(f"wrote {write_reproduction(plans, args.reproduction)}")
         return 0
     for plan in plans:
-        if experiment(plan.name).is_figure:
-            written = (write_figure(plan, args.out_dir),)
-        else:
-            written = write_table(plan, args.out_dir)
+        written: tuple[Path, ...] = (
+            (write_figure(plan, args.out_dir),) if experiment(plan.name).is_figure else write_table(plan, args.out_dir)
+        )
         print("wrote " + ", ".join(map(str, written)))
     return 0

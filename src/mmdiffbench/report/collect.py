@@ -12,6 +12,7 @@ The run's workflow variant is read from metrics.json (`workflow_variant`), never
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +29,7 @@ def _variant_of(metrics: dict) -> str:
     return metrics.get("workflow_variant") or metrics["variant"]
 
 
-def _read(paths: list[str | Path]) -> list[dict]:
+def _read(paths: Sequence[str | Path]) -> list[dict]:
     out = []
     for path in paths:
         path = Path(path)
@@ -38,7 +39,7 @@ def _read(paths: list[str | Path]) -> list[dict]:
     return out
 
 
-def tidy_metrics(paths: list[str | Path]) -> pd.DataFrame:
+def tidy_metrics(paths: Sequence[str | Path]) -> pd.DataFrame:
     """One row per (dataset, model, variant, seed, protocol, metric)."""
     rows = []
     for m in _read(paths):
@@ -53,7 +54,7 @@ def tidy_metrics(paths: list[str | Path]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=KEYS + ["seed", "protocol", "epoch", "metric", "value"])
 
 
-def tidy_groups(paths: list[str | Path]) -> pd.DataFrame:
+def tidy_groups(paths: Sequence[str | Path]) -> pd.DataFrame:
     """One row per (dataset, model, variant, seed, protocol, user group, metric)."""
     rows = []
     for m in _read(paths):

@@ -221,7 +221,9 @@ def _user_heatmap(ax: plt.Axes, cells: pd.DataFrame, limits: tuple[float, float]
         yticklabels=labels,
     )
     if random_mean is not None:
-        ax.collections[0].colorbar.ax.axhline(random_mean, color="white", linewidth=2)
+        colorbar = ax.collections[0].colorbar
+        assert colorbar is not None  # seaborn's heatmap draws one
+        colorbar.ax.axhline(random_mean, color="white", linewidth=2)
     ax.tick_params(labelsize=6)
     ax.set_xlabel("training items")
     ax.set_ylabel("generated items")

@@ -89,6 +89,7 @@ def comparison(entry: Experiment, plan: ExperimentPlan | None, summary: pd.DataF
             status = _status(key, plan, skipped)
             rows.append({**base, "status": status, "note": note})
             continue
+        assert plan is not None  # `ran` holds cells only when there is a plan
         for cell in ran[key]:
             stats = plan.datasets[cell.dataset]["stats"]
             ours = {
@@ -122,7 +123,7 @@ def comparison(entry: Experiment, plan: ExperimentPlan | None, summary: pd.DataF
 
 
 def stats_comparison(entry: Experiment, plan: ExperimentPlan | None) -> pd.DataFrame:
-    paper = load_paper_table(entry.paper_csv)
+    paper = load_paper_table(entry.paper_table)
     rows = []
     for p in paper.itertuples(index=False):
         ours = ""

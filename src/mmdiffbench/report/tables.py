@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.transforms import Bbox
 
 from mmdiffbench.experiments import Experiment, experiment
 from mmdiffbench.plan_types import ExperimentPlan
@@ -105,7 +106,7 @@ def display_frame(entry: Experiment, table: pd.DataFrame) -> pd.DataFrame:
 
 def datasets_table(plan: ExperimentPlan) -> pd.DataFrame:
     """The paper's statistics layout from the data rule's stats.json, with the paper's numbers beside."""
-    paper = load_paper_table(experiment(plan.name).paper_csv)
+    paper = load_paper_table(experiment(plan.name).paper_table)
     rows = []
     for dataset, info in plan.datasets.items():
         stats_path = Path(info["stats"])
@@ -133,7 +134,10 @@ def render_png(frame: pd.DataFrame, title: str, path: Path, footnote: str = "") 
     ax.set_title(title, loc="left", fontweight="bold")
     if n_rows:
         cell = ax.table(
-            cellText=frame.values.tolist(), colLabels=list(frame.columns), bbox=[0, 0.08, 1, 0.92], cellLoc="center"
+            cellText=frame.values.tolist(),
+            colLabels=list(frame.columns),
+            bbox=Bbox.from_bounds(0, 0.08, 1, 0.92),
+            cellLoc="center",
         )
         cell.auto_set_font_size(False)
         cell.set_fontsize(7)
