@@ -41,7 +41,6 @@ from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.diffusion import (
     Denoiser,
     FastReverseChain,
-    GaussianSchedule,
     diffusion_loss,
     fast_chain_applies,
     reverse_chain,
@@ -51,6 +50,7 @@ from mmdiffbench.graph.operator import SparseOperator
 from mmdiffbench.memory import release_free_memory
 from mmdiffbench.models.base import BPRBatch, GraphRecommender
 from mmdiffbench.models.contrastive import info_nce
+from mmdiffbench.models.diffusion_parts import denoiser_from_config, schedule_from_config
 from mmdiffbench.models.embedding import id_embedding
 from mmdiffbench.models.losses import bpr_loss
 from mmdiffbench.models.phase import Batch, OptimizerSettings, Phase, UserRowBatch
@@ -106,25 +106,12 @@ class DiffMM(GraphRecommender):
         self.generators = nn.ModuleDict()
         for m in self.modalities:
             if self.generator_kind == "diffusion":
-                self.generators[m] = Denoiser(
-                    self.n_items,
-                    list(c["denoiser_dims"]),
-                    c["step_embedding_dim"],
-                    c["denoiser_dropout"],
-                    c["denoiser_norm"],
-                    c["denoiser_bf16"],
-                )
+                self.generators[m] = denoiser_from_config(self.n_items, c)
             elif self.generator_kind == "vgae":
                 self.generators[m] = VGAEGenerator(self.n_users, self.feature(m).shape[1], dim)
             else:
                 raise ValueError(f"generator must be 'diffusion' or 'vgae', got {self.generator_kind!r}")
-        self.schedule = GaussianSchedule(
-            c["steps"],
-            c["noise_scale"],
-            c["noise_min"],
-            c["noise_max"],
-            c["first_beta"] if c["first_beta"] > 0 else None,
-        )
+        self.schedule = schedule_from_config(c)
         # detached per-epoch targets of the MSI term (eq. 14), set before each generator phase
         self._msi_targets: dict[str, torch.Tensor] = {}
         self._msi_id_table: torch.Tensor | None = None

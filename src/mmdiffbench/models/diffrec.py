@@ -28,10 +28,11 @@ import scipy.sparse as sp
 import torch
 
 from mmdiffbench.data.dataset import InteractionDataset
-from mmdiffbench.diffusion import Denoiser, FastReverseChain, GaussianSchedule, diffusion_loss, reverse_chain
+from mmdiffbench.diffusion import FastReverseChain, diffusion_loss, reverse_chain
 from mmdiffbench.diffusion.inference import fast_chain_applies
 from mmdiffbench.diffusion.timesteps import ImportanceSampler
 from mmdiffbench.models.base import Recommender
+from mmdiffbench.models.diffusion_parts import denoiser_from_config, schedule_from_config
 from mmdiffbench.models.phase import Batch, Phase, UserRowBatch
 
 
@@ -43,17 +44,8 @@ class DiffRec(Recommender):
             raise ValueError(f"timestep_sampling must be 'importance' or 'uniform', got {c['timestep_sampling']!r}")
         self.rows = sp.csr_matrix(dataset.train, dtype=np.float32)
         self.rows.data[:] = 1.0
-        self.denoiser = Denoiser(
-            self.n_items,
-            list(c["denoiser_dims"]),
-            c["step_embedding_dim"],
-            c["denoiser_dropout"],
-            c["denoiser_norm"],
-            c["denoiser_bf16"],
-        )
-        self.schedule = GaussianSchedule(
-            c["steps"], c["noise_scale"], c["noise_min"], c["noise_max"], c["first_beta"], c["noise_schedule"]
-        )
+        self.denoiser = denoiser_from_config(self.n_items, c)
+        self.schedule = schedule_from_config(c)
         self.sampler = (
             ImportanceSampler(c["steps"], c["history"], c["uniform_floor"])
             if c["timestep_sampling"] == "importance"
