@@ -52,6 +52,8 @@ Decisions (gaps of the paper; the alternatives that matter are switches, see con
   Bernoulli(p) draws per entry, redrawn at every step.
 - SVD: of the binary R, user factor U sqrt(S) (`svd_scaling`: sqrt | none = U | full = U S);
   rank 64 (not stated; MMRec's embedding size). Modality features enter the BG MLPs raw.
+- Eq. 16 says the first layer maps x_0; in training it maps x_t (x_0 is never observed), at
+  inference x_in. Alg. 2 draws a noise it never uses: inference draws none.
 - No dropout, no weight decay (none is mentioned). T = 5 (DiffRec's Amazon setting, the diffusion
   reference of the schedule); d = 64 (MMRec's embedding size).
 """
