@@ -18,6 +18,7 @@ MODELS: dict[str, str] = {
     "lightgcn": "mmdiffbench.models.lightgcn:LightGCN",
     "diffmm": "mmdiffbench.models.diffmm:DiffMM",
     "diffrec": "mmdiffbench.models.diffrec:DiffRec",
+    "ld4mrec": "mmdiffbench.models.ld4mrec:LD4MRec",
 }
 
 

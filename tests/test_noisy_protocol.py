@@ -1,0 +1,57 @@
+"""LD4MRec's noisy-training protocol: counts, additions only, the test split kept, seeded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from mmdiffbench.data import InteractionDataset, make_synthetic
+from mmdiffbench.data.noisy import add_random_noise, split_counts
+
+
+@pytest.fixture
+def clean() -> InteractionDataset:
+    return make_synthetic(n_users=150, n_items=90, n_clusters=5, interactions_per_user=12, seed=7)
+
+
+def pairs(matrix: sp.csr_matrix) -> set[tuple[int, int]]:
+    coo = matrix.tocoo()
+    return set(zip(coo.row.tolist(), coo.col.tolist(), strict=True))
+
+
+def test_counts_are_one_point_one_times_the_clean_data(clean: InteractionDataset) -> None:
+    noisy = add_random_noise(clean, seed=0)
+    before = sum(clean.split(s).nnz for s in ("train", "val", "test"))
+    after = sum(noisy.split(s).nnz for s in ("train", "val", "test"))
+    assert after - before == int(0.1 * before)  # Table 1: (N) = 1.1 x (C), rounded down
+    added_train, added_val = noisy.train.nnz - clean.train.nnz, noisy.val.nnz - clean.val.nnz
+    share = clean.train.nnz / (clean.train.nnz + clean.val.nnz)  # each split keeps its share
+    assert abs(added_train - share * (after - before)) <= 1 and added_val > 0
+
+
+def test_only_additions_of_absent_pairs_and_test_untouched(clean: InteractionDataset) -> None:
+    noisy = add_random_noise(clean, seed=1)
+    present = pairs(clean.train) | pairs(clean.val) | pairs(clean.test)
+    added = {}
+    for split in ("train", "val"):
+        assert pairs(clean.split(split)) <= pairs(noisy.split(split))  # nothing removed
+        added[split] = pairs(noisy.split(split)) - pairs(clean.split(split))
+        assert not added[split] & present  # no added pair was already an interaction anywhere
+        assert set(noisy.split(split).data.tolist()) == {1.0}  # still binary
+    assert not added["train"] & added["val"]
+    assert (noisy.test != clean.test).nnz == 0 and noisy.test.nnz == clean.test.nnz
+    assert all(np.array_equal(noisy.features[m], clean.features[m]) for m in clean.features)
+
+
+def test_deterministic_for_a_seed(clean: InteractionDataset) -> None:
+    first, again, other = (add_random_noise(clean, seed=s) for s in (3, 3, 4))
+    for split in ("train", "val"):
+        assert (first.split(split) != again.split(split)).nnz == 0
+    assert pairs(first.train) != pairs(other.train)
+
+
+def test_split_counts_by_largest_remainder() -> None:
+    assert split_counts(10, [8, 1]) == [9, 1]  # shares 8.89 and 1.11
+    assert split_counts(7, [1, 1]) == [4, 3]
+    assert sum(split_counts(16078, [118551, 21682])) == 16078
