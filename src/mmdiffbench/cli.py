@@ -1,7 +1,8 @@
 """Command line: `mmdiffbench data check|stats DIR`, `train`, `evaluate RUN_DIR`, `case-study RUN_DIR`.
 
 Bad input ends with a one-line error and a non-zero exit, not a traceback:
-exit 2 for bad data or configuration, 3 when training diverges (NaN/inf loss).
+exit 2 for bad data, configuration or environment (the message says which), 3 when training
+diverges (a NaN/inf loss or one grown past `divergence_factor`), 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -14,17 +15,27 @@ from pathlib import Path
 
 from mmdiffbench.config import ConfigError, resolve
 from mmdiffbench.data import DataError, dataset_stats, load_dataset
+from mmdiffbench.environment import EnvironmentProblem
 from mmdiffbench.experiments import RegistryError
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
 
 
 def _positive_int(text: str) -> int:
-    """argparse type for counts where 0 would silently export nothing."""
+    """argparse type for counts where 0 would silently export nothing (or be ignored)."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    """argparse type: numpy takes seeds in [0, 2**32)."""
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {value}")
     return value
 
 
@@ -55,11 +66,13 @@ def _parser() -> argparse.ArgumentParser:
         "(default: --variant)",
     )
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0)
     train.add_argument("--out", type=Path, required=True, help="run directory")
     train.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
     train.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
-    train.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    train.add_argument(
+        "--threads", type=_positive_int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
     train.add_argument("--modalities", nargs="*", default=None, help="feature files to load (default: all present)")
 
     evaluate = sub.add_parser("evaluate", help="re-evaluate the selected model of a run directory")
@@ -184,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (DataError, ConfigError, FileNotFoundError, RegistryError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except (DataError, FileNotFoundError) as err:
+        print(f"error (data): {err}", file=sys.stderr)
+    except (ConfigError, RegistryError) as err:
+        print(f"error (configuration): {err}", file=sys.stderr)
+    except EnvironmentProblem as err:
+        print(f"error (environment): {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted: the run folder keeps its last checkpoint (continue with --resume)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_BAD_INPUT

@@ -10,6 +10,7 @@ valid ones (no silently ignored typos).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -138,4 +139,27 @@ def resolve(model_name: str, dataset: str, variant: str = "full", overrides: lis
     _apply(variants[variant] or {}, model, trainer, f"variant {variant!r}")
     parsed = dict(parse_override(text) for text in overrides or [])
     _apply(parsed, model, trainer, "--set")
+    check_trainer(trainer)
     return RunConfig(model_name, variant, dataset, model, trainer)
+
+
+def check_trainer(trainer: dict[str, Any]) -> None:
+    """ConfigError for trainer values no run can use (a count below 1, an empty topks, ...)."""
+    at_least_one = ("epochs", "batch_size", "eval_every", "eval_batch_size")
+    for key in at_least_one:
+        if trainer[key] < 1:
+            raise ConfigError(f"{key} must be >= 1, got {trainer[key]}")
+    for key in ("patience", "weight_decay", "divergence_factor"):
+        if trainer[key] < 0:
+            raise ConfigError(f"{key} must be >= 0, got {trainer[key]}")
+    if not trainer["lr"] > 0:
+        raise ConfigError(f"lr must be > 0, got {trainer['lr']}")
+    topks = trainer["topks"]
+    if not topks or any(not isinstance(k, int) or k < 1 for k in topks):
+        raise ConfigError(f"topks must be a non-empty list of cut-offs >= 1, got {topks}")
+    computed = {f"{m}@{k}" for m in ("recall", "precision", "ndcg") for k in topks}
+    if trainer["selection_metric"] not in computed:
+        raise ConfigError(f"selection_metric {trainer['selection_metric']!r} is not computed with topks {topks}")
+    edges = trainer["group_edges"]
+    if not edges or edges[0] != 0 or any(b <= a for a, b in itertools.pairwise(edges)):
+        raise ConfigError(f"group_edges must rise strictly from 0, got {edges}")

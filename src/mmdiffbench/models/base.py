@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from mmdiffbench.data.dataset import InteractionDataset
+from mmdiffbench.data.errors import DataError
 from mmdiffbench.graph.operator import SparseOperator
 from mmdiffbench.models.phase import Batch, BPRBatch, Phase
 
@@ -31,7 +32,7 @@ class Recommender(nn.Module):
     def __init__(self, dataset: InteractionDataset, config: dict[str, Any]) -> None:
         super().__init__()
         if self.requires_features and not dataset.features:
-            raise ValueError(
+            raise DataError(
                 f"{type(self).__name__} needs item feature files (<modality>_feat.npy) but dataset "
                 f"{dataset.name!r} has none; add them to the data folder (see README, 'Adding features')"
             )

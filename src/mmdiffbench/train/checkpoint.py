@@ -4,16 +4,35 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from mmdiffbench.environment import EnvironmentProblem
 
-def _replace_atomically(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+
+def _replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Write into a uniquely named temporary file beside `path`, then rename it over `path`: a
+    reader never sees half a file, two writers never share a temporary, and a failed write (a
+    full or read-only disk) leaves no temporary behind and raises EnvironmentProblem."""
+    try:
+        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise EnvironmentProblem(f"{path.parent}: cannot write ({err.strerror})") from None
+    os.close(handle)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise EnvironmentProblem(f"{path}: cannot write ({err.strerror or err})") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def save_torch(obj: Any, path: Path) -> None:

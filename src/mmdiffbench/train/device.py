@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from mmdiffbench.environment import EnvironmentProblem
+
 _held_locks: list[object] = []  # keep lock files open for the life of the process
 
 
@@ -44,8 +46,8 @@ def resolve_device(spec: str) -> torch.device:
         return torch.device(f"cuda:{claim_free_gpu(torch.cuda.device_count())}")
     if spec == "cuda" or spec.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise RuntimeError(f"device {spec!r} requested but CUDA is not available")
+            raise EnvironmentProblem(f"device {spec!r} requested but CUDA is not available on this machine")
         if spec == "cuda":
             return torch.device(f"cuda:{claim_free_gpu(torch.cuda.device_count())}")
         return torch.device(spec)
-    raise ValueError(f"unknown device {spec!r}; use cpu, cuda, cuda:N or auto")
+    raise EnvironmentProblem(f"unknown device {spec!r}; use cpu, cuda, cuda:N or auto")

@@ -15,11 +15,14 @@ from typing import Any
 
 import torch
 
-from mmdiffbench.config import RunConfig
+from mmdiffbench.config import ConfigError, RunConfig
 from mmdiffbench.data.dataset import InteractionDataset
+from mmdiffbench.data.errors import DataError
+from mmdiffbench.environment import EnvironmentProblem
 from mmdiffbench.models import get_model_class
 from mmdiffbench.models.base import Recommender
 from mmdiffbench.train.checkpoint import save_torch, write_json
+from mmdiffbench.train.rundir import check_resume, clear_results, run_lock
 from mmdiffbench.train.runinfo import git_commit, peak_rss_mb, versions
 from mmdiffbench.train.seeding import seed_everything
 from mmdiffbench.train.trainer import CHECKPOINT, Trainer
@@ -39,7 +42,14 @@ def run_logger(out_dir: Path) -> logging.Logger:
 
 
 def build_model(dataset: InteractionDataset, config: RunConfig, device: torch.device) -> Recommender:
-    return get_model_class(config.model_name)(dataset, config.model).to(device)
+    """The model; a value the model refuses (e.g. fusion_ratio=2) is a ConfigError naming the model."""
+    try:
+        model = get_model_class(config.model_name)(dataset, config.model)
+    except DataError:
+        raise  # e.g. a multimodal model on a dataset without features: the data's fault
+    except ValueError as err:
+        raise ConfigError(f"{config.model_name}: {err}") from None
+    return model.to(device)
 
 
 def train_run(
@@ -59,32 +69,56 @@ def train_run(
     """
     out_dir = Path(out_dir)
     workflow_variant = workflow_variant or config.variant
-    out_dir.mkdir(parents=True, exist_ok=True)
-    metrics_path = out_dir / "metrics.json"
-    has_checkpoint = (out_dir / CHECKPOINT).is_file()
-    if not (resume and has_checkpoint):
-        metrics_path.unlink(missing_ok=True)  # a fresh run must not leave an old result behind
-        (out_dir / CHECKPOINT).unlink(missing_ok=True)
-    logger = run_logger(out_dir)
+    record = {
+        **config.as_dict(),
+        "workflow_variant": workflow_variant,
+        "seed": seed,
+        "device": str(device),
+        **(provenance or {}),
+    }
     started = time.perf_counter()
     seed_everything(seed)
-    model = build_model(dataset, config, device)
+    model = build_model(dataset, config, device)  # every setting checked before the folder is touched
+    if out_dir.exists() and not out_dir.is_dir():
+        raise EnvironmentProblem(f"{out_dir}: exists and is not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise EnvironmentProblem(f"{out_dir}: cannot create the run folder ({err.strerror})") from None
+    with run_lock(out_dir):
+        return _train_locked(dataset, config, seed, out_dir, model, resume, record, started)
+
+
+def _train_locked(
+    dataset: InteractionDataset,
+    config: RunConfig,
+    seed: int,
+    out_dir: Path,
+    model: Recommender,
+    resume: bool,
+    record: dict[str, Any],
+    started: float,
+) -> dict[str, Any]:
+    device = model.device
+    resuming = resume and (out_dir / CHECKPOINT).is_file()
+    if resuming:
+        check_resume(out_dir, record)
+    else:
+        clear_results(out_dir)  # a fresh run never leaves an earlier run's files beside its own
+    logger = run_logger(out_dir)
     trainer = Trainer(model, dataset, config.trainer, seed, out_dir, logger)
-    resumed = resume and trainer.load_checkpoint()
-    if not resumed:
-        write_json(
-            {
-                **config.as_dict(),
-                "workflow_variant": workflow_variant,
-                "seed": seed,
-                "device": str(device),
-                **(provenance or {}),
-            },
-            out_dir / "config.json",
-        )
+    if resuming:
+        trainer.load_checkpoint()
+    else:
         logger.info(
-            "training %s/%s on %s, seed %d, device %s", config.model_name, config.variant, dataset.name, seed, device
+            "training %s/%s on %s, seed %d, device %s",
+            config.model_name,
+            config.variant,
+            dataset.name,
+            seed,
+            record["device"],
         )
+    write_json(record, out_dir / "config.json")  # on resume: the same settings, `epochs` as now
     trainer.fit()
     if trainer.best_state is None:
         raise RuntimeError("no evaluation happened; check epochs and eval_every")
@@ -93,7 +127,7 @@ def train_run(
     metrics = {
         "model": config.model_name,
         "variant": config.variant,
-        "workflow_variant": workflow_variant,
+        "workflow_variant": record["workflow_variant"],
         "dataset": dataset.name,
         "seed": seed,
         "selection": {"split": "val", "metric": selected.metric},
@@ -120,7 +154,7 @@ def train_run(
         "git_commit": git_commit(),
         "data_verification": dataset.verification,
     }
-    write_json(metrics, metrics_path)
+    write_json(metrics, out_dir / "metrics.json")
     logger.info(
         "done: selected epoch %d, test %s=%.4f (paper protocol: epoch %d, %.4f)",
         selected.epoch,

@@ -1,0 +1,89 @@
+"""One writer per run folder, a fresh run that never mixes with an old one, and a resume that
+refuses a changed run.
+
+- `run_lock`: an exclusive lock file (`.lock`, holding the writer's pid); a second writer stops
+  at once, naming the holder.
+- `clear_results`: a fresh run removes every result file of an earlier run in the folder, after
+  its own settings were checked and before it writes anything, so the folder never holds files
+  of two runs (and `evaluate` never scores an old model.pt as the new run's).
+- `check_resume`: the resolved configuration, model, seed and modalities must equal what the
+  run's config.json records; only `epochs` may grow (continuing a run for longer).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mmdiffbench.config import ConfigError
+from mmdiffbench.environment import EnvironmentProblem
+
+RESULT_FILES = ("metrics.json", "model.pt", "checkpoint.pt", "history.csv", "config.json", "train.log")
+RESUMABLE_KEYS = {"epochs"}  # may differ on --resume: the run continues for longer (or stops sooner)
+
+
+@contextmanager
+def run_lock(out_dir: Path) -> Iterator[None]:
+    """Hold `out_dir/.lock` for the life of the run; EnvironmentProblem if another process holds it."""
+    path = out_dir / ".lock"
+    try:
+        handle = open(path, "a+")  # noqa: SIM115 (held open while the run lives)
+    except OSError as err:
+        raise EnvironmentProblem(f"{out_dir}: cannot create a lock file ({err.strerror})") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise EnvironmentProblem(f"{out_dir}: another run writes into this folder (pid {holder})") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def clear_results(out_dir: Path) -> None:
+    for name in RESULT_FILES:
+        (out_dir / name).unlink(missing_ok=True)
+
+
+def _differences(saved: Any, now: Any, prefix: str) -> list[str]:
+    if isinstance(saved, dict) and isinstance(now, dict):
+        found = []
+        for key in sorted(set(saved) | set(now)):
+            found += _differences(saved.get(key, "<absent>"), now.get(key, "<absent>"), f"{prefix}{key}.")
+        return found
+    return [] if saved == now else [f"{prefix.rstrip('.')}: {saved!r} in the run, {now!r} now"]
+
+
+def check_resume(out_dir: Path, record: dict[str, Any]) -> None:
+    """ConfigError naming every setting in which `record` differs from the run's config.json."""
+    path = out_dir / "config.json"
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{path}: unreadable ({err}); cannot resume, start a new run folder") from None
+    compared = ("model_name", "variant", "dataset", "model", "trainer", "seed", "modalities")
+    differences = []
+    for key in compared:
+        old, new = saved.get(key, "<absent>"), record.get(key, "<absent>")
+        if key == "trainer" and isinstance(old, dict) and isinstance(new, dict):
+            old = {k: v for k, v in old.items() if k not in RESUMABLE_KEYS}
+            new = {k: v for k, v in new.items() if k not in RESUMABLE_KEYS}
+        differences += _differences(old, new, f"{key}.")
+    if differences:
+        raise ConfigError(
+            f"--resume refused: {out_dir} was trained with other settings ({'; '.join(differences)}); "
+            "resume with the run's settings, or start a new run folder"
+        )

@@ -1,0 +1,181 @@
+"""Run folders you can trust: one writer, a resume that refuses a changed run, a new run that never
+mixes with an old one or destroys it before checking itself, and one-line errors with the exit
+code of their kind (2 data / configuration / environment, 130 Ctrl-C)."""
+
+from __future__ import annotations
+
+import errno
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from mmdiffbench.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, main
+from mmdiffbench.config import ConfigError, resolve
+from mmdiffbench.data import InteractionDataset, make_synthetic, write_release
+from mmdiffbench.environment import EnvironmentProblem
+from mmdiffbench.train.checkpoint import write_json
+from mmdiffbench.train.phases import PhaseRunner
+from mmdiffbench.train.run import train_run
+from mmdiffbench.train.rundir import run_lock
+
+SMALL = ["epochs=3", "eval_every=1", "patience=0", "embedding_dim=8", "batch_size=64", "topks=[20]", "group_edges=[0]"]
+
+
+def _train(dataset: InteractionDataset, out: Path, extra: list[str] = (), seed: int = 1, resume: bool = False) -> Any:
+    config = resolve("mf_bpr", dataset.name, overrides=[*SMALL, *extra])
+    try:
+        return train_run(dataset, config, seed, out, torch.device("cpu"), resume=resume)
+    finally:
+        logging.getLogger().handlers.clear()
+
+
+def test_a_second_writer_stops_naming_the_holder(synthetic: InteractionDataset, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    with run_lock(out), pytest.raises(EnvironmentProblem, match=r"another run writes into this folder \(pid \d+\)"):
+        _train(synthetic, out)
+    assert not (out / "config.json").exists()
+    _train(synthetic, out)  # the lock is released with its holder
+    assert (out / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [(["lr=0.05"], "trainer.lr: 0.001 in the run, 0.05 now"), (["embedding_dim=16"], "model.embedding_dim")],
+)
+def test_resume_refuses_a_changed_setting_by_name(
+    synthetic: InteractionDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: list[str], named: str
+) -> None:
+    _interrupted_run(synthetic, tmp_path, monkeypatch)
+    with pytest.raises(ConfigError, match=f"--resume refused: .*{named}"):
+        _train(synthetic, tmp_path, change, resume=True)
+
+
+def test_resume_refuses_another_seed_or_model(
+    synthetic: InteractionDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _interrupted_run(synthetic, tmp_path, monkeypatch)
+    with pytest.raises(ConfigError, match="seed: 1 in the run, 2 now"):
+        _train(synthetic, tmp_path, seed=2, resume=True)
+    config = resolve("lightgcn", synthetic.name, overrides=SMALL)
+    with pytest.raises(ConfigError, match="model_name: 'mf_bpr' in the run, 'lightgcn' now"):
+        train_run(synthetic, config, 1, tmp_path, torch.device("cpu"), resume=True)
+    assert _train(synthetic, tmp_path, ["epochs=4"], resume=True)["epochs_run"] == 4  # longer is allowed
+
+
+def _interrupted_run(dataset: InteractionDataset, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = PhaseRunner.run_epoch
+
+    def killed_at_epoch_2(self: PhaseRunner, epoch: int, row: dict[str, Any]) -> None:
+        if epoch == 2:
+            raise KeyboardInterrupt
+        original(self, epoch, row)
+
+    monkeypatch.setattr(PhaseRunner, "run_epoch", killed_at_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        _train(dataset, out)
+    monkeypatch.setattr(PhaseRunner, "run_epoch", original)
+
+
+def test_a_bad_new_run_leaves_a_finished_result_untouched(synthetic: InteractionDataset, tmp_path: Path) -> None:
+    _train(synthetic, tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    with pytest.raises(ConfigError):
+        _train(synthetic, tmp_path, ["epochs=0"])
+    config = resolve("diffmm", synthetic.name, overrides=["fusion_ratio=2.0"])
+    with pytest.raises(ConfigError, match="diffmm: fusion_ratio must be in"):
+        train_run(synthetic, config, 1, tmp_path, torch.device("cpu"))
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_a_new_run_killed_early_leaves_no_file_of_the_old_run(
+    synthetic: InteractionDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _train(synthetic, tmp_path)
+    _interrupted_run(synthetic, tmp_path, monkeypatch)
+    assert not (tmp_path / "metrics.json").exists() and not (tmp_path / "model.pt").exists()
+    assert main(["evaluate", str(tmp_path)]) == EXIT_BAD_INPUT  # nothing stale to score
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("json.dumps", disk_full)
+    with pytest.raises(EnvironmentProblem, match="cannot write \\(No space left on device\\)"):
+        write_json({"a": 1}, tmp_path / "x.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def release(tmp_path: Path) -> Path:
+    directory = tmp_path / "toy"
+    write_release(make_synthetic(n_users=60, n_items=40, modalities={}, seed=1), directory)
+    return directory
+
+
+def _cli(release: Path, out: Path, *extra: str) -> list[str]:
+    return ["train", "--data", str(release), "--model", "mf_bpr", "--out", str(out), *extra]
+
+
+@pytest.mark.parametrize(
+    ("extra", "kind", "message"),
+    [
+        (["--set", "epochs=0"], "configuration", "epochs must be >= 1, got 0"),
+        (["--set", "epochs=-1"], "configuration", "epochs must be >= 1, got -1"),
+        (["--set", "topks=[]"], "configuration", "topks must be a non-empty list"),
+        (["--set", "batch_size=0"], "configuration", "batch_size must be >= 1"),
+        (["--set", "eval_every=0"], "configuration", "eval_every must be >= 1"),
+        (["--device", "cuda"], "environment", "CUDA is not available"),
+        (["--device", "tpu"], "environment", "unknown device 'tpu'"),
+    ],
+)
+def test_bad_settings_end_in_one_line_and_exit_2(
+    release: Path, tmp_path: Path, capsys: pytest.CaptureFixture, extra: list[str], kind: str, message: str
+) -> None:
+    if "cuda" in extra and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(_cli(release, tmp_path / "run", *extra)) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error ({kind}): ") and message in err[0]
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("extra", [["--threads", "0"], ["--threads", "-1"], ["--seed", "-1"]])
+def test_bad_flags_are_refused_by_the_parser(release: Path, tmp_path: Path, extra: list[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(_cli(release, tmp_path / "run", *extra))
+    assert stop.value.code == EXIT_BAD_INPUT
+
+
+def test_a_multimodal_model_without_features_is_a_data_error(
+    release: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    args = ["train", "--data", str(release), "--model", "diffmm", "--out", str(tmp_path / "run")]
+    assert main(args) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err.startswith("error (data): DiffMM needs item feature files")
+
+
+def test_an_out_path_that_is_a_file_is_an_environment_error(
+    release: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (tmp_path / "file").write_text("x")
+    assert main(_cli(release, tmp_path / "file")) == EXIT_BAD_INPUT
+    assert "error (environment): " in capsys.readouterr().err
+
+
+def test_ctrl_c_exits_130_without_a_traceback(
+    release: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(self: PhaseRunner, epoch: int, row: dict[str, Any]) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PhaseRunner, "run_epoch", interrupted)
+    assert main(_cli(release, tmp_path / "run")) == EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "metrics.json").exists()
