@@ -39,7 +39,7 @@ def train(src: Path | None, out: Path, args: argparse.Namespace) -> None:
 
 def tensors(path: Path) -> dict[str, torch.Tensor]:
     """The plain tensors of a model.pt (any extra state left out: its format may differ by revision)."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = torch.load(path, map_location="cpu", weights_only=True)
     return {key: value for key, value in state.items() if isinstance(value, torch.Tensor) and "_extra_state" not in key}
 
 

@@ -66,7 +66,7 @@ def test_case_study_numbers_match_a_numpy_recount(
     dataset = load_release(release)
     train = sp.csr_matrix(dataset.train)
     model = get_model_class("diffmm")(dataset, json.loads((diffmm_run / "config.json").read_text())["model"])
-    model.load_state_dict(torch.load(diffmm_run / "model.pt", weights_only=False))
+    model.load_state_dict(torch.load(diffmm_run / "model.pt", weights_only=True))
     original = pd.read_csv(out / "original_edges.csv")
     generated = pd.read_csv(out / "generated_edges.csv")
     similarity = pd.read_csv(out / "item_similarity.csv")

@@ -114,7 +114,7 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch: py
 @pytest.fixture
 def release(tmp_path: Path) -> Path:
     directory = tmp_path / "toy"
-    write_release(make_synthetic(n_users=60, n_items=40, modalities={}, seed=1), directory)
+    write_release(make_synthetic(n_users=60, n_items=70, modalities={}, seed=1), directory)
     return directory
 
 
@@ -130,6 +130,7 @@ def _cli(release: Path, out: Path, *extra: str) -> list[str]:
         (["--set", "topks=[]"], "configuration", "topks must be a non-empty list"),
         (["--set", "batch_size=0"], "configuration", "batch_size must be >= 1"),
         (["--set", "eval_every=0"], "configuration", "eval_every must be >= 1"),
+        (["--set", "topks=[20,100]"], "configuration", "a cut-off above the 70 items of toy"),
         (["--device", "cuda"], "environment", "CUDA is not available"),
         (["--device", "tpu"], "environment", "unknown device 'tpu'"),
     ],
@@ -179,3 +180,52 @@ def test_ctrl_c_exits_130_without_a_traceback(
     err = capsys.readouterr().err
     assert "interrupted" in err and "Traceback" not in err
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+class _Payload:
+    """Pickles to a call that creates a marker file: what a crafted run folder would run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.parametrize("target", ["model.pt", "checkpoint.pt"])
+def test_a_crafted_run_file_is_refused_and_its_payload_never_runs(
+    synthetic: InteractionDataset, release: Path, tmp_path: Path, capsys: pytest.CaptureFixture, target: str
+) -> None:
+    out = tmp_path / "run"
+    assert main(_cli(release, out, "--set", "epochs=2")) == 0
+    marker = tmp_path / "payload-ran"
+    state = torch.load(out / target, weights_only=True)
+    state["payload"] = _Payload(marker)
+    torch.save(state, out / target)
+    if target == "model.pt":
+        code = main(["evaluate", str(out)])
+    else:
+        (out / "model.pt").unlink()
+        code = main([*_cli(release, out, "--set", "epochs=3"), "--resume"])
+    assert code == EXIT_BAD_INPUT
+    assert f"{target}: refused, it holds more than tensors and plain values" in capsys.readouterr().err
+    assert not marker.exists()
+
+
+def test_a_pickle_hidden_in_diffmm_extra_state_is_never_unpickled(tmp_path: Path) -> None:
+    """The extra state is a dict of tensors now: a byte tensor (the old format) is an error, not a pickle."""
+    import io
+
+    from mmdiffbench.models.diffmm import DiffMM
+
+    dataset = make_synthetic(n_users=30, n_items=20, modalities={"image": 4}, seed=0)
+    config = resolve("diffmm", dataset.name, overrides=["denoiser_dims=[8]", "embedding_dim=4"])
+    model = DiffMM(dataset, config.model)
+    marker = tmp_path / "payload-ran"
+    buffer = io.BytesIO()
+    torch.save({"topk": _Payload(marker)}, buffer)
+    state = model.state_dict()
+    state["_extra_state"] = torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
+    with pytest.raises(ValueError, match="DiffMM extra state must be"):
+        model.load_state_dict(state)
+    assert not marker.exists()

@@ -387,6 +387,8 @@ class DiffMM(GraphRecommender):
         }
 
     def set_extra_state(self, state: dict[str, dict[str, torch.Tensor | None]]) -> None:
+        if not isinstance(state, dict) or set(state) != {"topk", "keep"}:
+            raise ValueError(f"DiffMM extra state must be {{'topk', 'keep'}} of tensors, got {type(state).__name__}")
         self.topk = {m: t.cpu() for m, t in state["topk"].items() if t is not None}
         self.keep = {m: (None if v is None else v.to(self.device)) for m, v in state["keep"].items()}
         if self.topk:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import torch
 
+from mmdiffbench.data.errors import DataError
 from mmdiffbench.environment import EnvironmentProblem
 
 
@@ -39,13 +41,19 @@ def save_torch(obj: Any, path: Path) -> None:
     _replace_atomically(Path(path), lambda tmp: torch.save(obj, tmp))
 
 
-def load_torch(path: Path) -> Any:
-    return torch.load(path, map_location="cpu", weights_only=False)
+def load_tensors(path: Path) -> Any:
+    """model.pt or checkpoint.pt: tensors, numbers, strings and containers of them only.
 
-
-def load_weights(path: Path) -> dict[str, Any]:
-    """A model state (model.pt): tensors and containers of tensors only, so loading runs no code."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    Run folders are shared between people, so nothing in one may run code: torch's
+    `weights_only` loader refuses every other pickled object, and so does this, in one line.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise DataError(f"{path}: refused, it holds more than tensors and plain values ({reason})") from None
+    except (EOFError, RuntimeError, OSError, ValueError) as err:
+        raise DataError(f"{path}: unreadable or truncated ({type(err).__name__}: {err})") from None
 
 
 def write_json(obj: Any, path: Path) -> None:

@@ -15,7 +15,7 @@ import torch
 from mmdiffbench.config import RunConfig
 from mmdiffbench.data import DataError, InteractionDataset, load_dataset
 from mmdiffbench.models.base import Recommender
-from mmdiffbench.train.checkpoint import load_torch, load_weights
+from mmdiffbench.train.checkpoint import load_tensors
 from mmdiffbench.train.run import build_model
 from mmdiffbench.train.seeding import seed_everything
 from mmdiffbench.train.trainer import CHECKPOINT
@@ -32,12 +32,12 @@ def saved_config(run_dir: Path) -> dict[str, Any]:
 def selected_state(run_dir: Path, partial: bool = False) -> dict[str, torch.Tensor]:
     """model.pt; with `partial`, else the best state so far of checkpoint.pt (a run still going or killed)."""
     if (run_dir / "model.pt").is_file():
-        return load_weights(run_dir / "model.pt")
+        return load_tensors(run_dir / "model.pt")
     if not partial:
         raise DataError(f"{run_dir / 'model.pt'}: missing; the run has not completed")
     if not (run_dir / CHECKPOINT).is_file():
         raise DataError(f"{run_dir}: neither model.pt nor {CHECKPOINT}; the run has not trained an epoch")
-    state = load_torch(run_dir / CHECKPOINT)["best_state"]
+    state = load_tensors(run_dir / CHECKPOINT)["best_state"]
     if state is None:
         raise DataError(f"{run_dir / CHECKPOINT}: no evaluated epoch yet")
     return state

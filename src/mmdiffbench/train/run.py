@@ -77,6 +77,10 @@ def train_run(
         **(provenance or {}),
     }
     started = time.perf_counter()
+    if max(config.trainer["topks"]) > dataset.n_items:
+        raise ConfigError(
+            f"topks {config.trainer['topks']}: a cut-off above the {dataset.n_items} items of {dataset.name}"
+        )
     seed_everything(seed)
     model = build_model(dataset, config, device)  # every setting checked before the folder is touched
     if out_dir.exists() and not out_dir.is_dir():

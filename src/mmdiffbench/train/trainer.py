@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.eval.evaluate import evaluate_model
 from mmdiffbench.eval.ranking import RankingResult
 from mmdiffbench.models.base import Recommender
-from mmdiffbench.train.checkpoint import load_torch, save_torch, write_text
+from mmdiffbench.train.checkpoint import load_tensors, save_torch, write_text
 from mmdiffbench.train.phases import PhaseRunner, TrainingDiverged
 from mmdiffbench.train.seeding import capture_rng, restore_rng
 
@@ -108,8 +108,8 @@ class Trainer:
             "model": self.model.state_dict(),
             "phases": self.phases.state_dict(),
             "rng": capture_rng(),
-            "selected": self.selected,
-            "paper": self.paper,
+            "selected": asdict(self.selected),
+            "paper": asdict(self.paper),
             "best_state": self.best_state,
             "history": self.history,
             "bad_evals": self.bad_evals,
@@ -122,11 +122,11 @@ class Trainer:
         path = self.out_dir / CHECKPOINT
         if not path.is_file():
             return False
-        state = load_torch(path)
+        state = load_tensors(path)
         self.model.load_state_dict(state["model"])
         self.phases.load_state_dict(state["phases"])
         restore_rng(state["rng"])
-        self.selected, self.paper = state["selected"], state["paper"]
+        self.selected, self.paper = Selection(**state["selected"]), Selection(**state["paper"])
         self.best_state, self.history = state["best_state"], state["history"]
         self.bad_evals, self.elapsed = state["bad_evals"], state["elapsed"]
         self.stopped_early = state["stopped_early"]
