@@ -104,3 +104,68 @@ def test_checksum_mismatch_names_the_file(tmp_path: Path, release_dir: Path) -> 
     shutil.copytree(release_dir, fake)
     with pytest.raises(DataError, match=r"tiktok/trnMat\.pkl: sha256 mismatch"):
         load_release(fake)
+
+
+def _pickle(path: Path, matrix: object) -> None:
+    with open(path, "wb") as handle:
+        pickle.dump(matrix, handle)
+
+
+def test_an_index_past_the_item_count_is_refused(release_dir: Path, synthetic: InteractionDataset) -> None:
+    coo = sp.coo_matrix(synthetic.train)
+    coo.col[0] = synthetic.n_items + 5  # written after construction: unpickling checks nothing
+    _pickle(release_dir / "trnMat.pkl", coo)
+    with pytest.raises(DataError, match=r"trnMat\.pkl: a column index outside 0\.\.79"):
+        load_release(release_dir, verify=False)
+    csr = sp.csr_matrix(synthetic.test)
+    csr.indices[0] = -1
+    shutil.copy(release_dir / "valMat.pkl", release_dir / "trnMat.pkl")
+    _pickle(release_dir / "tstMat.pkl", csr)
+    with pytest.raises(DataError, match=r"tstMat\.pkl: a column index outside 0\.\.79 \(found -1\."):
+        load_release(release_dir, verify=False)
+
+
+def test_a_shape_too_large_to_hold_is_refused_before_it_is_built(release_dir: Path) -> None:
+    huge = sp.coo_matrix((np.ones(1), (np.zeros(1, int), np.zeros(1, int))), shape=(10**12, 80))
+    _pickle(release_dir / "trnMat.pkl", huge)
+    with pytest.raises(DataError, match=r"trnMat\.pkl: implausible shape \(1000000000000, 80\)"):
+        load_release(release_dir, verify=False)
+
+
+def test_a_feature_header_is_checked_before_the_array_is_read(release_dir: Path) -> None:
+    path = release_dir / "image_feat.npy"
+    with open(path, "wb") as handle:  # a header claiming 80 x 10^10 floats, and no data
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False, "shape": (80, 10**10)})
+    with pytest.raises(DataError, match=r"image_feat\.npy: 2980\.2 GiB of features, above the 16 GiB limit"):
+        load_release(release_dir, verify=False)
+    with open(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False, "shape": (10**12, 4)})
+    with pytest.raises(DataError, match=r"image_feat\.npy: 1000000000000 feature rows"):
+        load_release(release_dir, verify=False)
+
+
+def test_negative_values_are_refused_by_count(release_dir: Path, synthetic: InteractionDataset) -> None:
+    coo = sp.coo_matrix(synthetic.val, dtype=np.float64)
+    coo.data[:3] = -1.0
+    _pickle(release_dir / "valMat.pkl", coo)
+    with pytest.raises(DataError, match=r"valMat\.pkl: 3 negative interaction values"):
+        load_release(release_dir, verify=False)
+
+
+def test_validation_items_inside_training_are_counted(release_dir: Path, synthetic: InteractionDataset) -> None:
+    train = synthetic.train.tolil()
+    for user, item in zip(*synthetic.val.nonzero(), strict=True):
+        train[user, item] = 1.0
+    _pickle(release_dir / "trnMat.pkl", sp.coo_matrix(train.tocsr(), dtype=np.float64))
+    with pytest.warns(DataWarning, match=rf"{synthetic.val.nnz} val interactions also appear in training"):
+        load_release(release_dir, verify=False)
+
+
+def test_a_known_file_is_checked_against_its_digest_before_it_is_parsed(release_dir: Path, tmp_path: Path) -> None:
+    """A file named as a release file is compared with the release's sha256 first: garbage in a
+    `tiktok` folder is a checksum mismatch, never handed to the unpickler."""
+    folder = tmp_path / "tiktok"
+    shutil.copytree(release_dir, folder)
+    (folder / "trnMat.pkl").write_bytes(b"\x80\x04 garbage that the unpickler would choke on")
+    with pytest.raises(DataError, match=r"trnMat\.pkl: sha256 mismatch"):
+        load_release(folder)

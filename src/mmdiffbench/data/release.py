@@ -17,6 +17,7 @@ from mmdiffbench.data.checksums import expected_sha256, file_digest
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.data.errors import DataError
 from mmdiffbench.data.safe_pickle import UnsafePickleError, safe_load
+from mmdiffbench.data.structure import check_npy_header, check_sparse_structure
 
 SPLIT_FILES = {"train": "trnMat.pkl", "val": "valMat.pkl", "test": "tstMat.pkl"}
 FEATURE_SUFFIX = "_feat.npy"
@@ -57,10 +58,14 @@ def _load_split(path: Path) -> sp.csr_matrix:
         raise DataError(f"{path}: unreadable or truncated pickle ({type(err).__name__}: {err})") from None
     if not sp.issparse(matrix):
         raise DataError(f"{path}: expected a scipy sparse users x items matrix, found {type(matrix).__name__}")
+    check_sparse_structure(path, matrix)
     matrix = sp.csr_matrix(matrix, dtype=np.float64)
     matrix.eliminate_zeros()
     if not np.isfinite(matrix.data).all():
         raise DataError(f"{path}: contains NaN or infinite interaction values")
+    negative = int(np.count_nonzero(matrix.data < 0))
+    if negative:
+        raise DataError(f"{path}: {negative} negative interaction values (an interaction is 1, its absence 0)")
     non_binary = int(np.count_nonzero(matrix.data != 1.0))
     if non_binary:
         warnings.warn(
@@ -74,15 +79,13 @@ def _load_split(path: Path) -> sp.csr_matrix:
 
 
 def load_features(path: Path, n_items: int) -> np.ndarray:
-    """An items x dim `.npy` feature matrix as float32, checked (shape, finiteness)."""
+    """An items x dim `.npy` feature matrix as float32, checked (shape and size from the header
+    before loading, then finiteness)."""
+    check_npy_header(path, n_items)
     try:
         features = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as err:
         raise DataError(f"{path}: unreadable or truncated .npy ({err})") from None
-    if features.ndim != 2:
-        raise DataError(f"{path}: expected an items x dim matrix, found shape {features.shape}")
-    if features.shape[0] != n_items:
-        raise DataError(f"{path}: {features.shape[0]} feature rows but the interaction matrices have {n_items} items")
     features = np.asarray(features, dtype=np.float32)
     bad = int(np.count_nonzero(~np.isfinite(features)))
     if bad:
@@ -110,18 +113,19 @@ def load_release(
     splits: dict[str, sp.csr_matrix] = {}
     for split, filename in SPLIT_FILES.items():
         path = directory / filename
-        splits[split] = _load_split(path)
-        if verify:
+        if verify and path.is_file():  # a known file's digest is compared before it is parsed
             verification[filename] = verify_checksum(path, name)
+        splits[split] = _load_split(path)
     shape = splits["train"].shape
     for split, matrix in splits.items():
         if matrix.shape != shape:
             raise DataError(
                 f"{directory / SPLIT_FILES[split]}: shape {matrix.shape} differs from {SPLIT_FILES['train']} {shape}"
             )
-    overlap = splits["train"].multiply(splits["test"]).nnz
-    if overlap:
-        warnings.warn(f"{directory}: {overlap} test interactions also appear in training", DataWarning)
+    for split in ("val", "test"):
+        overlap = splits["train"].multiply(splits[split]).nnz
+        if overlap:
+            warnings.warn(f"{directory}: {overlap} {split} interactions also appear in training", DataWarning)
 
     wanted = available_modalities(directory) if modalities is None else list(modalities)
     features: dict[str, np.ndarray] = {}
@@ -129,7 +133,7 @@ def load_release(
         path = directory / f"{modality}{FEATURE_SUFFIX}"
         if not path.is_file():
             raise DataError(f"{path}: missing feature file for modality {modality!r}")
-        features[modality] = load_features(path, shape[1])
         if verify:
             verification[path.name] = verify_checksum(path, name)
+        features[modality] = load_features(path, shape[1])
     return InteractionDataset(name, splits["train"], splits["val"], splits["test"], features, verification)
