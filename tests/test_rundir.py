@@ -229,3 +229,17 @@ def test_a_pickle_hidden_in_diffmm_extra_state_is_never_unpickled(tmp_path: Path
     with pytest.raises(ValueError, match="DiffMM extra state must be"):
         model.load_state_dict(state)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(("target", "kept"), [("config.json", 10), ("model.pt", 100)])
+def test_a_truncated_run_file_ends_in_one_line(
+    release: Path, tmp_path: Path, capsys: pytest.CaptureFixture, target: str, kept: int
+) -> None:
+    out = tmp_path / "run"
+    assert main(_cli(release, out, "--set", "epochs=1")) == 0
+    path = out / target
+    path.write_bytes(path.read_bytes()[:kept])
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error (data): {path}: unreadable or truncated")

@@ -26,7 +26,10 @@ def saved_config(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "config.json"
     if not path.is_file():
         raise DataError(f"{path}: missing; {run_dir} is not a run directory")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: unreadable or truncated ({err})") from None
 
 
 def selected_state(run_dir: Path, partial: bool = False) -> dict[str, torch.Tensor]:
