@@ -20,6 +20,7 @@ from mmdiffbench.models import get_model_class
 K = 3  # generated edges per user: >= 2, so that generated_pairs is defined
 TINY = [
     "denoiser_dims=[32]",
+    "keep_checkpoint=true",  # the unfinished-run test copies it
     "embedding_dim=16",
     "diffusion_batch=64",
     f"rebuild_k={K}",

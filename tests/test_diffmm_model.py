@@ -214,7 +214,9 @@ def test_state_dict_round_trip_restores_graphs_from_tensors_only(dataset, tmp_pa
 def test_resume_equals_uninterrupted(dataset, tmp_path, variant):
     config = resolve("diffmm", dataset.name, variant, [*SMALL, "epochs=3", "topks=[20]", "group_edges=[0]"])
     straight = train_run(dataset, config, 5, tmp_path / "straight", torch.device("cpu"))
-    short = resolve("diffmm", dataset.name, variant, [*SMALL, "epochs=2", "topks=[20]", "group_edges=[0]"])
+    short = resolve(
+        "diffmm", dataset.name, variant, [*SMALL, "epochs=2", "topks=[20]", "group_edges=[0]", "keep_checkpoint=true"]
+    )
     train_run(dataset, short, 5, tmp_path / "resumed", torch.device("cpu"))
     resumed = train_run(dataset, config, 5, tmp_path / "resumed", torch.device("cpu"), resume=True)
     for key in ("val", "test", "paper_protocol"):

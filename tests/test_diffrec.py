@@ -85,7 +85,7 @@ def test_resume_restores_the_importance_sampler_exactly(synthetic: InteractionDa
     """History full after a few epochs (5 steps x 10 losses), so the resumed epochs draw t by importance."""
     config = resolve("diffrec", synthetic.name, "full", [*SMALL, "epochs=6", "lr=1e-3"])
     straight = train_run(synthetic, config, 3, tmp_path / "straight", torch.device("cpu"))
-    short = resolve("diffrec", synthetic.name, "full", [*SMALL, "epochs=3", "lr=1e-3"])
+    short = resolve("diffrec", synthetic.name, "full", [*SMALL, "epochs=3", "lr=1e-3", "keep_checkpoint=true"])
     train_run(synthetic, short, 3, tmp_path / "resumed", torch.device("cpu"))
     torch.manual_seed(99)
     resumed = train_run(synthetic, config, 3, tmp_path / "resumed", torch.device("cpu"), resume=True)

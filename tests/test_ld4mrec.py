@@ -285,7 +285,7 @@ def test_resume_restores_the_sampler_and_input_times_exactly(data: InteractionDa
     settings = [*SMALL, "history=2", "eval_every=1", "patience=0", "topks=[20]", "group_edges=[0]"]
     run = [*settings, "epochs=4"]
     straight = train_run(data, resolve("ld4mrec", data.name, "full", run), 3, tmp_path / "a", torch.device("cpu"))
-    short = resolve("ld4mrec", data.name, "full", [*settings, "epochs=2"])
+    short = resolve("ld4mrec", data.name, "full", [*settings, "epochs=2", "keep_checkpoint=true"])
     train_run(data, short, 3, tmp_path / "b", torch.device("cpu"))
     torch.manual_seed(99)
     config = resolve("ld4mrec", data.name, "full", run)

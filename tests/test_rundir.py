@@ -197,7 +197,7 @@ def test_a_crafted_run_file_is_refused_and_its_payload_never_runs(
     synthetic: InteractionDataset, release: Path, tmp_path: Path, capsys: pytest.CaptureFixture, target: str
 ) -> None:
     out = tmp_path / "run"
-    assert main(_cli(release, out, "--set", "epochs=2")) == 0
+    assert main(_cli(release, out, "--set", "epochs=2", "--set", "keep_checkpoint=true")) == 0
     marker = tmp_path / "payload-ran"
     state = torch.load(out / target, weights_only=True)
     state["payload"] = _Payload(marker)
@@ -243,3 +243,40 @@ def test_a_truncated_run_file_ends_in_one_line(
     assert main(["evaluate", str(out)]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error (data): {path}: unreadable or truncated")
+
+
+def test_a_finished_run_keeps_no_checkpoint_and_resuming_it_changes_nothing(
+    synthetic: InteractionDataset, tmp_path: Path
+) -> None:
+    first = _train(synthetic, tmp_path)
+    assert not (tmp_path / "checkpoint.pt").exists()
+    assert _train(synthetic, tmp_path, resume=True) == first  # the workflow's --resume on a done run
+    with pytest.raises(ConfigError, match="kept no checkpoint to continue from"):
+        _train(synthetic, tmp_path, ["epochs=5"], resume=True)
+    kept = _train(synthetic, tmp_path / "kept", ["keep_checkpoint=true"])
+    assert (tmp_path / "kept" / "checkpoint.pt").is_file()
+    assert _train(synthetic, tmp_path / "kept", ["epochs=5"], resume=True)["epochs_run"] == 5 > kept["epochs_run"]
+
+
+def test_checkpoints_every_n_epochs_resume_exactly(
+    synthetic: InteractionDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """checkpoint_every=2, killed at epoch 3 (checkpoint of epoch 1): the resume repeats epoch 2."""
+    straight = _train(synthetic, tmp_path / "a", ["epochs=5", "checkpoint_every=2"])
+    original = PhaseRunner.run_epoch
+
+    def killed_at_epoch_3(self: PhaseRunner, epoch: int, row: dict[str, Any]) -> None:
+        if epoch == 3:
+            raise KeyboardInterrupt
+        original(self, epoch, row)
+
+    monkeypatch.setattr(PhaseRunner, "run_epoch", killed_at_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        _train(synthetic, tmp_path / "b", ["epochs=5", "checkpoint_every=2"])
+    monkeypatch.setattr(PhaseRunner, "run_epoch", original)
+    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["epoch"] == 1
+    resumed = _train(synthetic, tmp_path / "b", ["epochs=5", "checkpoint_every=2"], resume=True)
+    volatile = {"train_wall_time_s", "process_wall_time_s", "peak_rss_mb"}
+    assert {k: v for k, v in resumed.items() if k not in volatile} == {
+        k: v for k, v in straight.items() if k not in volatile
+    }

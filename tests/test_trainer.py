@@ -86,8 +86,9 @@ def test_one_thread_runs_are_bit_identical(tmp_path: Path, model: str) -> None:
 
 def test_run_directory_contract(synthetic: InteractionDataset, tmp_path: Path) -> None:
     metrics = _run(synthetic, tmp_path)
-    for name in ("config.json", "history.csv", "metrics.json", "model.pt", "checkpoint.pt", "train.log"):
+    for name in ("config.json", "history.csv", "metrics.json", "model.pt", "train.log"):
         assert (tmp_path / name).is_file(), name
+    assert not (tmp_path / "checkpoint.pt").exists()  # a finished run keeps no resume state (keep_checkpoint)
     history = pd.read_csv(tmp_path / "history.csv")
     assert len(history) == 6
     best_val = history["val_recall@20"].idxmax()  # first maximum, as selection keeps the earlier epoch

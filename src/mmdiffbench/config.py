@@ -145,7 +145,7 @@ def resolve(model_name: str, dataset: str, variant: str = "full", overrides: lis
 
 def check_trainer(trainer: dict[str, Any]) -> None:
     """ConfigError for trainer values no run can use (a count below 1, an empty topks, ...)."""
-    at_least_one = ("epochs", "batch_size", "eval_every", "eval_batch_size")
+    at_least_one = ("epochs", "batch_size", "eval_every", "eval_batch_size", "checkpoint_every")
     for key in at_least_one:
         if trainer[key] < 1:
             raise ConfigError(f"{key} must be >= 1, got {trainer[key]}")

@@ -7,6 +7,7 @@ a failed or killed run never leaves a `metrics.json` that looks complete.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -104,6 +105,15 @@ def _train_locked(
     started: float,
 ) -> dict[str, Any]:
     device = model.device
+    if resume and (out_dir / "metrics.json").is_file() and not (out_dir / CHECKPOINT).is_file():
+        check_resume(out_dir, record)
+        finished = json.loads((out_dir / "metrics.json").read_text())
+        if config.trainer["epochs"] != json.loads((out_dir / "config.json").read_text())["trainer"]["epochs"]:
+            raise ConfigError(
+                f"--resume refused: {out_dir} finished and kept no checkpoint to continue from with other epochs "
+                "(train with keep_checkpoint=true to extend a run later)"
+            )
+        return finished  # finished with these settings: nothing to do
     resuming = resume and (out_dir / CHECKPOINT).is_file()
     if resuming:
         check_resume(out_dir, record)
@@ -159,6 +169,8 @@ def _train_locked(
         "data_verification": dataset.verification,
     }
     write_json(metrics, out_dir / "metrics.json")
+    if not config.trainer["keep_checkpoint"]:
+        (out_dir / CHECKPOINT).unlink()  # a finished run keeps what evaluate and the report read
     logger.info(
         "done: selected epoch %d, test %s=%.4f (paper protocol: epoch %d, %.4f)",
         selected.epoch,

@@ -24,7 +24,8 @@ from mmdiffbench.config import ConfigError
 from mmdiffbench.environment import EnvironmentProblem
 
 RESULT_FILES = ("metrics.json", "model.pt", "checkpoint.pt", "history.csv", "config.json", "train.log")
-RESUMABLE_KEYS = {"epochs"}  # may differ on --resume: the run continues for longer (or stops sooner)
+# may differ on --resume: the run continues for longer (or stops sooner), checkpoints as asked
+RESUMABLE_KEYS = {"epochs", "checkpoint_every", "keep_checkpoint"}
 
 
 @contextmanager

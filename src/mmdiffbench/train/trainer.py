@@ -179,7 +179,9 @@ class Trainer:
             self.history.append(row)
             self._log_epoch(row)
             write_text(pd.DataFrame(self.history).to_csv(index=False), self.out_dir / "history.csv")
-            save_torch(self._state(epoch), self.out_dir / CHECKPOINT)
+            last = epoch == epochs - 1 or self.stopped_early
+            if last or (epoch + 1) % self.cfg["checkpoint_every"] == 0:
+                save_torch(self._state(epoch), self.out_dir / CHECKPOINT)
         if self.stopped_early:
             self.log.info(
                 "early stop: %d evaluations without a better validation %s", self.bad_evals, self.selected.metric
