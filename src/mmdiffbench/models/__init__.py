@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender, Recommender
+from mmdiffbench.models.diffcl import DiffCL
 from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.models.diffrec import DiffRec
 from mmdiffbench.models.lightgcn import LightGCN
@@ -13,6 +14,7 @@ MODELS: dict[str, type[Recommender]] = {
     "lightgcn": LightGCN,
     "diffmm": DiffMM,
     "diffrec": DiffRec,
+    "diffcl": DiffCL,
 }
 
 
