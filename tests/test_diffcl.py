@@ -226,7 +226,7 @@ def test_views_carry_gradients_to_the_embeddings_and_denoisers(synthetic: Intera
 
 
 def test_options_of_the_cl_term(synthetic: InteractionDataset, monkeypatch: pytest.MonkeyPatch) -> None:
-    """lambda_cl_twice squares the weight, lambda_denoise=0 drops the term, cl_nodes=all anchors every node."""
+    """lambda_cl_twice squares the weight, lambda_denoise=0 drops the term, cl_nodes / cl_denominator."""
     monkeypatch.setattr(diffcl, "draw_noise", torch.zeros_like)
     once = build(synthetic, ["lambda_cl=0.3", "lambda_denoise=0"]).losses(batch())
     twice = build(synthetic, ["lambda_cl=0.3", "lambda_denoise=0", "lambda_cl_twice=true"]).losses(batch())
@@ -241,6 +241,17 @@ def test_options_of_the_cl_term(synthetic: InteractionDataset, monkeypatch: pyte
         first, second = (literal_view(model, m, e[f"{m}:enc"], drawn[2 * k + j]) for j in range(2))
         for part in (slice(None, model.n_users), slice(model.n_users, None)):
             expected = expected + direct_info_nce(first[part], second[part], torch.arange(len(first[part])), 0.4)
+    torch.testing.assert_close(got.double(), 0.1 * expected, atol=1e-4, rtol=1e-4)
+    drawn.clear()
+    model = build(synthetic, ["cl_denominator=batch", *LOUD])
+    got = model.losses(batch())["cl"]
+    e = dense_branches(model, synthetic)
+    expected = torch.zeros((), dtype=D)
+    for k, m in enumerate(model.modalities):
+        first, second = (literal_view(model, m, e[f"{m}:enc"], drawn[2 * k + j]) for j in range(2))
+        for part, nodes in ((slice(None, model.n_users), batch().users), (slice(model.n_users, None), batch().pos)):
+            rows = torch.arange(len(nodes))  # in-batch: the batch's rows (duplicates too) form the table
+            expected = expected + direct_info_nce(first[part][nodes], second[part][nodes], rows, 0.4)
     torch.testing.assert_close(got.double(), 0.1 * expected, atol=1e-4, rtol=1e-4)
 
 

@@ -31,7 +31,8 @@ Decisions (every gap of the fact sheet; the YAML repeats them next to each key):
 - Encoders (l.83, "different encoders"): one nn.Linear(feature_dim, d) per modality, MMRec's
   `image_trs` / `text_trs` (MGCN, FREEDOM). Users' layer-0 modality embeddings: a learnable
   table per modality (`user_modal_init: table`, MMGCN's per-modality user preferences); `items`
-  takes the mean of the user's training items' encoded features (MGCN's user side).
+  takes the mean of the user's training items' encoded features (ours; MGCN also derives its
+  modality users from items, with the sym-normalised R block).
 - Diffusion training: eq. 32 has no denoising term, so the denoisers get one:
   L_denoise = lambda_denoise sum_m diffusion_loss(E_m detached) (x0 target, DiffMM's SNR weights,
   input dropout 0.5 = the paper's "dropout rate 0.5", the only 0.5 dropout of the closest code,
@@ -45,9 +46,10 @@ Decisions (every gap of the fact sheet; the YAML repeats them next to each key):
 - Diffusion input: E_m straight after the graph encoder, before eq. 23 (Sec. IV-C places it
   there); `diffusion_input: enhanced` takes E_m after the item-item enhancement.
 - Eq. 13-14: the standard reading (cos/tau inside exp, denominator over the other node's second
-  view). Anchors: the batch's users and positive items (`cl_nodes: batch`, SGL / MMRec's CL
-  baselines), the denominator over ALL users (items) as eq. 13 sums over U; the sum over anchors
-  is a mean so the weight does not scale with the batch. `cl_nodes: all` makes every node an anchor.
+  view). Anchors: the batch's users and positive items (`cl_nodes: batch`, as MMRec's MGCN
+  `calculate_loss`), the denominator over ALL users (items) as eq. 13 sums over U
+  (`cl_denominator: all`; `batch` = over the batch's rows only, MGCN's `InfoNCE`); the sum over
+  anchors is a mean so the weight does not scale with the batch. `cl_nodes: all` anchors every node.
 - lambda_cl is applied once (eq. 17); `lambda_cl_twice: true` is the literal eq. 32 (lambda_cl^2).
 - Item-item graph: A_m^(0) = the items' encoded features (layer 0 of branch m), `item_layers`
   products with S_m (1: MGCN, FREEDOM), the last layer added (eq. 23 adds A_m^(l)).
@@ -56,7 +58,7 @@ Decisions (every gap of the fact sheet; the YAML repeats them next to each key):
   `align_axis: dimension` takes them per dimension and averages the absolute gaps over dimensions.
   One E_id (the equations), not Fig. 2's E_id^v / E_id^t. E_v, E_t: after the enhancement.
 - L_E: the batch's rows of the final E_v and E_t (users, positives, negatives) with the library's
-  1/2 |.|^2 / batch convention (LightGCN, MMRec), not whole matrices (on a whole matrix lambda_E =
+  1/2 |.|^2 / batch convention (LightGCN; MMRec's MGCN `bpr_loss`), not whole matrices (on a whole matrix lambda_E =
   0.7 would outweigh BPR by orders of magnitude).
 - BPR negatives: sampled non-interacted items (the trainer), not l.228's interacted item.
 
@@ -91,6 +93,7 @@ CHOICES = {
     "user_modal_init": ("table", "items"),
     "diffusion_input": ("encoder", "enhanced"),
     "cl_nodes": ("batch", "all"),
+    "cl_denominator": ("all", "batch"),
     "align_axis": ("matrix", "dimension"),
 }
 
@@ -239,6 +242,14 @@ class DiffCL(GraphRecommender):
         gaps = tensor_sum(gaussian_gap(branches.id, branches.enhanced[m], axis) for m in self.modalities)
         return self.config["lambda_align"] * gaps
 
+    def node_type_info_nce(self, first: torch.Tensor, second: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+        """Eq. 13 (or 14) between the two views of one node type; the denominator over all its
+        nodes, or over the batch's rows (`cl_denominator: batch`, MGCN's in-batch InfoNCE)."""
+        if self.config["cl_denominator"] == "batch":
+            first, second = first[anchors], second[anchors]
+            anchors = torch.arange(len(anchors), device=anchors.device)
+        return info_nce(first, second, anchors, self.config["tau"])
+
     def contrastive_terms(self, branches: Branches, batch: BPRBatch) -> dict[str, torch.Tensor]:
         """L_cl (eq. 13-17) on two diffusion views per modality, and the denoisers' own term."""
         c = self.config
@@ -256,12 +267,13 @@ class DiffCL(GraphRecommender):
                 for _ in range(2)
             )
             u, i = self.n_users, slice(self.n_users, None)
-            cl.append(info_nce(first[:u], second[:u], users, c["tau"]))
-            cl.append(info_nce(first[i], second[i], items, c["tau"]))
-            denoise.append(diffusion_loss(self.denoiser(m), self.schedule, x0.detach(), c["loss_weighting"]).loss)
+            cl.append(self.node_type_info_nce(first[:u], second[:u], users))
+            cl.append(self.node_type_info_nce(first[i], second[i], items))
+            if c["lambda_denoise"] > 0:
+                denoise.append(diffusion_loss(self.denoiser(m), self.schedule, x0.detach(), c["loss_weighting"]).loss)
         weight = c["lambda_cl"] ** 2 if c["lambda_cl_twice"] else c["lambda_cl"]
         terms = {"cl": weight * tensor_sum(cl)}
-        if c["lambda_denoise"] > 0:
+        if denoise:
             terms["denoise"] = c["lambda_denoise"] * tensor_sum(denoise)
         return terms
 
