@@ -3,9 +3,11 @@
 Reference: Q. Song, J. Hu, L. Xiao, B. Sun, X. Gao, S. Li. "DiffCL: A Diffusion-Based Contrastive
 Learning Framework with Semantic Alignment for Multimodal Recommendations", arXiv 2501.01066
 (TNNLS'25). Reference implementation: none exists (shared/reference/diffcl.md, section 6); the
-unstated values come from the closest sources named in configs/diffcl.yaml (MMRec's defaults,
-enoche/MMRec @e775373 `src/configs/overall.yaml`, `src/models/{mgcn,freedom,mmgcn}.py`; DiffMM's
-official schedule, HKUDS/DiffMM @fae20e6 `Params.py`, for eq. 11, which is DiffMM's eq. 3).
+unstated values come from the closest sources named in configs/diffcl.yaml: MMRec's defaults
+(enoche/MMRec @e775373 `src/configs/overall.yaml`, via the fact sheet), MMRec's MGCN (read:
+enoche/MMRec @a5b713d `src/models/mgcn.py`: feature encoders, in-batch InfoNCE, 1/2 |.|^2 / batch
+regulariser), FREEDOM / MMGCN facts from shared/reference/baselines.md, and DiffMM's official
+schedule (HKUDS/DiffMM @fae20e6 `Params.py`) for eq. 11, which is DiffMM's eq. 3.
 
 Equations as coded (v, t = the two modalities in the order of `modalities`; R = train matrix):
     E_m = sum_{l=0..L} Abar^l [U_m; Enc_m(f_m)],  E_id = sum_l Abar^l [E_u; E_i]          (eq. 3-5)
@@ -58,8 +60,9 @@ Decisions (every gap of the fact sheet; the YAML repeats them next to each key):
   `align_axis: dimension` takes them per dimension and averages the absolute gaps over dimensions.
   One E_id (the equations), not Fig. 2's E_id^v / E_id^t. E_v, E_t: after the enhancement.
 - L_E: the batch's rows of the final E_v and E_t (users, positives, negatives) with the library's
-  1/2 |.|^2 / batch convention (LightGCN; MMRec's MGCN `bpr_loss`), not whole matrices (on a whole matrix lambda_E =
-  0.7 would outweigh BPR by orders of magnitude).
+  1/2 |.|^2 / batch convention (LightGCN; MMRec's MGCN `bpr_loss`), not whole matrices (on a whole
+  matrix lambda_E = 0.7 would outweigh BPR by orders of magnitude). Features enter raw, as in
+  MMRec; on TikTok L_E starts near 800 against a BPR of 3 and first shrinks the encoders.
 - BPR negatives: sampled non-interacted items (the trainer), not l.228's interacted item.
 
 Table III's components are switches: `use_diff` (views, L_cl, L_denoise), `use_align` (L_align),
