@@ -19,6 +19,7 @@ MODELS: dict[str, str] = {
     "diffmm": "mmdiffbench.models.diffmm:DiffMM",
     "diffrec": "mmdiffbench.models.diffrec:DiffRec",
     "ld4mrec": "mmdiffbench.models.ld4mrec:LD4MRec",
+    "diffcl": "mmdiffbench.models.diffcl:DiffCL",
 }
 
 
