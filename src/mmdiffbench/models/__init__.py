@@ -6,6 +6,7 @@ from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender, Recommender
 from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.models.diffrec import DiffRec
 from mmdiffbench.models.lightgcn import LightGCN
+from mmdiffbench.models.lightgcn_m import LightGCNM
 from mmdiffbench.models.mf_bpr import MFBPR
 from mmdiffbench.models.vbpr import VBPR
 
@@ -15,6 +16,7 @@ MODELS: dict[str, type[Recommender]] = {
     "diffmm": DiffMM,
     "diffrec": DiffRec,
     "vbpr": VBPR,
+    "lightgcn_m": LightGCNM,
 }
 
 
