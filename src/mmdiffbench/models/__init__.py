@@ -8,6 +8,7 @@ from mmdiffbench.models.diffrec import DiffRec
 from mmdiffbench.models.lightgcn import LightGCN
 from mmdiffbench.models.lightgcn_m import LightGCNM
 from mmdiffbench.models.mf_bpr import MFBPR
+from mmdiffbench.models.mmgcn import MMGCN
 from mmdiffbench.models.vbpr import VBPR
 
 MODELS: dict[str, type[Recommender]] = {
@@ -17,6 +18,7 @@ MODELS: dict[str, type[Recommender]] = {
     "diffrec": DiffRec,
     "vbpr": VBPR,
     "lightgcn_m": LightGCNM,
+    "mmgcn": MMGCN,
 }
 
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from mmdiffbench.data.dataset import InteractionDataset
+from mmdiffbench.graph.operator import SparseOperator
 
 
 class ModalityFeatures(nn.Module):
@@ -52,3 +53,17 @@ def bipartite_edges(interactions: sp.spmatrix) -> tuple[torch.Tensor, torch.Tens
     users = torch.from_numpy(coo.row.astype(np.int64))
     items = torch.from_numpy(coo.col.astype(np.int64)) + interactions.shape[0]
     return torch.cat([users, items]), torch.cat([items, users])
+
+
+def operator_of(module: nn.Module, buffer: str, symmetric: bool = False) -> SparseOperator:
+    """The SparseOperator of the sparse buffer `buffer` of `module`, built once per device.
+
+    GraphRecommender's `adj_op` for graphs other than one symmetric `adj` (MMGCN's mean
+    aggregation D^-1 A is not symmetric); the cache lives on the module, outside its state.
+    """
+    matrix = getattr(module, buffer)
+    cache: dict[str, SparseOperator] = module.__dict__.setdefault("_operators", {})
+    op = cache.get(buffer)
+    if op is None or op.csr.device != matrix.device:
+        op = cache[buffer] = SparseOperator(matrix, symmetric=symmetric)
+    return op
