@@ -5,6 +5,7 @@ from __future__ import annotations
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender, Recommender
 from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.models.diffrec import DiffRec
+from mmdiffbench.models.grcn import GRCN
 from mmdiffbench.models.lightgcn import LightGCN
 from mmdiffbench.models.lightgcn_m import LightGCNM
 from mmdiffbench.models.mf_bpr import MFBPR
@@ -19,6 +20,7 @@ MODELS: dict[str, type[Recommender]] = {
     "vbpr": VBPR,
     "lightgcn_m": LightGCNM,
     "mmgcn": MMGCN,
+    "grcn": GRCN,
 }
 
 
