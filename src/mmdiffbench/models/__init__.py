@@ -5,6 +5,7 @@ from __future__ import annotations
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender, Recommender
 from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.models.diffrec import DiffRec
+from mmdiffbench.models.dualgnn import DualGNN
 from mmdiffbench.models.grcn import GRCN
 from mmdiffbench.models.lightgcn import LightGCN
 from mmdiffbench.models.lightgcn_m import LightGCNM
@@ -21,6 +22,7 @@ MODELS: dict[str, type[Recommender]] = {
     "lightgcn_m": LightGCNM,
     "mmgcn": MMGCN,
     "grcn": GRCN,
+    "dualgnn": DualGNN,
 }
 
 
