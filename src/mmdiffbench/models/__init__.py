@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender, Recommender
+from mmdiffbench.models.clcrec import CLCRec
 from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.models.diffrec import DiffRec
 from mmdiffbench.models.dualgnn import DualGNN
@@ -23,6 +24,7 @@ MODELS: dict[str, type[Recommender]] = {
     "mmgcn": MMGCN,
     "grcn": GRCN,
     "dualgnn": DualGNN,
+    "clcrec": CLCRec,
 }
 
 
