@@ -21,8 +21,9 @@ here every modality's, so that no modality is special.
 Decisions: both reference codes register E_id and P_m as plain tensors, not parameters, so Adam
 never updates them: they stay at their Xavier-normal draw and only the layers learn. That is
 the default (`train_embeddings: false`; the tensors are persistent buffers so a checkpoint
-restores them; the reg term is then a constant, as there); `true` trains them as the paper describes. Both codes hard-code three layers
-whatever `n_layers`/`num_layer` says (2), so `n_layers` defaults to 3. Both pass `concate='False'`,
+restores them; the reg term is then a constant, as there); `true` trains them as the paper
+describes. Both codes hard-code three layers whatever `n_layers`/`num_layer` says (2), so
+`n_layers` defaults to 3. Both pass `concate='False'`,
 a non-empty string, so the concatenating combination is the one that runs (`combine: concat`).
 G_1 is Xavier-normal and G_2.. keep PyTorch's default init, as in the references.
 """
