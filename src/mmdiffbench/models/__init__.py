@@ -20,6 +20,12 @@ MODELS: dict[str, str] = {
     "diffrec": "mmdiffbench.models.diffrec:DiffRec",
     "ld4mrec": "mmdiffbench.models.ld4mrec:LD4MRec",
     "diffcl": "mmdiffbench.models.diffcl:DiffCL",
+    "vbpr": "mmdiffbench.models.vbpr:VBPR",
+    "lightgcn_m": "mmdiffbench.models.lightgcn_m:LightGCNM",
+    "mmgcn": "mmdiffbench.models.mmgcn:MMGCN",
+    "grcn": "mmdiffbench.models.grcn:GRCN",
+    "dualgnn": "mmdiffbench.models.dualgnn:DualGNN",
+    "clcrec": "mmdiffbench.models.clcrec:CLCRec",
 }
 
 

@@ -1,0 +1,69 @@
+"""Pieces the multimodal baselines share: per-modality item features and bipartite edge lists.
+
+Modalities are data: every model loops over `dataset.modalities` (sorted names), so TikTok's
+image/text/audio and Baby's image/text need no code of their own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from mmdiffbench.data.dataset import InteractionDataset
+from mmdiffbench.graph.operator import SparseOperator
+
+
+class ModalityFeatures(nn.Module):
+    """The dataset's item feature matrices, one per modality, as float32 tensors.
+
+    Frozen features are non-persistent buffers (the data, not the model, owns them); trainable
+    ones (LightGCN-M fine-tunes its inputs) are parameters and so part of the checkpoint.
+    """
+
+    def __init__(self, dataset: InteractionDataset, trainable: bool = False) -> None:
+        super().__init__()
+        self.names = list(dataset.modalities)
+        self.trainable = trainable
+        self.tables = nn.ParameterDict()
+        for m in self.names:
+            table = torch.from_numpy(np.asarray(dataset.features[m], dtype=np.float32).copy())
+            if trainable:
+                self.tables[m] = nn.Parameter(table)
+            else:
+                self.register_buffer(f"feat_{m}", table, persistent=False)
+
+    def __getitem__(self, m: str) -> torch.Tensor:
+        return self.tables[m] if self.trainable else getattr(self, f"feat_{m}")
+
+    def dim(self, m: str) -> int:
+        return int(self[m].shape[1])
+
+    def concatenated(self) -> torch.Tensor:
+        """items x sum(dims): the modalities side by side, in `names` order."""
+        return torch.cat([self[m] for m in self.names], dim=1)
+
+
+def bipartite_edges(interactions: sp.spmatrix) -> tuple[torch.Tensor, torch.Tensor]:
+    """(source, target) node ids of every training edge in both directions, items offset by the
+    user count: user->item edges first, then the same edges item->user (torch_geometric's
+    `cat(edge_index, edge_index[[1, 0]])` layout that MMGCN, GRCN and DualGNN build)."""
+    coo = sp.coo_matrix(interactions)
+    users = torch.from_numpy(coo.row.astype(np.int64))
+    items = torch.from_numpy(coo.col.astype(np.int64)) + interactions.shape[0]
+    return torch.cat([users, items]), torch.cat([items, users])
+
+
+def operator_of(module: nn.Module, buffer: str, symmetric: bool = False) -> SparseOperator:
+    """The SparseOperator of the sparse buffer `buffer` of `module`, built once per device.
+
+    GraphRecommender's `adj_op` for graphs other than one symmetric `adj` (MMGCN's mean
+    aggregation D^-1 A is not symmetric); the cache lives on the module, outside its state.
+    """
+    matrix = getattr(module, buffer)
+    cache: dict[str, SparseOperator] = module.__dict__.setdefault("_operators", {})
+    op = cache.get(buffer)
+    if op is None or op.csr.device != matrix.device:
+        op = cache[buffer] = SparseOperator(matrix, symmetric=symmetric)
+    return op
