@@ -18,7 +18,7 @@ import pytest
 
 from mmdiffbench.data import DataError, load_release, make_synthetic, write_release
 from mmdiffbench.data.checksums import file_digest
-from mmdiffbench.data.download import ReleaseFile, main, prepare_release
+from mmdiffbench.data.download import ReleaseFile, download, main, prepare_release
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -113,3 +113,46 @@ def test_git_blob_checksum(tmp_path: Path) -> None:
     path.write_bytes(b"hello\n")
     # `printf 'hello\n' | git hash-object --stdin`
     assert file_digest(path, "git_blob") == "ce013625030ba8dba906f756967f9e9ca394464a"
+
+
+class _CutHandler(http.server.BaseHTTPRequestHandler):
+    """Promises 1000 bytes, sends 10, closes: a download cut by the network."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        self.wfile.write(b"0123456789")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_cut_download_is_retried_then_named_and_leaves_no_partial_file(tmp_path: Path) -> None:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CutHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/trnMat.pkl"
+        dest = tmp_path / "d" / "trnMat.pkl"
+        with pytest.raises(DataError, match=r"trnMat\.pkl: download from .* failed after 2 attempts: IncompleteRead"):
+            download(url, dest, ReleaseFile("trnMat.pkl", url, "sha256", "0" * 64), retries=2)
+        assert list(dest.parent.iterdir()) == []
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_ctrl_c_during_a_download_exits_130_and_keeps_no_partial_file(
+    release: Path, server: str, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _specs(release, server)[0]
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("urllib.request.urlopen", interrupted)
+    dest = tmp_path / "d"
+    assert main(["--dest", str(dest), "--file", spec.name, spec.url, f"sha256:{spec.digest}"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert list(dest.iterdir()) == []

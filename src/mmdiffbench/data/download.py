@@ -18,6 +18,7 @@ Command line (what the workflow's `data` rule calls):
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import sys
 import tempfile
@@ -66,19 +67,26 @@ def download(url: str, dest: Path, spec: ReleaseFile, retries: int = 3, timeout:
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+                promised, received = response.getheader("Content-Length"), 0
                 for block in iter(lambda: response.read(CHUNK), b""):
                     out.write(block)
+                    received += len(block)
+                if promised is not None and received != int(promised):  # the server closed early
+                    raise http.client.IncompleteRead(b"", int(promised) - received)
             verify(tmp, spec, shown_name=f"{dest} (downloaded from {url})")
             os.replace(tmp, dest)
             return
         except DataError:
             tmp.unlink(missing_ok=True)
             raise  # a wrong checksum will not fix itself by retrying
-        except OSError as err:  # URLError and HTTPError are OSErrors
+        except (OSError, http.client.HTTPException) as err:  # URLError, HTTPError; a cut stream (IncompleteRead)
             tmp.unlink(missing_ok=True)
             last = err
-            print(f"{dest.name}: download attempt {attempt}/{retries} failed: {err}", file=sys.stderr)
+            print(f"{dest.name}: download attempt {attempt}/{retries} failed: {err!r}", file=sys.stderr)
             time.sleep(min(2.0 * attempt, 5.0))
+        except BaseException:  # Ctrl-C: no partial file is left behind
+            tmp.unlink(missing_ok=True)
+            raise
     raise DataError(f"{dest}: download from {url} failed after {retries} attempts: {last}")
 
 
@@ -132,8 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, how in prepare_release(args.dest, args.source, files).items():
             print(f"{name}: {how}")
     except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error (data): {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: no partial file was kept", file=sys.stderr)
+        return 130
     return 0
 
 
