@@ -5,6 +5,7 @@ from __future__ import annotations
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender, Recommender
 from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.models.diffrec import DiffRec
+from mmdiffbench.models.freedom import Freedom
 from mmdiffbench.models.lightgcn import LightGCN
 from mmdiffbench.models.mf_bpr import MFBPR
 
@@ -13,6 +14,7 @@ MODELS: dict[str, type[Recommender]] = {
     "lightgcn": LightGCN,
     "diffmm": DiffMM,
     "diffrec": DiffRec,
+    "freedom": Freedom,
 }
 
 
