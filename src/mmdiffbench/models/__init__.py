@@ -6,6 +6,7 @@ from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender, Recommender
 from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.models.diffrec import DiffRec
 from mmdiffbench.models.freedom import Freedom
+from mmdiffbench.models.lattice import Lattice
 from mmdiffbench.models.lightgcn import LightGCN
 from mmdiffbench.models.mf_bpr import MFBPR
 
@@ -15,6 +16,7 @@ MODELS: dict[str, type[Recommender]] = {
     "diffmm": DiffMM,
     "diffrec": DiffRec,
     "freedom": Freedom,
+    "lattice": Lattice,
 }
 
 
