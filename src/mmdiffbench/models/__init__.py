@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender, Recommender
+from mmdiffbench.models.bm3 import BM3
 from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.models.diffrec import DiffRec
 from mmdiffbench.models.freedom import Freedom
@@ -17,6 +18,7 @@ MODELS: dict[str, type[Recommender]] = {
     "diffrec": DiffRec,
     "freedom": Freedom,
     "lattice": Lattice,
+    "bm3": BM3,
 }
 
 
