@@ -10,6 +10,7 @@ from mmdiffbench.models.freedom import Freedom
 from mmdiffbench.models.lattice import Lattice
 from mmdiffbench.models.lightgcn import LightGCN
 from mmdiffbench.models.mf_bpr import MFBPR
+from mmdiffbench.models.mgcn import MGCN
 
 MODELS: dict[str, type[Recommender]] = {
     "mf_bpr": MFBPR,
@@ -19,6 +20,7 @@ MODELS: dict[str, type[Recommender]] = {
     "freedom": Freedom,
     "lattice": Lattice,
     "bm3": BM3,
+    "mgcn": MGCN,
 }
 
 
