@@ -11,6 +11,7 @@ from mmdiffbench.models.lattice import Lattice
 from mmdiffbench.models.lightgcn import LightGCN
 from mmdiffbench.models.mf_bpr import MFBPR
 from mmdiffbench.models.mgcn import MGCN
+from mmdiffbench.models.slmrec import SLMRec
 
 MODELS: dict[str, type[Recommender]] = {
     "mf_bpr": MFBPR,
@@ -21,6 +22,7 @@ MODELS: dict[str, type[Recommender]] = {
     "lattice": Lattice,
     "bm3": BM3,
     "mgcn": MGCN,
+    "slmrec": SLMRec,
 }
 
 
