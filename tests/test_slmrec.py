@@ -43,14 +43,14 @@ def test_embeddings_and_losses_are_the_equations(synthetic: InteractionDataset) 
     branch_items = {"id": model.item_embedding.double()}
     for m in ("image", "text"):
         x = torch.from_numpy(synthetic.features[m]).double()
-        branch_items[m] = lin(model.projections.linears[m], x / x.norm(dim=1, keepdim=True))
+        branch_items[m] = lin(model.encoder.projections.linears[m], x / x.norm(dim=1, keepdim=True))
     props = {}
     for b, items in branch_items.items():
         ego = torch.cat([e_u, items])
         props[b] = (ego + a @ ego + a @ (a @ ego)) / 3
     order = ("id", "image", "text")
-    users = lin(model.user_fusion, torch.cat([props[b][:n_u] for b in order], 1))
-    items = lin(model.item_fusion, torch.cat([props[b][n_u:] for b in order], 1))
+    users = lin(model.encoder.user_fusion, torch.cat([props[b][:n_u] for b in order], 1))
+    items = lin(model.encoder.item_fusion, torch.cat([props[b][n_u:] for b in order], 1))
     got_users, got_items = model.final_embeddings()
     torch.testing.assert_close(got_users.double(), users, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(got_items.double(), items, atol=1e-5, rtol=1e-4)

@@ -39,8 +39,8 @@ from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.graph import normalized_adjacency
 from mmdiffbench.models.base import BPRBatch, GraphRecommender
 from mmdiffbench.models.embedding import id_embedding
-from mmdiffbench.models.item_graphs import ModalityProjections, feature_tables, in_batch_info_nce
-from mmdiffbench.models.lightgcn import propagate_mean
+from mmdiffbench.models.item_graphs import feature_tables, in_batch_info_nce
+from mmdiffbench.models.modal_branches import Branch, ConcatBranches, xavier_linear
 from mmdiffbench.tensors import tensor_sum
 
 FAC_ORDER = ("image", "audio", "text")
@@ -49,12 +49,6 @@ FAC_ORDER = ("image", "audio", "text")
 def fac_ordered(names: list[str]) -> list[str]:
     known = [m for m in FAC_ORDER if m in names]
     return known + sorted(set(names) - set(known))
-
-
-def xavier_linear(n_in: int, n_out: int) -> nn.Linear:
-    layer = nn.Linear(n_in, n_out)
-    nn.init.xavier_uniform_(layer.weight)
-    return layer
 
 
 class SLMRec(GraphRecommender):
@@ -68,35 +62,23 @@ class SLMRec(GraphRecommender):
         tables = feature_tables(dataset)
         self.modalities = fac_ordered(list(tables))
         features = {m: tables[m] for m in self.modalities}
-        self.projections = ModalityProjections(features, dim, False, init="xavier_uniform", normalize=True)
-        branches = len(self.modalities) + 1
-        self.user_fusion = xavier_linear(branches * dim, dim)
-        self.item_fusion = xavier_linear(branches * dim, dim)
+        self.encoder = ConcatBranches(features, dim, int(self.config["n_layers"]))
         sizes = [dim] * (len(self.modalities) - 1) + [dim // 2]
         self.chain = nn.ModuleList(xavier_linear(n_in, n_out) for n_in, n_out in zip([dim, *sizes], sizes))
         self.heads = nn.ModuleDict({m: xavier_linear(dim, n) for m, n in zip(self.modalities, sizes, strict=True)})
         self.register_buffer("adj", normalized_adjacency(dataset.train), persistent=False)
 
-    def branches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(U_b, I_b) of the id branch, then of each modality in FAC order."""
-        projected = self.projections()
-        out = []
-        for items in [self.item_embedding] + [projected[m] for m in self.modalities]:
-            prop = propagate_mean(self.adj_op, torch.cat([self.user_embedding, items]), int(self.config["n_layers"]))
-            out.append((prop[: self.n_users], prop[self.n_users :]))
-        return out
-
-    def fuse(self, branches: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-        users = self.user_fusion(torch.cat([u for u, _ in branches], dim=1))
-        items = self.item_fusion(torch.cat([i for _, i in branches], dim=1))
-        return users, items
+    def branches(self) -> list[Branch]:
+        """(U_b, I_b) of the id branch, then of each modality in FAC order, all on A."""
+        graphs = [self.adj_op] * (len(self.modalities) + 1)
+        return self.encoder.propagate(graphs, self.user_embedding, self.item_embedding)
 
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.fuse(self.branches())
+        return self.encoder.fuse(self.branches())
 
     def losses(self, batch: BPRBatch) -> dict[str, torch.Tensor]:
         branches = self.branches()
-        users, items = self.fuse(branches)
+        users, items = self.encoder.fuse(branches)
         main = in_batch_info_nce(users[batch.users], items[batch.pos], float(self.config["temp"]))
         chained = branches[0][1][batch.pos]
         fac = []
