@@ -11,6 +11,7 @@ from mmdiffbench.models.lattice import Lattice
 from mmdiffbench.models.lightgcn import LightGCN
 from mmdiffbench.models.mf_bpr import MFBPR
 from mmdiffbench.models.mgcn import MGCN
+from mmdiffbench.models.mmgcl import MMGCL
 from mmdiffbench.models.slmrec import SLMRec
 
 MODELS: dict[str, type[Recommender]] = {
@@ -23,6 +24,7 @@ MODELS: dict[str, type[Recommender]] = {
     "bm3": BM3,
     "mgcn": MGCN,
     "slmrec": SLMRec,
+    "mmgcl": MMGCL,
 }
 
 

@@ -41,6 +41,7 @@ from mmdiffbench.models.item_graphs import (
     ModalityProjections,
     feature_tables,
     image_weighted,
+    kept_edges_operator,
     mix_graphs,
     modality_knn_graphs,
 )
@@ -93,11 +94,7 @@ class Freedom(GraphRecommender):
         chosen = torch.multinomial(self.edge_weights, keep) if keep < len(self.edge_weights) else None
         users = self.edge_users if chosen is None else self.edge_users[chosen]
         items = self.edge_items if chosen is None else self.edge_items[chosen]
-        values = self._edge_norm(users, items)
-        items = items + self.n_users
-        indices = torch.stack([torch.cat([users, items]), torch.cat([items, users])])
-        pruned = torch.sparse_coo_tensor(indices, torch.cat([values, values]), self.adj.shape, check_invariants=False)
-        self._pruned_op = SparseOperator(pruned, symmetric=True)
+        self._pruned_op = kept_edges_operator(users, items, self.n_users, self.n_items)
 
     @property
     def item_op(self) -> SparseOperator:

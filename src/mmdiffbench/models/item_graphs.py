@@ -6,6 +6,7 @@
 - `modality_knn_graphs` / `mix_graphs`: the per-modality sparse kNN item graphs of
   `graph.knn.knn_item_graph` and their weighted sum (FREEDOM's fixed image/text mix, LATTICE's
   softmax-weighted mix), never an items x items dense matrix.
+- `kept_edges_operator`: the normalised user-item graph of a subset of the training edges.
 - `in_batch_info_nce`: the in-batch InfoNCE of MGCN, SLMRec and MMGCL (row n's positive is row n
   of the other view, the batch's other rows its negatives). `models/contrastive.info_nce` is
   DiffMM's variant whose denominator runs over the whole table, so this one is separate.
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmdiffbench.data.dataset import InteractionDataset
-from mmdiffbench.graph import knn_item_graph
+from mmdiffbench.graph import SparseOperator, knn_item_graph
 from mmdiffbench.tensors import tensor_sum
 
 INITS = ("default", "xavier_normal", "xavier_uniform")
@@ -97,9 +98,28 @@ def image_weighted(modalities: list[str], image_weight: float) -> dict[str, floa
     return {m: image_weight if m == "image" else (1.0 - image_weight) / len(others) for m in modalities}
 
 
-def in_batch_info_nce(a: torch.Tensor, b: torch.Tensor, tau: float, normalize: bool = True) -> torch.Tensor:
-    """mean_n -log( exp(a_n . b_n / tau) / sum_j exp(a_n . b_j / tau) ), rows cosine-normalised if asked."""
+def in_batch_info_nce(
+    a: torch.Tensor, b: torch.Tensor, tau: float, normalize: bool = True, hard: torch.Tensor | None = None
+) -> torch.Tensor:
+    """mean_n -log( exp(a_n . b_n / tau) / (sum_j exp(a_n . b_j / tau) [+ exp(a_n . hard_n / tau)]) ),
+    rows cosine-normalised if asked; `hard` adds one extra negative per row (MMGCL's CN)."""
     if normalize:
         a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+        hard = None if hard is None else F.normalize(hard, dim=1)
     logits = a @ b.T / tau
+    if hard is not None:
+        logits = torch.cat([logits, (a * hard).sum(1, keepdim=True) / tau], dim=1)
     return F.cross_entropy(logits, torch.arange(len(a), device=a.device))
+
+
+def kept_edges_operator(users: torch.Tensor, items: torch.Tensor, n_users: int, n_items: int) -> SparseOperator:
+    """D^-1/2 A D^-1/2 of the bipartite graph of the given user-item edges, degrees counted over
+    these edges only (FREEDOM's pruned graph, MMGCL's edge- and node-dropped views)."""
+    d_u = torch.bincount(users, minlength=n_users).float()
+    d_i = torch.bincount(items, minlength=n_items).float()
+    values = (d_u[users] * d_i[items]).rsqrt()
+    shifted = items + n_users
+    indices = torch.stack([torch.cat([users, shifted]), torch.cat([shifted, users])])
+    n = n_users + n_items
+    adj = torch.sparse_coo_tensor(indices, torch.cat([values, values]), (n, n), check_invariants=False)
+    return SparseOperator(adj, symmetric=True)
