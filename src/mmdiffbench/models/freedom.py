@@ -8,7 +8,7 @@ As coded (modalities m = dataset.modalities; E the ID tables; f_m the trainable 
     S = sum_m w_m S_m,  S_m = D^-1/2 kNN_k(f_m) D^-1/2 (binary, built once from the raw
         features and frozen); w_image = image_weight, the other modalities share 1 - w_image
     h = S^{L_mm} E_items
-    pruning, once per epoch: draw round((1 - p) |E|) user-item edges without replacement with
+    pruning, once per epoch: draw int((1 - p) |E|) user-item edges without replacement with
         probability proportional to 1 / sqrt(d_u d_i) (degrees of the full training graph), then
         normalise the kept edges by their own degrees, 1 / sqrt(d'_u d'_i), in both directions
     [U; I] = mean_{l=0..L} A^l [E_u; E_i]  (A the pruned graph in training, the full
@@ -17,12 +17,11 @@ As coded (modalities m = dataset.modalities; E the ID tables; f_m the trainable 
         each modality's projected features against the same propagated users)
 
 Known deviations: an item is never its own kNN neighbour here (`graph.knn`); the reference's
-dense top-k usually picks the item itself as one of its k. Degrees carry no 1e-7 epsilon (no
-isolated rows survive the kNN; an isolated node of the pruned graph gets 0, not 1e-7^-1/2 * 0).
+dense top-k usually picks the item itself as one of its k. Degrees carry no 1e-7 epsilon: every
+kNN row has k entries and every kept edge has two endpoints of degree >= 1, so none is zero.
 
 Decisions: the paper names two modalities (visual, textual); with any other set of modalities
 `image` keeps `image_weight` and the others share the rest equally (models/item_graphs.py).
-The kept-edge count is int((1 - p) |E|), as the reference's `int(...)`.
 """
 
 from __future__ import annotations
@@ -83,7 +82,7 @@ class Freedom(GraphRecommender):
         return [Phase("recommender", list(self.parameters()), "bpr", self._bpr_loss_parts, before=self.prune_edges)]
 
     def _edge_norm(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        """1 / sqrt(d_u d_i) of each edge, degrees counted over the given edges only."""
+        """1 / sqrt(d_u d_i) of each edge: the pruning's sampling weights (full-graph degrees)."""
         d_u = torch.bincount(users, minlength=self.n_users).float()
         d_i = torch.bincount(items, minlength=self.n_items).float()
         return (d_u[users] * d_i[items]).rsqrt()

@@ -4,8 +4,8 @@
   dimension. MMRec's FREEDOM, LATTICE, BM3 and MGCN keep the raw feature table itself trainable
   (`nn.Embedding.from_pretrained(feat, freeze=False)`); SLMRec L2-normalises fixed features.
 - `modality_knn_graphs` / `mix_graphs`: the per-modality sparse kNN item graphs of
-  `graph.knn.knn_item_graph` and their weighted sum (FREEDOM's fixed image/text mix, LATTICE's
-  softmax-weighted mix), never an items x items dense matrix.
+  `graph.knn.knn_item_graph` (FREEDOM, LATTICE's initial graphs, MGCN) and their weighted sum
+  (FREEDOM's fixed image/text mix), never an items x items dense matrix.
 - `kept_edges_operator`: the normalised user-item graph of a subset of the training edges.
 - `in_batch_info_nce`: the in-batch InfoNCE of MGCN, SLMRec and MMGCL (row n's positive is row n
   of the other view, the batch's other rows its negatives). `models/contrastive.info_nce` is
@@ -82,7 +82,7 @@ def modality_knn_graphs(
     return {m: knn_item_graph(f.detach(), k, weights, normalization) for m, f in features.items()}
 
 
-def mix_graphs(graphs: Mapping[str, torch.Tensor], weights: Mapping[str, float | torch.Tensor]) -> torch.Tensor:
+def mix_graphs(graphs: Mapping[str, torch.Tensor], weights: Mapping[str, float]) -> torch.Tensor:
     """sum_m w_m S_m as one coalesced sparse tensor (entries on shared positions add up)."""
     return tensor_sum(weights[m] * graphs[m] for m in graphs).coalesce()
 

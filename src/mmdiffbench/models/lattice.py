@@ -44,10 +44,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmdiffbench.data.dataset import InteractionDataset
-from mmdiffbench.graph import SparseOperator, bipartite_adjacency, knn_item_graph, knn_neighbours, to_torch_sparse
+from mmdiffbench.graph import SparseOperator, bipartite_adjacency, knn_neighbours, to_torch_sparse
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
 from mmdiffbench.models.embedding import id_embedding
-from mmdiffbench.models.item_graphs import ModalityProjections, feature_tables
+from mmdiffbench.models.item_graphs import ModalityProjections, feature_tables, modality_knn_graphs
 from mmdiffbench.models.lightgcn import propagate_mean
 from mmdiffbench.models.losses import bpr_loss, embedding_l2
 from mmdiffbench.models.phase import Phase
@@ -98,8 +98,7 @@ class Lattice(EmbeddingRecommender):
         self.modalities = list(features)
         self.projections = ModalityProjections(features, int(c["feat_embed_dim"]), trainable_features=True)
         self.modal_weight = nn.Parameter(torch.full((len(self.modalities),), 0.5))
-        for m, f in features.items():
-            initial = knn_item_graph(f, self.k, "similarity", "sym")
+        for m, initial in modality_knn_graphs(features, self.k, "similarity", "sym").items():
             self.register_buffer(f"initial_{m}", initial, persistent=False)
         self.register_buffer("ui_adj", to_torch_sparse(row_normalized_with_self_loops(dataset.train)), persistent=False)
         self._ui_op: SparseOperator | None = None
