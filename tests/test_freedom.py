@@ -11,6 +11,7 @@ import torch
 from mmdiffbench.config import resolve
 from mmdiffbench.data import InteractionDataset
 from mmdiffbench.models.freedom import Freedom
+from mmdiffbench.models.item_graphs import image_weighted
 from mmdiffbench.models.phase import BPRBatch
 from tests._planted import planted_dataset, popularity_recall, trained_recall
 
@@ -46,6 +47,13 @@ def test_item_graph_is_the_image_weighted_mix_of_knn_graphs(synthetic: Interacti
     model = build(synthetic, ["image_weight=0.3"])
     expected = 0.3 * dense_knn(synthetic.features["image"], 10) + 0.7 * dense_knn(synthetic.features["text"], 10)
     torch.testing.assert_close(model.item_graph.to_dense().double(), expected, atol=1e-6, rtol=1e-5)
+
+
+def test_image_weight_with_the_modalities_a_dataset_has() -> None:
+    """TikTok's release has image + audio: audio takes the textual share."""
+    assert image_weighted(["audio", "image"], 0.1) == {"audio": 0.9, "image": 0.1}
+    assert image_weighted(["audio", "image", "text"], 0.1) == {"audio": 0.45, "image": 0.1, "text": 0.45}
+    assert image_weighted(["audio", "text"], 0.1) == {"audio": 0.5, "text": 0.5}
 
 
 def test_pruning_draws_edges_by_inverse_sqrt_degree_and_renormalises_the_kept(
