@@ -26,6 +26,12 @@ MODELS: dict[str, str] = {
     "grcn": "mmdiffbench.models.grcn:GRCN",
     "dualgnn": "mmdiffbench.models.dualgnn:DualGNN",
     "clcrec": "mmdiffbench.models.clcrec:CLCRec",
+    "freedom": "mmdiffbench.models.freedom:Freedom",
+    "lattice": "mmdiffbench.models.lattice:Lattice",
+    "bm3": "mmdiffbench.models.bm3:BM3",
+    "mgcn": "mmdiffbench.models.mgcn:MGCN",
+    "slmrec": "mmdiffbench.models.slmrec:SLMRec",
+    "mmgcl": "mmdiffbench.models.mmgcl:MMGCL",
 }
 
 
