@@ -93,6 +93,9 @@ def left_out_reason(
     """Why a cell cannot run here (None: it runs); a library variant that does not exist is a PlanError."""
     if spec.model not in models:
         return NOT_IMPLEMENTED
+    scale_models = config["scales"][config["scale"]].get("models")
+    if scale_models is not None and spec.model not in scale_models:
+        return f"not among the models of the {config['scale']!r} scale (scales.{config['scale']}.models)"
     if spec.library_variant not in models[spec.model].variants:
         raise PlanError(
             f"{spec.model}/{spec.variant}: library variant {spec.library_variant!r} unknown; "
