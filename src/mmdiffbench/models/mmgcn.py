@@ -43,7 +43,7 @@ from mmdiffbench.graph import bipartite_adjacency, to_torch_sparse
 from mmdiffbench.graph.operator import SparseOperator
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
 from mmdiffbench.models.losses import bpr_loss
-from mmdiffbench.models.modal import ModalityFeatures, operator_of
+from mmdiffbench.models.modal import ModalityFeatures, operator_of, pair_rows_l2
 
 
 def mean_adjacency(interactions: sp.spmatrix) -> torch.Tensor:
@@ -133,10 +133,7 @@ class MMGCN(EmbeddingRecommender):
     def losses(self, batch: BPRBatch) -> dict[str, torch.Tensor]:
         users, items = self.final_embeddings()
         u, p, n = users[batch.users], items[batch.pos], items[batch.neg]
-        ids_u = self.id_embedding[batch.users]
-        ids_i = self.id_embedding[self.n_users + torch.stack([batch.pos, batch.neg])]
-        # mean over the 2B (user, item) rows of (E_u^2 + E_i^2), the user row counted twice
-        id_term = (2 * ids_u.pow(2).sum() + ids_i.pow(2).sum()) / (2 * ids_u.numel())
+        id_term = pair_rows_l2(self.id_embedding, self.n_users, batch.users, batch.pos, batch.neg)
         preference_term = sum(self.preference(m).pow(2).mean() for m in self.gcn)
         return {
             "bpr": bpr_loss((u * p).sum(-1), (u * n).sum(-1)),

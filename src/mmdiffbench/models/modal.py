@@ -67,3 +67,13 @@ def operator_of(module: nn.Module, buffer: str, symmetric: bool = False) -> Spar
     if op is None or op.csr.device != matrix.device:
         op = cache[buffer] = SparseOperator(matrix, symmetric=symmetric)
     return op
+
+
+def pair_rows_l2(
+    ids: torch.Tensor, n_users: int, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor
+) -> torch.Tensor:
+    """MMGCN's and GRCN's ID regularisation (weiyinwei/MMGCN, weiyinwei/GRCN): the mean over the
+    2B (user, item) rows of (E_u^2 + E_i^2) of a users-then-items table, each user row counted twice."""
+    ids_u = ids[users]
+    ids_i = ids[n_users + torch.stack([pos, neg])]
+    return (2 * ids_u.pow(2).sum() + ids_i.pow(2).sum()) / (2 * ids_u.numel())
