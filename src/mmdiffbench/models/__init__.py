@@ -7,12 +7,14 @@ from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.models.diffrec import DiffRec
 from mmdiffbench.models.lightgcn import LightGCN
 from mmdiffbench.models.mf_bpr import MFBPR
+from mmdiffbench.models.simgcl import SimGCL
 
 MODELS: dict[str, type[Recommender]] = {
     "mf_bpr": MFBPR,
     "lightgcn": LightGCN,
     "diffmm": DiffMM,
     "diffrec": DiffRec,
+    "simgcl": SimGCL,
 }
 
 
