@@ -7,6 +7,7 @@ from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.models.diffrec import DiffRec
 from mmdiffbench.models.lightgcn import LightGCN
 from mmdiffbench.models.mf_bpr import MFBPR
+from mmdiffbench.models.sgl import SGL
 from mmdiffbench.models.simgcl import SimGCL
 
 MODELS: dict[str, type[Recommender]] = {
@@ -15,6 +16,7 @@ MODELS: dict[str, type[Recommender]] = {
     "diffmm": DiffMM,
     "diffrec": DiffRec,
     "simgcl": SimGCL,
+    "sgl": SGL,
 }
 
 
