@@ -7,6 +7,7 @@ from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.models.diffrec import DiffRec
 from mmdiffbench.models.lightgcn import LightGCN
 from mmdiffbench.models.mf_bpr import MFBPR
+from mmdiffbench.models.ngcf import NGCF
 from mmdiffbench.models.sgl import SGL
 from mmdiffbench.models.simgcl import SimGCL
 
@@ -17,6 +18,7 @@ MODELS: dict[str, type[Recommender]] = {
     "diffrec": DiffRec,
     "simgcl": SimGCL,
     "sgl": SGL,
+    "ngcf": NGCF,
 }
 
 
