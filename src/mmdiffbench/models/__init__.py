@@ -7,6 +7,7 @@ from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.models.diffrec import DiffRec
 from mmdiffbench.models.lightgcn import LightGCN
 from mmdiffbench.models.mf_bpr import MFBPR
+from mmdiffbench.models.ncl import NCL
 from mmdiffbench.models.ngcf import NGCF
 from mmdiffbench.models.sgl import SGL
 from mmdiffbench.models.simgcl import SimGCL
@@ -19,6 +20,7 @@ MODELS: dict[str, type[Recommender]] = {
     "simgcl": SimGCL,
     "sgl": SGL,
     "ngcf": NGCF,
+    "ncl": NCL,
 }
 
 
