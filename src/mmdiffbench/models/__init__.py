@@ -5,6 +5,7 @@ from __future__ import annotations
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender, Recommender
 from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.models.diffrec import DiffRec
+from mmdiffbench.models.hccf import HCCF
 from mmdiffbench.models.lightgcn import LightGCN
 from mmdiffbench.models.mf_bpr import MFBPR
 from mmdiffbench.models.ncl import NCL
@@ -21,6 +22,7 @@ MODELS: dict[str, type[Recommender]] = {
     "sgl": SGL,
     "ngcf": NGCF,
     "ncl": NCL,
+    "hccf": HCCF,
 }
 
 
