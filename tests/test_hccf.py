@@ -96,5 +96,5 @@ def test_dropout_acts_in_training_only(synthetic: InteractionDataset) -> None:
 
 def test_hccf_learns_better_than_item_popularity(tmp_path: Path) -> None:
     dataset = planted_dataset()
-    recall = trained_recall(dataset, "hccf", ["epochs=10", "lr=2e-2", "batch_size=128", "eval_every=1"], tmp_path)
+    recall = trained_recall(dataset, "hccf", ["epochs=10", "lr=2e-2", "batch_size=256", "eval_every=2"], tmp_path)
     assert recall > 1.3 * popularity_recall(dataset), (recall, popularity_recall(dataset))

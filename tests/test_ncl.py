@@ -91,7 +91,7 @@ def test_prototype_term_starts_after_the_warm_up_and_the_e_step_runs_every_epoch
 
 def test_ncl_learns_better_than_item_popularity(tmp_path: Path) -> None:
     dataset = planted_dataset()
-    settings = ["epochs=10", "lr=2e-2", "batch_size=128", "num_clusters=8", "warm_up=2"]
+    settings = ["epochs=10", "lr=2e-2", "batch_size=256", "eval_every=2", "num_clusters=8", "warm_up=2"]
     recall = trained_recall(dataset, "ncl", settings, tmp_path)
     assert recall > 1.3 * popularity_recall(dataset), (recall, popularity_recall(dataset))
 

@@ -91,7 +91,7 @@ def test_views_are_redrawn_before_every_epoch(synthetic: InteractionDataset) -> 
 
 def test_sgl_learns_better_than_item_popularity(tmp_path: Path) -> None:
     dataset = planted_dataset()
-    recall = trained_recall(dataset, "sgl", ["epochs=10", "lr=2e-2", "batch_size=128"], tmp_path)
+    recall = trained_recall(dataset, "sgl", ["epochs=10", "lr=2e-2", "batch_size=256", "eval_every=2"], tmp_path)
     assert recall > 1.3 * popularity_recall(dataset), (recall, popularity_recall(dataset))
 
 
