@@ -27,9 +27,10 @@ def test_in_batch_info_nce_counts_each_distinct_node_once() -> None:
     distinct = [2, 4, 7]
     expected = literal(a[distinct], b[distinct], [0, 1, 2], 0.3)
     expected.backward()
+    assert v1.grad is not None and v2.grad is not None and a.grad is not None and b.grad is not None
     torch.testing.assert_close(loss.double(), expected.detach(), rtol=1e-5, atol=1e-7)
-    torch.testing.assert_close(v1.grad.double(), a.grad, rtol=1e-4, atol=1e-6)  # type: ignore[union-attr]
-    torch.testing.assert_close(v2.grad.double(), b.grad, rtol=1e-4, atol=1e-6)  # type: ignore[union-attr]
+    torch.testing.assert_close(v1.grad.double(), a.grad, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(v2.grad.double(), b.grad, rtol=1e-4, atol=1e-6)
 
 
 def test_info_nce_at_takes_the_positive_from_the_given_column() -> None:
@@ -41,5 +42,6 @@ def test_info_nce_at_takes_the_positive_from_the_given_column() -> None:
     a = anchors.detach().double().requires_grad_()
     expected = literal(a, table.double(), columns.tolist(), 0.1)
     expected.backward()
+    assert anchors.grad is not None and a.grad is not None
     torch.testing.assert_close(loss.double(), expected.detach(), rtol=1e-5, atol=1e-7)
-    torch.testing.assert_close(anchors.grad.double(), a.grad, rtol=1e-4, atol=1e-6)  # type: ignore[union-attr]
+    torch.testing.assert_close(anchors.grad.double(), a.grad, rtol=1e-4, atol=1e-6)
