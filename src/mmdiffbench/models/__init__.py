@@ -32,6 +32,11 @@ MODELS: dict[str, str] = {
     "mgcn": "mmdiffbench.models.mgcn:MGCN",
     "slmrec": "mmdiffbench.models.slmrec:SLMRec",
     "mmgcl": "mmdiffbench.models.mmgcl:MMGCL",
+    "simgcl": "mmdiffbench.models.simgcl:SimGCL",
+    "sgl": "mmdiffbench.models.sgl:SGL",
+    "ngcf": "mmdiffbench.models.ngcf:NGCF",
+    "ncl": "mmdiffbench.models.ncl:NCL",
+    "hccf": "mmdiffbench.models.hccf:HCCF",
 }
 
 

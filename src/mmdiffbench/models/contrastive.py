@@ -11,6 +11,12 @@ The denominator, logsumexp over the (anchors x table) logits, is one autograd no
 (`_LogSumExpOfProducts`) that keeps only the softmax for its backward: autograd's own graph
 holds the logits and the exponentials at full size for each of the four to six terms of a
 step, which is most of a Sports step's memory. Its two matmuls can run in bfloat16 (`dtype`).
+
+Two other forms, built on the same pieces for the ID-only baselines:
+- `in_batch_info_nce` (SimGCL as SELFRec codes it, HCCF's `contrastLoss`): the denominator runs
+  over the batch's distinct nodes only, each counted once;
+- `info_nce_at` (NCL's ProtoNCE): the positive of anchor n is row `columns[n]` of a separate
+  table (its cluster's prototype), the denominator every row of that table.
 """
 
 from __future__ import annotations
@@ -67,3 +73,18 @@ def info_nce(
     positive = (anchors * targets[unique]).sum(-1)  # float32 always: the one logit that is not averaged
     per_node = _LogSumExpOfProducts.apply(anchors, targets, unique, dtype) - positive
     return (per_node * counts).sum() / len(nodes)
+
+
+def in_batch_info_nce(view1: torch.Tensor, view2: torch.Tensor, nodes: torch.Tensor, tau: float) -> torch.Tensor:
+    """Mean over the distinct `nodes` n of -log( exp(cos(v1_n, v2_n)/tau) / sum_m exp(cos(v1_n, v2_m)/tau) ),
+    m over the distinct nodes too: a batch-local denominator."""
+    unique = torch.unique(nodes)
+    return info_nce(view1[unique], view2[unique], torch.arange(len(unique), device=unique.device), tau)
+
+
+def info_nce_at(anchors: torch.Tensor, targets: torch.Tensor, columns: torch.Tensor, tau: float) -> torch.Tensor:
+    """Mean over anchor rows n of -log( exp(cos(a_n, t_{c_n})/tau) / sum_v exp(cos(a_n, t_v)/tau) ), c = `columns`."""
+    scaled = F.normalize(anchors, dim=-1) / tau
+    table = F.normalize(targets, dim=-1)
+    positive = (scaled * table[columns]).sum(-1)
+    return (_LogSumExpOfProducts.apply(scaled, table, columns, torch.float32) - positive).mean()

@@ -17,3 +17,9 @@ def embedding_l2(batch_size: int, *tensors: torch.Tensor) -> torch.Tensor:
     """1/2 sum of squared L2 norms of the batch's embedding rows, divided by the batch size
     (LightGCN paper eq. 15 as in its official code)."""
     return tensor_sum(t.pow(2).sum() for t in tensors) / (2.0 * batch_size)
+
+
+def embedding_norms(batch_size: int, *tensors: torch.Tensor) -> torch.Tensor:
+    """Sum of the (unsquared) Frobenius norms of the batch's embedding rows, divided by the batch
+    size: RecBole's `EmbLoss` (require_pow=False) and SELFRec's `l2_reg_loss`."""
+    return tensor_sum(torch.linalg.vector_norm(t) for t in tensors) / batch_size
