@@ -16,7 +16,10 @@ Two other forms, built on the same pieces for the ID-only baselines:
 - `in_batch_info_nce` (SimGCL as SELFRec codes it, HCCF's `contrastLoss`): the denominator runs
   over the batch's distinct nodes only, each counted once;
 - `info_nce_at` (NCL's ProtoNCE): the positive of anchor n is row `columns[n]` of a separate
-  table (its cluster's prototype), the denominator every row of that table.
+  table (its cluster's prototype), the denominator every row of that table;
+- `paired_info_nce` (MGCN, SLMRec, MMGCL): row n of `a` paired with row n of `b`, every row of the
+  batch (duplicates included) a negative, optionally without the cosine normalisation and with
+  one extra hard negative per row (MMGCL's CN).
 """
 
 from __future__ import annotations
@@ -80,6 +83,20 @@ def in_batch_info_nce(view1: torch.Tensor, view2: torch.Tensor, nodes: torch.Ten
     m over the distinct nodes too: a batch-local denominator."""
     unique = torch.unique(nodes)
     return info_nce(view1[unique], view2[unique], torch.arange(len(unique), device=unique.device), tau)
+
+
+def paired_info_nce(
+    a: torch.Tensor, b: torch.Tensor, tau: float, normalize: bool = True, hard: torch.Tensor | None = None
+) -> torch.Tensor:
+    """mean_n -log( exp(a_n . b_n / tau) / (sum_j exp(a_n . b_j / tau) [+ exp(a_n . hard_n / tau)]) ),
+    rows cosine-normalised if asked; `hard` adds one extra negative per row (MMGCL's CN)."""
+    if normalize:
+        a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+        hard = None if hard is None else F.normalize(hard, dim=1)
+    logits = a @ b.T / tau
+    if hard is not None:
+        logits = torch.cat([logits, (a * hard).sum(1, keepdim=True) / tau], dim=1)
+    return F.cross_entropy(logits, torch.arange(len(a), device=a.device))
 
 
 def info_nce_at(anchors: torch.Tensor, targets: torch.Tensor, columns: torch.Tensor, tau: float) -> torch.Tensor:

@@ -7,9 +7,6 @@
   `graph.knn.knn_item_graph` (FREEDOM, LATTICE's initial graphs, MGCN) and their weighted sum
   (FREEDOM's fixed image/text mix), never an items x items dense matrix.
 - `kept_edges_operator`: the normalised user-item graph of a subset of the training edges.
-- `in_batch_info_nce`: the in-batch InfoNCE of MGCN, SLMRec and MMGCL (row n's positive is row n
-  of the other view, the batch's other rows its negatives). `models/contrastive.info_nce` is
-  DiffMM's variant whose denominator runs over the whole table, so this one is separate.
 """
 
 from __future__ import annotations
@@ -96,20 +93,6 @@ def image_weighted(modalities: list[str], image_weight: float) -> dict[str, floa
     if not others:
         return {"image": 1.0}
     return {m: image_weight if m == "image" else (1.0 - image_weight) / len(others) for m in modalities}
-
-
-def in_batch_info_nce(
-    a: torch.Tensor, b: torch.Tensor, tau: float, normalize: bool = True, hard: torch.Tensor | None = None
-) -> torch.Tensor:
-    """mean_n -log( exp(a_n . b_n / tau) / (sum_j exp(a_n . b_j / tau) [+ exp(a_n . hard_n / tau)]) ),
-    rows cosine-normalised if asked; `hard` adds one extra negative per row (MMGCL's CN)."""
-    if normalize:
-        a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
-        hard = None if hard is None else F.normalize(hard, dim=1)
-    logits = a @ b.T / tau
-    if hard is not None:
-        logits = torch.cat([logits, (a * hard).sum(1, keepdim=True) / tau], dim=1)
-    return F.cross_entropy(logits, torch.arange(len(a), device=a.device))
 
 
 def kept_edges_operator(users: torch.Tensor, items: torch.Tensor, n_users: int, n_items: int) -> SparseOperator:

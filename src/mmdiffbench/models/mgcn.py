@@ -19,7 +19,7 @@ tables; R~ the user-item block of D^-1/2 A D^-1/2):
     [U; I] = C + side
     loss = BPR(U, I) + reg * 1/2 (||u||^2 + ||i+||^2 + ||i-||^2) / batch
            + cl * (InfoNCE(side_i, C_i) over the positives + InfoNCE(side_u, C_u) over the users)
-    InfoNCE in-batch, cosine, temperature 0.2 (models/item_graphs.in_batch_info_nce)
+    InfoNCE in-batch, cosine, temperature 0.2 (models/contrastive.paired_info_nce)
 
 Known deviations: the kNN never picks the item itself (`graph.knn`), where the reference's
 dense top-k includes it. MMRec's learning-rate decay (x0.96 every 50 epochs) is not applied:
@@ -45,8 +45,9 @@ from mmdiffbench.graph import (
     to_torch_sparse,
 )
 from mmdiffbench.models.base import BPRBatch, GraphRecommender
+from mmdiffbench.models.contrastive import paired_info_nce
 from mmdiffbench.models.embedding import id_embedding
-from mmdiffbench.models.item_graphs import ModalityProjections, feature_tables, in_batch_info_nce, modality_knn_graphs
+from mmdiffbench.models.item_graphs import ModalityProjections, feature_tables, modality_knn_graphs
 from mmdiffbench.models.lightgcn import propagate_mean
 from mmdiffbench.models.losses import bpr_loss, embedding_l2
 from mmdiffbench.tensors import tensor_sum
@@ -115,7 +116,7 @@ class MGCN(GraphRecommender):
         u, p, n = users[batch.users], items[batch.pos], items[batch.neg]
         tau = float(self.config["cl_temperature"])
         item_rows = self.n_users + batch.pos
-        cl = in_batch_info_nce(side[item_rows], content[item_rows], tau) + in_batch_info_nce(
+        cl = paired_info_nce(side[item_rows], content[item_rows], tau) + paired_info_nce(
             side[batch.users], content[batch.users], tau
         )
         return {

@@ -47,8 +47,9 @@ import torch
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.graph import SparseOperator, normalized_adjacency
 from mmdiffbench.models.base import BPRBatch, GraphRecommender
+from mmdiffbench.models.contrastive import paired_info_nce
 from mmdiffbench.models.embedding import id_embedding
-from mmdiffbench.models.item_graphs import feature_tables, in_batch_info_nce, kept_edges_operator
+from mmdiffbench.models.item_graphs import feature_tables, kept_edges_operator
 from mmdiffbench.models.losses import bpr_loss
 from mmdiffbench.models.modal_branches import Branch, ConcatBranches
 
@@ -131,7 +132,7 @@ class MMGCL(GraphRecommender):
         hard = list(positives)
         hard[self.hard_branch] = view[self.hard_branch][1][batch.neg]
         items, hard_items = self.encoder.fuse_items(positives), self.encoder.fuse_items(hard)
-        return in_batch_info_nce(users, items, float(self.config["ssl_temp"]), hard=hard_items)
+        return paired_info_nce(users, items, float(self.config["ssl_temp"]), hard=hard_items)
 
     def losses(self, batch: BPRBatch) -> dict[str, torch.Tensor]:
         users, items = self.final_embeddings()

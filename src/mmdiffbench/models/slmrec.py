@@ -38,8 +38,9 @@ from torch import nn
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.graph import normalized_adjacency
 from mmdiffbench.models.base import BPRBatch, GraphRecommender
+from mmdiffbench.models.contrastive import paired_info_nce
 from mmdiffbench.models.embedding import id_embedding
-from mmdiffbench.models.item_graphs import feature_tables, in_batch_info_nce
+from mmdiffbench.models.item_graphs import feature_tables
 from mmdiffbench.models.modal_branches import Branch, ConcatBranches, xavier_linear
 from mmdiffbench.tensors import tensor_sum
 
@@ -79,11 +80,11 @@ class SLMRec(GraphRecommender):
     def losses(self, batch: BPRBatch) -> dict[str, torch.Tensor]:
         branches = self.branches()
         users, items = self.encoder.fuse(branches)
-        main = in_batch_info_nce(users[batch.users], items[batch.pos], float(self.config["temp"]))
+        main = paired_info_nce(users[batch.users], items[batch.pos], float(self.config["temp"]))
         chained = branches[0][1][batch.pos]
         fac = []
         for k, m in enumerate(self.modalities):
             chained = self.chain[k](chained)
             target = self.heads[m](branches[k + 1][1][batch.pos])
-            fac.append(in_batch_info_nce(chained, target, float(self.config["ssl_temp"]), normalize=False))
+            fac.append(paired_info_nce(chained, target, float(self.config["ssl_temp"]), normalize=False))
         return {"main": main, "ssl": self.config["ssl_alpha"] * tensor_sum(fac)}
