@@ -31,33 +31,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import scipy.sparse as sp
 import torch
+from common import synthetic_sports
 
 from mmdiffbench.config import resolve
 from mmdiffbench.data import load_release
-from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.models.diffmm import DiffMM
 from mmdiffbench.train.phases import PhaseRunner
 from mmdiffbench.train.seeding import seed_everything
-
-
-def synthetic_sports(seed: int = 0) -> InteractionDataset:
-    rng = np.random.default_rng(seed)
-    n_users, n_items, n_edges = 35_598, 18_357, 256_308
-    users = np.concatenate([np.arange(n_users), rng.integers(0, n_users, n_edges - n_users)])
-    items = rng.integers(0, n_items, n_edges)
-    train = sp.csr_matrix((np.ones(n_edges, np.float32), (users, items)), shape=(n_users, n_items))
-    train.data[:] = 1.0
-    held = sp.csr_matrix(
-        (np.ones(n_users, np.float32), (np.arange(n_users), rng.integers(0, n_items, n_users))), shape=train.shape
-    )
-    features = {
-        "image": rng.standard_normal((n_items, 4096), dtype=np.float32),
-        "text": rng.standard_normal((n_items, 1024), dtype=np.float32),
-    }
-    return InteractionDataset("sports", train, held, held, features)
 
 
 def peak_rss_mb() -> float:
