@@ -20,7 +20,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.transforms import Bbox
 
+from mmdiffbench.config import declaration
 from mmdiffbench.experiments import Experiment, experiment
+from mmdiffbench.models import MODELS
 from mmdiffbench.plan_types import ExperimentPlan
 from mmdiffbench.report.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics
 from mmdiffbench.report.notes import row_note
@@ -75,20 +77,26 @@ def result_table(plan: ExperimentPlan, tidy: pd.DataFrame | None = None) -> pd.D
                 hit = sel[(sel.metric == metric) & (sel.protocol == protocol)]
                 row[mean_col(metric, protocol)] = float(hit["mean"].iloc[0]) if len(hit) else float("nan")
                 row[std_col(metric, protocol)] = float(hit["std"].iloc[0]) if len(hit) else float("nan")
-        for metric in entry.metrics:
+        for metric in paper_metrics(entry):
             hit = mine[mine.metric_key == metric]
             row[paper_column(metric)] = float(hit["paper_value"].iloc[0]) if len(hit) else float("nan")
         rows.append(row)
     columns = ["dataset", "model", "variant", "label", "status", "note", "n_seeds"]
     columns += [col(m, p) for m in entry.metrics for p in PROTOCOLS for col in (mean_col, std_col)]
-    return pd.DataFrame(rows, columns=columns + [paper_column(m) for m in entry.metrics])
+    return pd.DataFrame(rows, columns=columns + [paper_column(m) for m in paper_metrics(entry)])
+
+
+def paper_metrics(entry: Experiment) -> tuple[str, ...]:
+    """The metrics with a paper column: none for a table no paper prints."""
+    return entry.metrics if entry.paper_csv else ()
 
 
 def display_frame(entry: Experiment, table: pd.DataFrame) -> pd.DataFrame:
     """Strings for the PNG: `mean ± std` per metric and protocol, then the paper's values."""
     if entry.kind == "dataset_stats":
         return table.astype(str).replace({"nan": "", "None": ""})
-    shown = pd.DataFrame({"dataset": table["dataset"], "model": table["model"], "variant": table["label"]})
+    labels = {m: declaration(m)["label"] if m in MODELS else m for m in set(table["model"])}  # names as printed
+    shown = pd.DataFrame({"dataset": table["dataset"], "model": table["model"].map(labels), "variant": table["label"]})
     for metric in entry.metrics:
         for protocol in PROTOCOLS:
             shown[f"{metric}\n{SHORT[protocol]}"] = [
@@ -97,7 +105,7 @@ def display_frame(entry: Experiment, table: pd.DataFrame) -> pd.DataFrame:
                     table[mean_col(metric, protocol)], table[std_col(metric, protocol)], table["status"]
                 )
             ]
-    for metric in entry.metrics:
+    for metric in paper_metrics(entry):
         col = paper_column(metric)
         shown[col.replace(" ", "\n", 1)] = [f"{v:.4f}" if pd.notna(v) else "" for v in table[col]]
     shown["note"] = ["*" if note else "" for note in table["note"]]
@@ -168,5 +176,6 @@ def write_table(plan: ExperimentPlan, out_dir: Path | str) -> tuple[Path, Path]:
         notes += sorted({f"* {note}" for note in table["note"] if note})
     notes += [entry.note] if entry.note else []
     notes += plan.left_out_lines(8)
-    render_png(display_frame(entry, table), f"{entry.title} (ours vs paper)", png_path, "\n".join(notes))
+    title = f"{entry.title} (ours vs paper)" if entry.paper_csv else entry.title
+    render_png(display_frame(entry, table), title, png_path, "\n".join(notes))
     return csv_path, png_path
