@@ -116,7 +116,7 @@ def test_resume_continues_exactly(synthetic: InteractionDataset, tmp_path: Path)
         tmp_path / "a",
         torch.device("cpu"),
     )
-    short = resolve("ncl", synthetic.name, "full", [*settings, "epochs=2"])
+    short = resolve("ncl", synthetic.name, "full", [*settings, "epochs=2", "keep_checkpoint=true"])
     train_run(synthetic, short, 1, tmp_path / "b", torch.device("cpu"))
     torch.manual_seed(99)
     config = resolve("ncl", synthetic.name, "full", [*settings, "epochs=4"])

@@ -33,6 +33,7 @@ def small_config(data_dir: str, **changes) -> dict:
         "datasets": ["baby", "sports"],
         "seeds": [1, 2],
         "experiments": ["diffmm.table1", "diffmm.fig2"],
+        "models": sorted(BASELINES),
         "set": {"epochs": 1},
         "model_set": {},
     }

@@ -75,6 +75,11 @@ class NCL(GraphRecommender):
 
     def __init__(self, dataset: InteractionDataset, config: dict[str, Any]) -> None:
         super().__init__(dataset, config)
+        if int(config["num_clusters"]) > min(self.n_users, self.n_items):
+            raise ValueError(
+                f"num_clusters {config['num_clusters']} exceeds the {min(self.n_users, self.n_items)} users or items "
+                "of this dataset (k-means needs a point per cluster)"
+            )
         dim = int(config["embedding_dim"])
         self.n_layers = int(config["n_layers"])
         self.context_layer = 2 * int(config["hyper_layers"])
