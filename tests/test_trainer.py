@@ -177,7 +177,7 @@ def test_nan_loss_stops_with_exit_3_and_no_metrics(
     out = tmp_path / "run"
     code = main(["train", "--data", str(release_dir), "--model", "mf_bpr", "--out", str(out), "--set", "epochs=5"])
     assert code == EXIT_DIVERGED
-    assert "training diverged: non-finite loss" in capsys.readouterr().err
+    assert "error (training diverged): non-finite loss" in capsys.readouterr().err
     assert not (out / "metrics.json").exists()
     assert not (out / "model.pt").exists()
 

@@ -143,7 +143,7 @@ def _train_command(args: argparse.Namespace) -> int:
             dataset, config, args.seed, args.out, device, args.resume, provenance, args.workflow_variant
         )
     except TrainingDiverged as err:
-        print(f"error: training diverged: {err}", file=sys.stderr)
+        print(f"error (training diverged): {err}", file=sys.stderr)
         return EXIT_DIVERGED
     metric = metrics["selection"]["metric"]
     print(
@@ -193,8 +193,14 @@ COMMANDS = {
 }
 
 
+def _warning_line(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    """A warning as one line (`warning: ...`), not Python's file-and-line form."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    warnings.showwarning = _warning_line
     try:
         return COMMANDS[args.command](args)
     except (DataError, FileNotFoundError) as err:
