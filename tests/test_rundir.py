@@ -280,3 +280,13 @@ def test_checkpoints_every_n_epochs_resume_exactly(
     assert {k: v for k, v in resumed.items() if k not in volatile} == {
         k: v for k, v in straight.items() if k not in volatile
     }
+
+
+def test_resume_refuses_other_data(
+    synthetic: InteractionDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _interrupted_run(synthetic, tmp_path, monkeypatch)
+    other = make_synthetic(n_users=120, n_items=80, n_clusters=4, interactions_per_user=10, seed=4)
+    assert other.name == synthetic.name and other.train.shape == synthetic.train.shape
+    with pytest.raises(ConfigError, match="data_fingerprint: "):
+        _train(other, tmp_path, resume=True)

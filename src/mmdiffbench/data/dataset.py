@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,19 @@ class InteractionDataset:
         if name not in ("train", "val", "test"):
             raise ValueError(f"unknown split {name!r}; expected train, val or test")
         return getattr(self, name)
+
+    def fingerprint(self) -> str:
+        """sha256 of the splits and features as loaded, whatever the layout or file format they came
+        from: what a resumed run must find again (recorded in config.json)."""
+        digest = hashlib.sha256()
+        for split in (self.train, self.val, self.test):
+            digest.update(repr(split.shape).encode())
+            for array in (split.indptr, split.indices):
+                digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+        for name in sorted(self.features):
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(self.features[name]).tobytes())
+        return digest.hexdigest()
 
     def train_counts(self) -> np.ndarray:
         """Training interactions per user (the user-sparsity grouping key)."""

@@ -75,6 +75,7 @@ def train_run(
         "workflow_variant": workflow_variant,
         "seed": seed,
         "device": str(device),
+        "data_fingerprint": dataset.fingerprint(),
         **(provenance or {}),
     }
     started = time.perf_counter()

@@ -6,8 +6,9 @@ refuses a changed run.
 - `clear_results`: a fresh run removes every result file of an earlier run in the folder, after
   its own settings were checked and before it writes anything, so the folder never holds files
   of two runs (and `evaluate` never scores an old model.pt as the new run's).
-- `check_resume`: the resolved configuration, model, seed and modalities must equal what the
-  run's config.json records; only `epochs` may grow (continuing a run for longer).
+- `check_resume`: the resolved configuration, model, seed, modalities and the data's fingerprint
+  must equal what the run's config.json records; only `epochs` (and the checkpoint settings) may
+  change.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def check_resume(out_dir: Path, record: dict[str, Any]) -> None:
         saved = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise ConfigError(f"{path}: unreadable ({err}); cannot resume, start a new run folder") from None
-    compared = ("model_name", "variant", "dataset", "model", "trainer", "seed", "modalities")
+    compared = ("model_name", "variant", "dataset", "data_fingerprint", "model", "trainer", "seed", "modalities")
     differences = []
     for key in compared:
         old, new = saved.get(key, "<absent>"), record.get(key, "<absent>")
