@@ -8,16 +8,23 @@ Evaluation never touches the RNG, so (b) does not change what (a) sees. For each
 the CSV gives the best-test epoch (the paper's protocol) and the validation-selected epoch.
 
     PYTHONPATH=src nice -n 10 python benchmarks/diffmm_tiktok_accuracy.py \\
-        --data ../shared/datasets/tiktok --runs /work/runs_diffmm --seeds 421 1 2 --threads 2
-    PYTHONPATH=src python benchmarks/diffmm_tiktok_accuracy.py --runs /work/runs_diffmm --seeds 421 1 2 --collect-only
+        --data ../shared/datasets/tiktok --runs /work/runs_diffmm --seeds 421 1 2 --threads 2 \\
+        --tag code_<sha>
+    PYTHONPATH=src python benchmarks/diffmm_tiktok_accuracy.py --runs /work/runs_diffmm --seeds 421 1 2 \\
+        --collect-only --tag code_<sha>
 
 A killed run resumes from its checkpoint; `--collect-only` writes the CSV from whatever
 epochs the run directories hold (the `epochs_run` column says how many).
 
+`--tag` names the run directories (`tiktok_<tag>_seed<S>`; the tag `default` leaves it out)
+and fills the CSV's `tag` column. The committed results name the code that produced them,
+`code_<sha>`, with a suffix for a setting (`code_<sha>_fp32`); their histories are copied as
+`results/diffmm_tiktok_<tag>_seed<S>_history.csv`.
+
 The bfloat16 check is a twin run with both precision switches off, under its own tag:
     PYTHONPATH=src python benchmarks/diffmm_tiktok_accuracy.py --runs /work/runs_diffmm --seeds 421 \
-        --tag fp32 --set denoiser_bf16=never --set contrastive_bf16=never --csv /tmp/fp32.csv
-`--collect-only --tags default fp32` then writes one CSV with a `tag` column.
+        --tag code_<sha>_fp32 --set denoiser_bf16=never --set contrastive_bf16=never --csv /tmp/fp32.csv
+`--collect-only --tags code_<sha> code_<sha>_fp32` then writes one CSV with a `tag` column.
 """
 
 from __future__ import annotations
@@ -110,7 +117,11 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[421, 1, 2])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=None, help="override the preset's 50 (smoke runs only)")
-    parser.add_argument("--tag", default="default", help="names the run directories of a variant run")
+    parser.add_argument(
+        "--tag",
+        default="default",
+        help="names the run directories and the CSV rows of a run, e.g. code_<sha> or code_<sha>_fp32",
+    )
     parser.add_argument("--tags", nargs="+", default=None, help="tags to collect (default: --tag)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--collect-only", action="store_true")
