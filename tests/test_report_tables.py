@@ -176,3 +176,13 @@ def test_paper_tables_are_packaged_and_match_the_registry() -> None:
         assert set(zip(paper.model_key, paper.variant)) <= cells, entry.key
         assert set(paper.metric_key) == set(entry.metrics), entry.key
         assert set(paper.dataset_key) == set(entry.datasets), entry.key
+
+
+def test_a_smoke_scale_says_so_and_is_never_compared(plan: ExperimentPlan, tmp_path: Path) -> None:
+    plan.smoke = True
+    text = write_reproduction([plan], tmp_path / "reproduction.md").read_text()
+    assert text.count("**SMOKE TEST**") == 1 and "not a reproduction, never compare with the paper" in text
+    rows = [line for line in text.splitlines() if "| recall@20 | 0.1129 | full |" in line]
+    assert rows and all("smoke run: not comparable" in row and "| ok (" not in row for row in rows)
+    assert "| yes |" not in text and "| no |" not in text  # no 'within 1 std' verdict on a smoke run
+    assert plan.scope_line().startswith("SMOKE TEST (runs cut to a few epochs")

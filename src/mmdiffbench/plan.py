@@ -136,6 +136,7 @@ def build_plan(
             config["scale"],
             seeds,
             {d: {"label": config["datasets"][d]["label"], "stats": f"resources/data/{d}/stats.json"} for d in datasets},
+            smoke=bool(scale.get("smoke", False)),
         )
         if entry.kind == "dataset_stats":
             data_datasets.update(datasets)

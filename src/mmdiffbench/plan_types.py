@@ -21,6 +21,10 @@ class PlanError(ValueError):
     """The config names something that does not exist (a model, variant or dataset)."""
 
 
+#: what a smoke-scale output says of its numbers, wherever it shows them
+SMOKE = "runs cut to a few epochs to check the workflow: not a reproduction, never compare with the paper"
+
+
 @dataclass(frozen=True, order=True)
 class Run:
     dataset: str
@@ -73,6 +77,7 @@ class ExperimentPlan:
     datasets: dict[str, dict[str, Any]]  # name -> {label, stats (path of the data rule's stats.json)}
     cells: list[Cell] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    smoke: bool = False  # runs cut short to check the workflow (config `scales.<name>.smoke`)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -89,7 +94,8 @@ class ExperimentPlan:
 
     def scope_line(self, about: str = "mean ± std over seeds") -> str:
         """The first footnote line of every table and figure: scale, seeds, what the numbers are."""
-        return f"scale {self.scale}; seeds {', '.join(map(str, self.seeds))}; {about}"
+        scope = f"scale {self.scale}; seeds {', '.join(map(str, self.seeds))}; {about}"
+        return f"SMOKE TEST ({SMOKE}); {scope}" if self.smoke else scope
 
     def left_out_lines(self, limit: int) -> list[str]:
         """The cells left out, one footnote line each, at most `limit` and then a count."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from mmdiffbench.experiments import RESULT_KINDS, Experiment, paper_info, registry
-from mmdiffbench.plan_types import ExperimentPlan, left_out_summary
+from mmdiffbench.plan_types import SMOKE, ExperimentPlan, left_out_summary
 from mmdiffbench.report.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics
 from mmdiffbench.report.notes import row_note
 from mmdiffbench.report.paper import MODALITY_NAMES, load_paper_table, paper_results
@@ -115,8 +115,10 @@ def comparison(entry: Experiment, plan: ExperimentPlan | None, summary: pd.DataF
                         "protocol": label,
                         "ours": mean_pm_std(mean, std),
                         "diff": f"{mean - p.paper_value:+.4f}" if pd.notna(p.paper_value) else "",
-                        "within 1 std": within(p.paper_value, mean, std, n),
-                        "status": f"ok ({n} seed{'s' if n != 1 else ''})",
+                        "within 1 std": "" if plan.smoke else within(p.paper_value, mean, std, n),
+                        "status": "smoke run: not comparable"
+                        if plan.smoke
+                        else f"ok ({n} seed{'s' if n != 1 else ''})",
                     }
                 )
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -158,6 +160,8 @@ def write_reproduction(plans: list[ExperimentPlan], path: Path | str) -> Path:
     paths = sorted({m for p in plans for m in p.metrics_paths()})
     summary = summarize(tidy_metrics(paths))
     out = ["# Reproduction of the papers (DiffMM, DiffCL, LD4MRec): every paper cell beside ours\n"]
+    if any_plan and any_plan.smoke:
+        out.append(f"**SMOKE TEST**: scale **{any_plan.scale}**, {SMOKE}.\n\n")
     if any_plan:
         out.append(f"Scale **{any_plan.scale}**, seeds {', '.join(map(str, any_plan.seeds))}. ")
     out.append(
