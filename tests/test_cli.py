@@ -57,3 +57,19 @@ def test_bad_input_exits_2_with_one_line(
 def test_missing_data_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["data", "check", str(tmp_path / "absent")]) == EXIT_BAD_INPUT
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_models_lists_every_registered_model_with_its_declaration(capsys: pytest.CaptureFixture) -> None:
+    from mmdiffbench.models import MODELS
+
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == sorted(MODELS)
+    diffmm = next(line for line in lines if line.startswith("diffmm "))
+    assert "DiffMM" in diffmm and "needs features" in diffmm and "wo_msi" in diffmm
+
+
+def test_version(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith("mmdiffbench 0.")

@@ -1,4 +1,5 @@
-"""Command line: `mmdiffbench data check|stats DIR`, `train`, `evaluate RUN_DIR`, `case-study RUN_DIR`.
+"""Command line: `mmdiffbench data check|stats DIR`, `train`, `evaluate RUN_DIR`, `case-study RUN_DIR`,
+`models` (what is registered), `report`.
 
 Bad input ends with a one-line error and a non-zero exit, not a traceback:
 exit 2 for bad data, configuration or environment (the message says which), 3 when training
@@ -13,10 +14,12 @@ import sys
 import warnings
 from pathlib import Path
 
-from mmdiffbench.config import ConfigError, resolve
+from mmdiffbench import __version__
+from mmdiffbench.config import ConfigError, declaration, list_variants, resolve
 from mmdiffbench.data import DataError, dataset_stats, load_dataset
 from mmdiffbench.environment import EnvironmentProblem
 from mmdiffbench.experiments import RegistryError
+from mmdiffbench.models import MODELS
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -41,7 +44,9 @@ def _seed(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmdiffbench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"mmdiffbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("models", help="list the registered models: name, label, whether they need features, variants")
 
     data = sub.add_parser("data", help="check a release folder or print its statistics")
     data_sub = data.add_subparsers(dest="data_command", required=True)
@@ -98,6 +103,15 @@ def _parser() -> argparse.ArgumentParser:
 
     add_report_parser(sub)
     return parser
+
+
+def _models_command(args: argparse.Namespace) -> int:
+    """One line per model, from the YAML declarations (no model is imported)."""
+    for name in sorted(MODELS):
+        declared = declaration(name)
+        features = "needs features" if declared["requires_features"] else "ID only"
+        print(f"{name:12s} {declared['label']:12s} {features:15s} variants: {', '.join(list_variants(name))}")
+    return 0
 
 
 def _data_command(args: argparse.Namespace) -> int:
@@ -190,6 +204,7 @@ COMMANDS = {
     "evaluate": _evaluate_command,
     "case-study": _case_study_command,
     "report": _report_command,
+    "models": _models_command,
 }
 
 
