@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests._workflow_helpers import copy_workflow, env, load_default_config, snakemake, write_config
 
 
@@ -50,3 +52,20 @@ def test_concurrent_jobs_claim_distinct_gpus(tmp_path: Path) -> None:
     first.stdin.close()
     first.wait(timeout=60)
     assert {got_first, second.stdout.strip()} == {"0", "1"}
+
+
+def test_slurm_jobs_trust_slurm_assignment_and_never_fight_over_a_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under SLURM with cgroups every job sees its GPU as cuda:0 with the same CUDA_VISIBLE_DEVICES:
+    two jobs on one node both use device 0 (their own), and neither takes the lock."""
+    from mmdiffbench.train.device import claim_free_gpu
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    for job in ("101", "102"):
+        monkeypatch.setenv("SLURM_JOB_ID", job)
+        assert claim_free_gpu(1, tmp_path) == 0
+    assert list(tmp_path.iterdir()) == []  # no lock file: nothing a second job could find taken
+    monkeypatch.delenv("SLURM_JOB_ID")
+    assert claim_free_gpu(1, tmp_path) == 0  # outside SLURM the lock is taken as before
+    assert len(list(tmp_path.iterdir())) == 1

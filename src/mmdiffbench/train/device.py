@@ -21,7 +21,14 @@ _held_locks: list[object] = []  # keep lock files open for the life of the proce
 
 
 def claim_free_gpu(n_devices: int, lock_dir: Path | None = None) -> int:
-    """Index of the first GPU whose lock file this process could take, exclusively."""
+    """Index of the first GPU whose lock file this process could take, exclusively.
+
+    Inside a SLURM job the scheduler has already given the job its GPUs (with cgroups every job
+    sees its own as device 0, under the same CUDA_VISIBLE_DEVICES on the same node), so a lock
+    shared between jobs would only make the second job fail: SLURM's assignment is trusted.
+    """
+    if "SLURM_JOB_ID" in os.environ:
+        return 0
     lock_dir = lock_dir or Path(os.environ.get("MMDIFFBENCH_GPU_LOCK_DIR", tempfile.gettempdir()))
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", "all").replace(",", "_")
     for index in range(n_devices):
@@ -33,7 +40,7 @@ def claim_free_gpu(n_devices: int, lock_dir: Path | None = None) -> int:
             continue
         _held_locks.append(handle)
         return index
-    raise RuntimeError(f"all {n_devices} visible GPUs are claimed by other mmdiffbench jobs")
+    raise EnvironmentProblem(f"all {n_devices} visible GPUs are claimed by other mmdiffbench jobs")
 
 
 def resolve_device(spec: str) -> torch.device:
