@@ -37,6 +37,10 @@ TRAIN_THREADS = int(config.get("train_threads", 1))
 # gpu=1 only when training on CUDA: counted against `--resources gpu=N` locally and
 # turned into `--gpus=1` by the SLURM executor plugin.
 GPU_RESOURCES = {"gpu": 1} if DEVICE == "cuda" else {}
+# Every job runs this checkout's library: its src/ first on PYTHONPATH. With
+# --software-deployment-method conda the environment (envs/) then needs only the dependencies;
+# a `pip: -e ../` line there would resolve against Snakemake's copy of the env file, not the checkout.
+PYTHON = f"env PYTHONPATH='{Path(workflow.basedir) / 'src'}' python"
 
 
 wildcard_constraints:

@@ -18,7 +18,7 @@ rule data:
         source=data_source,
         files=release_file_args,
     shell:
-        "python -m mmdiffbench.data.download --dest resources/data/{wildcards.dataset} "
+        "{PYTHON} -m mmdiffbench.data.download --dest resources/data/{wildcards.dataset} "
         "--source {params.source} {params.files} > {log} 2>&1 && "
-        "python -m mmdiffbench data stats resources/data/{wildcards.dataset} --json "
+        "{PYTHON} -m mmdiffbench data stats resources/data/{wildcards.dataset} --json "
         "> {output.stats} 2>> {log}"

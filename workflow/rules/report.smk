@@ -32,7 +32,7 @@ rule case_study:
         run_dir=case_study_run,
         k=config.get("case_study_k", 5),
     shell:
-        "python -m mmdiffbench case-study {params.run_dir} --out {output} --k {params.k} > {log} 2>&1"
+        "{PYTHON} -m mmdiffbench case-study {params.run_dir} --out {output} --k {params.k} > {log} 2>&1"
 
 
 for _name in PLAN.experiments:
@@ -66,7 +66,7 @@ for _name in PLAN.experiments:
             caption=lambda wildcards, text=_entry.caption: text,  # a function: braces are not wildcards
             out_dir=lambda wildcards, output: Path(output[0]).parent,
         shell:
-            "python -m mmdiffbench report {input.plan} --out-dir {params.out_dir} > {log} 2>&1"
+            "{PYTHON} -m mmdiffbench report {input.plan} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule reproduction:
@@ -85,4 +85,4 @@ rule reproduction:
     conda:
         "../../envs/cpu.yaml"
     shell:
-        "python -m mmdiffbench report {input.plans} --reproduction {output} > {log} 2>&1"
+        "{PYTHON} -m mmdiffbench report {input.plans} --reproduction {output} > {log} 2>&1"

@@ -32,7 +32,7 @@ rule train:
         "if [ -f {params.run_dir}/workflow.sig ] && [ \"$(cat {params.run_dir}/workflow.sig)\" != '{params.signature}' ]; "
         "then echo 'settings changed: discarding the old checkpoint' >> {log}; rm -f {params.run_dir}/checkpoint.pt; fi && "
         "echo '{params.signature}' > {params.run_dir}/workflow.sig && "
-        "python -m mmdiffbench train --data resources/data/{wildcards.dataset} "
+        "{PYTHON} -m mmdiffbench train --data resources/data/{wildcards.dataset} "
         "--model {wildcards.model} --variant {params.variant} --workflow-variant {wildcards.variant} {params.overrides} "
         "--seed {wildcards.seed} --out {params.run_dir} --resume "
         "--device {params.device} --threads {threads} >> {log} 2>&1"
