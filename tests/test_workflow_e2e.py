@@ -109,6 +109,11 @@ def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_pa
     again = snakemake(work, "--cores", "2")
     assert "Nothing to be done" in again.stdout + again.stderr
 
+    # 3. the HTML report, as the README writes it (with the run's own --config), after that run
+    snakemake(work, "--report", "report.html", "--config", "scale=quick")
+    html = (work / "report.html").read_text(errors="replace")
+    assert "diffmm.table1" in html and len(html) > 10_000
+
     # 3. the HTML report with captions
     snakemake(work, "--report", "report.html")
     html = (work / "report.html").read_text(errors="replace")
