@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import nn
@@ -41,10 +40,6 @@ class UserRowBatch:
     def dense(self) -> torch.Tensor:
         """The rows as a dense float32 tensor on the users' device (densified per batch only)."""
         return torch.from_numpy(self.rows.toarray()).to(self.users.device)
-
-    @property
-    def user_ids(self) -> np.ndarray:
-        return self.users.cpu().numpy()
 
 
 Batch = BPRBatch | UserRowBatch | None

@@ -87,7 +87,6 @@ class Trainer:
         self.cfg = trainer_config
         self.out_dir = Path(out_dir)
         self.log = logger
-        self.device = model.device
         self.phases = PhaseRunner(model, dataset, trainer_config, seed)
         self.ks = tuple(self.cfg["topks"])
         if self.cfg["selection_metric"] not in {f"{m}@{k}" for m in ("recall", "precision", "ndcg") for k in self.ks}:
