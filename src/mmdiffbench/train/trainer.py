@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from mmdiffbench.config import check_trainer
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.eval.evaluate import evaluate_model
 from mmdiffbench.eval.ranking import RankingResult
@@ -88,9 +89,8 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.log = logger
         self.phases = PhaseRunner(model, dataset, trainer_config, seed)
+        check_trainer(self.cfg)  # resolve() checked it too; a hand-made config is held to the same rules
         self.ks = tuple(self.cfg["topks"])
-        if self.cfg["selection_metric"] not in {f"{m}@{k}" for m in ("recall", "precision", "ndcg") for k in self.ks}:
-            raise ValueError(f"selection_metric {self.cfg['selection_metric']!r} is not computed with topks {self.ks}")
         self.selected = Selection("val", self.cfg["selection_metric"])
         self.paper = Selection("test", self.cfg["selection_metric"])
         self.best_state: dict[str, torch.Tensor] | None = None
