@@ -107,14 +107,13 @@ def _train_locked(
 ) -> dict[str, Any]:
     device = model.device
     if resume and (out_dir / "metrics.json").is_file() and not (out_dir / CHECKPOINT).is_file():
-        check_resume(out_dir, record)
-        finished = json.loads((out_dir / "metrics.json").read_text())
-        if config.trainer["epochs"] != json.loads((out_dir / "config.json").read_text())["trainer"]["epochs"]:
+        saved = check_resume(out_dir, record)
+        if config.trainer["epochs"] != saved["trainer"]["epochs"]:
             raise ConfigError(
                 f"--resume refused: {out_dir} finished and kept no checkpoint to continue from with other epochs "
                 "(train with keep_checkpoint=true to extend a run later)"
             )
-        return finished  # finished with these settings: nothing to do
+        return json.loads((out_dir / "metrics.json").read_text())  # finished with these settings: nothing to do
     resuming = resume and (out_dir / CHECKPOINT).is_file()
     if resuming:
         check_resume(out_dir, record)

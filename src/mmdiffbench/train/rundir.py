@@ -69,8 +69,8 @@ def _differences(saved: Any, now: Any, prefix: str) -> list[str]:
     return [] if saved == now else [f"{prefix.rstrip('.')}: {saved!r} in the run, {now!r} now"]
 
 
-def check_resume(out_dir: Path, record: dict[str, Any]) -> None:
-    """ConfigError naming every setting in which `record` differs from the run's config.json."""
+def check_resume(out_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """The run's config.json; ConfigError naming every setting in which `record` differs from it."""
     path = out_dir / "config.json"
     try:
         saved = json.loads(path.read_text())
@@ -89,3 +89,4 @@ def check_resume(out_dir: Path, record: dict[str, Any]) -> None:
             f"--resume refused: {out_dir} was trained with other settings ({'; '.join(differences)}); "
             "resume with the run's settings, or start a new run folder"
         )
+    return saved
