@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from mmdiffbench.plan_types import ComparedWithPaper
+
 KINDS = ("table", "sweep", "user_groups", "case_study", "dataset_stats")
 FIGURE_KINDS = ("sweep", "user_groups", "case_study")
 RESULT_KINDS = ("table", "sweep", "user_groups")  # kinds whose cells are compared metric by metric
@@ -28,7 +30,7 @@ class RegistryError(ValueError):
 
 
 @dataclass(frozen=True)
-class CellSpec:
+class CellSpec(ComparedWithPaper):
     """One (model, workflow variant) of an experiment; a sweep cell carries its axis values."""
 
     model: str
@@ -38,10 +40,6 @@ class CellSpec:
     label: str = ""  # row label; empty = the paper's
     note: str = ""
     paper_variant: str = ""  # the paper row it is compared with; empty = `variant`
-
-    @property
-    def paper_key(self) -> str:
-        return self.paper_variant or self.variant
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,19 @@ class Run:
         return run_dir(self.dataset, self.model, self.variant, self.seed)
 
 
+class ComparedWithPaper:
+    """What a cell is compared with: the paper row named `paper_variant`, else its own `variant`."""
+
+    variant: str
+    paper_variant: str
+
+    @property
+    def paper_key(self) -> str:
+        return self.paper_variant or self.variant
+
+
 @dataclass
-class Cell:
+class Cell(ComparedWithPaper):
     experiment: str
     dataset: str
     model: str
@@ -54,7 +65,7 @@ class Cell:
 
 
 @dataclass
-class Skipped:
+class Skipped(ComparedWithPaper):
     experiment: str
     dataset: str
     model: str

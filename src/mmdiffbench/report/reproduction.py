@@ -71,8 +71,8 @@ def comparison(entry: Experiment, plan: ExperimentPlan | None, summary: pd.DataF
     paper = paper_results(entry)
     ran: dict[tuple[str, str, str], list] = {}
     for c in plan.cells if plan else []:
-        ran.setdefault((c.dataset, c.model, c.paper_variant or c.variant), []).append(c)
-    skipped = {(s.dataset, s.model, s.paper_variant or s.variant): s for s in plan.skipped} if plan else {}
+        ran.setdefault((c.dataset, c.model, c.paper_key), []).append(c)
+    skipped = {(s.dataset, s.model, s.paper_key): s for s in plan.skipped} if plan else {}
     rows = []
     for p in paper.itertuples(index=False):
         key = (p.dataset_key, p.model_key, p.variant)

@@ -61,11 +61,7 @@ def result_table(plan: ExperimentPlan, tidy: pd.DataFrame | None = None) -> pd.D
     for cell, status in entries:
         dataset, model, variant = cell.dataset, cell.model, cell.variant
         row: dict[str, object] = {"dataset": dataset, "model": model, "variant": variant}
-        mine = paper[
-            (paper.dataset_key == dataset)
-            & (paper.model_key == model)
-            & (paper.variant == (cell.paper_variant or variant))
-        ]
+        mine = paper[(paper.dataset_key == dataset) & (paper.model_key == model) & (paper.variant == cell.paper_key)]
         row["label"] = cell.label or (mine["label_as_printed"].iloc[0] if len(mine) else variant)
         row["status"] = status
         ran = status == "ok"  # the modality note is for rows compared with the paper's numbers
