@@ -1,10 +1,13 @@
-"""Train the ID-only baselines (MF-BPR, LightGCN) on every dataset and seed; collect a CSV.
+"""Train models with their package defaults on datasets x seeds; collect a per-seed CSV.
 
 Each run is an ordinary `mmdiffbench train` run directory, so every number in the CSV can
 be traced to its config.json / history.csv / metrics.json. Finished runs are skipped and
-killed runs resumed, so the script can be re-run after an interruption.
+killed runs resumed, so the script can be re-run after an interruption. Rows of the
+(dataset, model, seed) runs not asked for this time are kept from the existing CSV, so models
+can be added one call at a time.
 
     python benchmarks/baselines.py --data ../shared/datasets --runs benchmarks/train/baselines
+    python benchmarks/baselines.py --datasets tiktok --models vbpr freedom --seeds 421
 """
 
 from __future__ import annotations
@@ -22,10 +25,14 @@ from mmdiffbench.report.paper import load_paper_table
 METRICS = ("recall@20", "ndcg@20", "recall@10", "ndcg@10")
 
 
-def run_one(data: Path, dataset: str, model: str, seed: int, out: Path, threads: int) -> dict:
+def run_one(
+    data: Path, dataset: str, model: str, seed: int, out: Path, threads: int, overrides: tuple[str, ...] = ()
+) -> dict:
+    """Train (or resume, or reuse) one run and return its metrics.json."""
     if not (out / "metrics.json").is_file():
         command = [sys.executable, "-m", "mmdiffbench", "train", "--data", str(data / dataset), "--model", model]
         command += ["--seed", str(seed), "--out", str(out), "--device", "cpu", "--threads", str(threads), "--resume"]
+        command += [arg for override in overrides for arg in ("--set", override)]
         print(" ".join(command), flush=True)
         subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
     return json.loads((out / "metrics.json").read_text())
@@ -66,6 +73,16 @@ def with_paper_columns(summary: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
+def merged(kept: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """The new rows plus the kept rows of runs not re-collected, ordered by dataset, model, seed."""
+    if kept.empty:
+        return new
+    keys = ["dataset", "model", "seed"]
+    fresh = set(map(tuple, new[keys].values.tolist()))
+    old = kept[[tuple(k) not in fresh for k in kept[keys].values.tolist()]]
+    return pd.concat([old, new], ignore_index=True).sort_values(keys, kind="stable", ignore_index=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
@@ -77,15 +94,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
 
+    per_seed_csv = args.out / "baselines_per_seed.csv"
+    kept = pd.read_csv(per_seed_csv) if per_seed_csv.is_file() else pd.DataFrame()
     rows: list[dict] = []
     for model in args.models:
         for dataset in args.datasets:
             for seed in args.seeds:
                 run_dir = args.runs / dataset / model / f"seed{seed}"
                 rows += rows_of(run_one(args.data, dataset, model, seed, run_dir, args.threads), run_dir)
-                per_seed = pd.DataFrame(rows)
+                per_seed = merged(kept, pd.DataFrame(rows))
                 args.out.mkdir(parents=True, exist_ok=True)
-                per_seed.to_csv(args.out / "baselines_per_seed.csv", index=False)
+                per_seed.to_csv(per_seed_csv, index=False)
     summary = per_seed.groupby(["dataset", "model", "protocol"])[list(METRICS)].agg(["mean", "std"])
     summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
     summary = summary.reset_index()

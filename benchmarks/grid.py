@@ -1,0 +1,81 @@
+"""Validation grid of one model on one dataset: one run per setting, chosen on validation only.
+
+Each grid cell is an ordinary `mmdiffbench train` run (`--set key=value ...`), selected on the
+validation split as every run is. The CSV lists per cell the best validation Recall@20 (what
+chooses) and the test Recall@20 at that epoch, in a column that says it chose nothing. The
+chosen setting is then written into the model's YAML preset by hand, with the validation score
+and this CSV named beside it.
+
+    python benchmarks/grid.py --model diffrec --dataset tiktok --grid lr=5e-5,1e-4,5e-4,1e-3
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+import pandas as pd
+from baselines import run_one
+
+CHOICE_METRIC = "recall@20"
+
+
+def grid_settings(axes: list[str]) -> list[tuple[str, ...]]:
+    """`["lr=1e-3,1e-4", "l2=0,1e-4"]` -> every combination as `("lr=1e-3", "l2=0")` tuples."""
+    parsed = []
+    for axis in axes:
+        key, _, values = axis.partition("=")
+        if not key or not values:
+            raise SystemExit(f"--grid takes key=v1,v2,...; got {axis!r}")
+        parsed.append([f"{key}={value}" for value in values.split(",")])
+    return list(itertools.product(*parsed))
+
+
+def cell_name(setting: tuple[str, ...]) -> str:
+    return "_".join(part.replace("=", "_") for part in setting)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    parser.add_argument("--runs", type=Path, default=Path("benchmarks/train/grid"))
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--dataset", default="tiktok")
+    parser.add_argument("--grid", nargs="+", required=True, help="key=v1,v2,... (one per axis)")
+    parser.add_argument("--fixed", nargs="*", default=[], help="key=value set in every cell (e.g. an epoch cap)")
+    parser.add_argument("--seed", type=int, default=421)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args()
+
+    rows = []
+    for setting in grid_settings(args.grid):
+        run_dir = args.runs / args.dataset / args.model / cell_name(setting) / f"seed{args.seed}"
+        metrics = run_one(
+            args.data, args.dataset, args.model, args.seed, run_dir, args.threads, (*setting, *args.fixed)
+        )
+        rows.append(
+            {
+                "model": args.model,
+                "dataset": args.dataset,
+                "seed": args.seed,
+                "setting": " ".join(setting),
+                "fixed": " ".join(args.fixed),
+                f"val {CHOICE_METRIC} (chooses)": metrics["val"][CHOICE_METRIC],
+                "selected_epoch": metrics["selected_epoch"],
+                "epochs_run": metrics["epochs_run"],
+                f"test {CHOICE_METRIC} at that epoch (not used for the choice)": metrics["test"][CHOICE_METRIC],
+                "run_dir": str(run_dir),
+            }
+        )
+        table = pd.DataFrame(rows)
+        best = table[f"val {CHOICE_METRIC} (chooses)"].idxmax()
+        table["chosen"] = table.index == best
+        args.out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out / f"grid_{args.model}_{args.dataset}.csv", index=False, float_format="%.5f")
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
