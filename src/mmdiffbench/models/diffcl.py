@@ -88,6 +88,7 @@ from mmdiffbench.graph import SparseOperator, knn_item_graph, normalized_adjacen
 from mmdiffbench.models.base import BPRBatch, GraphRecommender
 from mmdiffbench.models.contrastive import info_nce
 from mmdiffbench.models.diffmm import ordered_modalities
+from mmdiffbench.models.diffusion_parts import denoiser_from_config, schedule_from_config
 from mmdiffbench.models.embedding import id_embedding
 from mmdiffbench.models.losses import bpr_loss, embedding_l2
 from mmdiffbench.tensors import tensor_sum
@@ -183,10 +184,8 @@ class DiffCL(GraphRecommender):
         self.denoisers = nn.ModuleDict()
         if c["use_diff"]:
             for m in self.modalities:
-                self.denoisers[m] = Denoiser(dim, list(c["denoiser_dims"]), int(c["step_embedding_dim"]), c["dropout"])
-            self.schedule = GaussianSchedule(
-                int(c["steps"]), c["noise_scale"], c["noise_min"], c["noise_max"], c["first_beta"] or None
-            )
+                self.denoisers[m] = denoiser_from_config(dim, c)
+            self.schedule = schedule_from_config(c)
         self._operators: dict[str, SparseOperator] = {}
 
     # ---- graph encoder and enhancement -----------------------------------------------------
