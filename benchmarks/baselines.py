@@ -75,8 +75,8 @@ def with_paper_columns(summary: pd.DataFrame) -> pd.DataFrame:
 
 def merged(kept: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """The new rows plus the kept rows of runs not re-collected, ordered by dataset, model, seed."""
-    if kept.empty:
-        return new
+    if kept.empty or new.empty:
+        return new if kept.empty else kept
     keys = ["dataset", "model", "seed"]
     fresh = set(map(tuple, new[keys].values.tolist()))
     old = kept[[tuple(k) not in fresh for k in kept[keys].values.tolist()]]
@@ -92,6 +92,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[421, 1, 2])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--collect-only", action="store_true", help="only collect finished runs; train nothing")
     args = parser.parse_args()
 
     per_seed_csv = args.out / "baselines_per_seed.csv"
@@ -101,10 +102,16 @@ def main() -> None:
         for dataset in args.datasets:
             for seed in args.seeds:
                 run_dir = args.runs / dataset / model / f"seed{seed}"
+                if args.collect_only and not (run_dir / "metrics.json").is_file():
+                    print(f"not finished, left out: {run_dir}")
+                    continue
                 rows += rows_of(run_one(args.data, dataset, model, seed, run_dir, args.threads), run_dir)
                 per_seed = merged(kept, pd.DataFrame(rows))
                 args.out.mkdir(parents=True, exist_ok=True)
                 per_seed.to_csv(per_seed_csv, index=False)
+    per_seed = merged(kept, pd.DataFrame(rows))
+    if per_seed.empty:
+        raise SystemExit("no finished run to collect")
     summary = per_seed.groupby(["dataset", "model", "protocol"])[list(METRICS)].agg(["mean", "std"])
     summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
     summary = summary.reset_index()
