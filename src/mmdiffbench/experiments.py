@@ -17,7 +17,7 @@ import yaml
 
 from mmdiffbench.plan_types import ComparedWithPaper
 
-KINDS = ("table", "sweep", "user_groups", "case_study", "dataset_stats")
+KINDS = ("table", "sweep", "user_groups", "case_study", "dataset_stats", "tuning")
 FIGURE_KINDS = ("sweep", "user_groups", "case_study")
 RESULT_KINDS = ("table", "sweep", "user_groups")  # kinds whose cells are compared metric by metric
 ENTRY_KEYS = {"kind", "title", "paper_csv", "datasets", "metrics", "cells", "sweep", "paper_groups", "note", "caption"}
@@ -118,6 +118,8 @@ def parse_entry(key: str, raw: dict[str, Any]) -> Experiment:
         raise RegistryError(f"{origin}: unknown field(s) {sorted(unknown)}; known: {sorted(ENTRY_KEYS)}")
     if raw.get("kind") not in KINDS:
         raise RegistryError(f"{origin}.kind: {raw.get('kind')!r} is not one of {', '.join(KINDS)}")
+    if raw["kind"] == "tuning" and (raw.get("cells") or not raw.get("sweep")):
+        raise RegistryError(f"{origin}: a tuning entry is one `sweep` (its grid) and no `cells`")
     cells = _listed_cells(raw.get("cells") or {}, f"{origin}.cells")
     if raw.get("sweep"):
         cells += sweep_cells(raw["sweep"], f"{origin}.sweep")
