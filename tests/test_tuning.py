@@ -21,7 +21,7 @@ from mmdiffbench.plan import build_plan
 from mmdiffbench.plan_types import Cell, ExperimentPlan
 from mmdiffbench.report.collect import tidy_splits
 from mmdiffbench.report.tables import write_table
-from mmdiffbench.tuning.grid import choices, grid_table, score_col
+from mmdiffbench.tuning.grid import choices, display_grid, grid_table, score_col
 from mmdiffbench.tuning.presets import check_keys, model_yaml, set_preset
 from tests._workflow_helpers import load_default_config
 
@@ -103,12 +103,20 @@ def test_the_tuning_table_shows_validation_and_the_choice_and_labels_test(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    csv, png = write_table(_plan(tmp_path), tmp_path / "tables")
+    plan = _plan(tmp_path)
+    csv, png = write_table(plan, tmp_path / "tables")
     table = pd.read_csv(csv)
     assert table.columns[:6].tolist() == ["dataset", "model", "variant", "n_layers", "reg_weight", "n_seeds"]
     assert table["chosen"].tolist() == [False, True, False]
     assert all("[not used for the choice]" in c for c in table.columns if c.startswith("test "))
     assert png.stat().st_size > 0
+    shown = display_grid(experiment(KEY), grid_table(plan))
+    assert shown[["n_layers", "reg_weight", "chosen"]].values.tolist() == [
+        ["1", "0.01", ""],
+        ["1", "0.0001", "chosen"],
+        ["1", "1e-06", ""],
+    ]
+    assert shown.columns[-1] == "ndcg@20\ntest (not used)"
 
 
 # ---- preset writing ----------------------------------------------------------------------

@@ -133,8 +133,11 @@ def choices(plan: ExperimentPlan, table: pd.DataFrame) -> list[Choice]:
 
 
 def display_grid(entry: Experiment, table: pd.DataFrame) -> pd.DataFrame:
-    """Strings for the PNG: the setting, `mean ± std` per split and metric, the chosen cell marked."""
-    shown = pd.DataFrame({"dataset": table["dataset"], "setting": table["variant"], "seeds": table["n_seeds"]})
+    """Strings for the PNG: the axis values, `mean ± std` per split and metric, the chosen cell marked."""
+    shown = pd.DataFrame({"dataset": table["dataset"]})
+    for axis in entry.sweep_axes:
+        shown[axis] = [f"{v:g}" if isinstance(v, float) else str(v) for v in table[axis]]
+    shown["seeds"] = table["n_seeds"]
     for split in ("val", "test"):
         for metric in entry.metrics:
             label = f"{metric}\nvalidation" if split == "val" else f"{metric}\ntest (not used)"
