@@ -1,6 +1,7 @@
 """The experiment registry (experiments.yaml): each paper table or figure, its cells and metrics.
 
-One entry per table or figure, keyed `<paper>.<table|fig><n>` (`diffmm.table1`, `ld4mrec.fig3`).
+One entry per table or figure, keyed `<paper>.<table|fig><n>` (`diffmm.table1`, `ld4mrec.fig3`),
+and one validation grid per model, `tune.<model>` (kind `tuning`: mmdiffbench.tuning).
 The workflow plan, tables, figures, reproduction.md and the report captions all read it, so that
 adding a table is one entry. Read with PyYAML only: planning and reporting never import torch.
 """
