@@ -100,7 +100,8 @@ class Choice:
 
     def summary(self) -> str:
         seeds = ", ".join(map(str, self.seeds))
-        return f"best validation {self.metric} {mean_pm_std(self.mean, self.std)} (mean ± std over seeds {seeds}; test not used)"
+        over = f"mean ± std over seeds {seeds}" if len(self.seeds) > 1 else f"seed {seeds}"
+        return f"best validation {self.metric} {mean_pm_std(self.mean, self.std)} ({over}; test not used)"
 
     def comment(self) -> list[str]:
         """The comment lines written above the preset: score, seeds, grid, and the experiment key."""
