@@ -1,5 +1,5 @@
 """Command line: `mmdiffbench data check|stats DIR`, `train`, `evaluate RUN_DIR`, `case-study RUN_DIR`,
-`models` (what is registered), `report`.
+`models` (what is registered), `report`, `tune choose PLAN` (presets from a validation grid).
 
 Bad input ends with a one-line error and a non-zero exit, not a traceback:
 exit 2 for bad data, configuration or environment (the message says which), 3 when training
@@ -20,6 +20,7 @@ from mmdiffbench.data import DataError, dataset_stats, load_dataset
 from mmdiffbench.environment import EnvironmentProblem
 from mmdiffbench.experiments import RegistryError
 from mmdiffbench.models import MODELS
+from mmdiffbench.tuning import TuningError
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -102,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     from mmdiffbench.report.cli import add_report_parser  # workflow reports (report/cli.py)
 
     add_report_parser(sub)
+    from mmdiffbench.tuning.cli import add_tune_parser
+
+    add_tune_parser(sub)
     return parser
 
 
@@ -198,6 +202,12 @@ def _report_command(args: argparse.Namespace) -> int:
     return report_command(args)
 
 
+def _tune_command(args: argparse.Namespace) -> int:
+    from mmdiffbench.tuning.cli import tune_command  # reads a plan, its runs and the model YAML: no torch
+
+    return tune_command(args)
+
+
 COMMANDS = {
     "data": _data_command,
     "train": _train_command,
@@ -205,6 +215,7 @@ COMMANDS = {
     "case-study": _case_study_command,
     "report": _report_command,
     "models": _models_command,
+    "tune": _tune_command,
 }
 
 
@@ -222,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error (data): {err}", file=sys.stderr)
     except (ConfigError, RegistryError) as err:
         print(f"error (configuration): {err}", file=sys.stderr)
+    except TuningError as err:
+        print(f"error (tuning): {err}", file=sys.stderr)
     except EnvironmentProblem as err:
         print(f"error (environment): {err}", file=sys.stderr)
     except KeyboardInterrupt:

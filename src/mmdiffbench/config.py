@@ -117,6 +117,24 @@ def _apply(section_values: dict[str, Any], model: dict, trainer: dict, origin: s
             raise ConfigError(f"unknown key {key!r} in {origin}; valid keys: {valid}")
 
 
+def _defaults(model_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(model, trainer) settings before presets and variants: trainer.yaml < the model YAML."""
+    trainer = dict(_read_yaml("trainer.yaml"))
+    spec = model_file(model_name)
+    model = dict(spec.get("model", {}))
+    clash = set(model) & set(trainer)
+    if clash:
+        raise ConfigError(f"{model_name}.yaml: model keys shadow trainer keys: {sorted(clash)}")
+    _apply(spec.get("trainer", {}), model, trainer, f"{model_name}.yaml trainer section")
+    return model, trainer
+
+
+def default_settings(model_name: str) -> dict[str, Any]:
+    """Every key a preset, variant, sweep or `--set` may name, with its default (read without torch)."""
+    model, trainer = _defaults(model_name)
+    return {**trainer, **model}
+
+
 def resolve(model_name: str, dataset: str, variant: str = "full", overrides: list[str] | None = None) -> RunConfig:
     """The fully resolved configuration of one (model, dataset, variant, overrides) run."""
     from mmdiffbench.models import get_model_class  # the registry is the source of model names
@@ -125,13 +143,8 @@ def resolve(model_name: str, dataset: str, variant: str = "full", overrides: lis
         get_model_class(model_name)
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    trainer = dict(_read_yaml("trainer.yaml"))
+    model, trainer = _defaults(model_name)
     spec = model_file(model_name)
-    model = dict(spec.get("model", {}))
-    clash = set(model) & set(trainer)
-    if clash:
-        raise ConfigError(f"{model_name}.yaml: model keys shadow trainer keys: {sorted(clash)}")
-    _apply(spec.get("trainer", {}), model, trainer, f"{model_name}.yaml trainer section")
     _apply(spec.get("presets", {}).get(dataset, {}), model, trainer, f"{model_name}.yaml preset {dataset!r}")
     variants = spec.get("variants", {"full": {}})
     if variant not in variants:

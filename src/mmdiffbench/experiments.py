@@ -1,6 +1,7 @@
 """The experiment registry (experiments.yaml): each paper table or figure, its cells and metrics.
 
-One entry per table or figure, keyed `<paper>.<table|fig><n>` (`diffmm.table1`, `ld4mrec.fig3`).
+One entry per table or figure, keyed `<paper>.<table|fig><n>` (`diffmm.table1`, `ld4mrec.fig3`),
+and one validation grid per model, `tune.<model>` (kind `tuning`: mmdiffbench.tuning).
 The workflow plan, tables, figures, reproduction.md and the report captions all read it, so that
 adding a table is one entry. Read with PyYAML only: planning and reporting never import torch.
 """
@@ -17,7 +18,7 @@ import yaml
 
 from mmdiffbench.plan_types import ComparedWithPaper
 
-KINDS = ("table", "sweep", "user_groups", "case_study", "dataset_stats")
+KINDS = ("table", "sweep", "user_groups", "case_study", "dataset_stats", "tuning")
 FIGURE_KINDS = ("sweep", "user_groups", "case_study")
 RESULT_KINDS = ("table", "sweep", "user_groups")  # kinds whose cells are compared metric by metric
 ENTRY_KEYS = {"kind", "title", "paper_csv", "datasets", "metrics", "cells", "sweep", "paper_groups", "note", "caption"}
@@ -118,6 +119,8 @@ def parse_entry(key: str, raw: dict[str, Any]) -> Experiment:
         raise RegistryError(f"{origin}: unknown field(s) {sorted(unknown)}; known: {sorted(ENTRY_KEYS)}")
     if raw.get("kind") not in KINDS:
         raise RegistryError(f"{origin}.kind: {raw.get('kind')!r} is not one of {', '.join(KINDS)}")
+    if raw["kind"] == "tuning" and (raw.get("cells") or not raw.get("sweep")):
+        raise RegistryError(f"{origin}: a tuning entry is one `sweep` (its grid) and no `cells`")
     cells = _listed_cells(raw.get("cells") or {}, f"{origin}.cells")
     if raw.get("sweep"):
         cells += sweep_cells(raw["sweep"], f"{origin}.sweep")

@@ -29,6 +29,16 @@ def _variant_of(metrics: dict) -> str:
     return metrics.get("workflow_variant") or metrics["variant"]
 
 
+def _base(metrics: dict) -> dict:
+    """The columns that name a run: dataset, model, workflow variant, seed."""
+    return {
+        "dataset": metrics["dataset"],
+        "model": metrics["model"],
+        "variant": _variant_of(metrics),
+        "seed": int(metrics["seed"]),
+    }
+
+
 def _read(paths: Sequence[str | Path]) -> list[dict]:
     out = []
     for path in paths:
@@ -43,7 +53,7 @@ def tidy_metrics(paths: Sequence[str | Path]) -> pd.DataFrame:
     """One row per (dataset, model, variant, seed, protocol, metric)."""
     rows = []
     for m in _read(paths):
-        base = {"dataset": m["dataset"], "model": m["model"], "variant": _variant_of(m), "seed": int(m["seed"])}
+        base = _base(m)
         sources = {
             "val_selected": (m["selected_epoch"], m["test"]),
             "best_test_epoch": (m["paper_protocol"]["epoch"], m["paper_protocol"]["test"]),
@@ -54,11 +64,23 @@ def tidy_metrics(paths: Sequence[str | Path]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=KEYS + ["seed", "protocol", "epoch", "metric", "value"])
 
 
+def tidy_splits(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """One row per (dataset, model, variant, seed, split, metric) at the validation-selected epoch:
+    the validation scores a grid is chosen by (`val`) beside the test scores it must not be (`test`)."""
+    rows = [
+        {**_base(m), "split": split, "metric": metric, "value": float(value)}
+        for m in _read(paths)
+        for split in ("val", "test")
+        for metric, value in m[split].items()
+    ]
+    return pd.DataFrame(rows, columns=KEYS + ["seed", "split", "metric", "value"])
+
+
 def tidy_groups(paths: Sequence[str | Path]) -> pd.DataFrame:
     """One row per (dataset, model, variant, seed, protocol, user group, metric)."""
     rows = []
     for m in _read(paths):
-        base = {"dataset": m["dataset"], "model": m["model"], "variant": _variant_of(m), "seed": int(m["seed"])}
+        base = _base(m)
         sources = {
             "val_selected": m.get("test_groups", {}),
             "best_test_epoch": m["paper_protocol"].get("test_groups", {}),

@@ -4,7 +4,8 @@ seeds, both epoch selections) beside the paper's numbers in columns named `paper
 CSV columns of a result table: dataset, model, variant, label (the paper's row label when it
 has one), status (`ok` or `left out: <reason>`), note (how the row's setting differs from the
 paper's), n_seeds, then per metric and protocol `<metric> mean [<protocol>]` and
-`<metric> std [<protocol>]`, then `paper <Metric>@K`.
+`<metric> std [<protocol>]`, then `paper <Metric>@K`. A validation grid (kind `tuning`) is laid
+out by mmdiffbench.tuning.grid: validation scores per cell, the chosen cell, test apart.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from mmdiffbench.plan_types import ExperimentPlan
 from mmdiffbench.report.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics
 from mmdiffbench.report.notes import row_note
 from mmdiffbench.report.paper import load_paper_table, paper_column, paper_results
+from mmdiffbench.tuning.grid import choice_line, display_grid, grid_table
 
 STATS_KEYS = (
     "users",
@@ -160,8 +162,14 @@ def write_table(plan: ExperimentPlan, out_dir: Path | str) -> tuple[Path, Path]:
     entry = experiment(plan.name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table = datasets_table(plan) if entry.kind == "dataset_stats" else result_table(plan)
     csv_path, png_path = out_dir / f"{plan.name}.csv", out_dir / f"{plan.name}.png"
+    if entry.kind == "tuning":
+        table = grid_table(plan)
+        table.to_csv(csv_path, index=False, float_format="%.6g")
+        notes = [plan.scope_line(), choice_line(entry), entry.note, *plan.left_out_lines(8)]
+        render_png(display_grid(entry, table), entry.title, png_path, "\n".join(notes))
+        return csv_path, png_path
+    table = datasets_table(plan) if entry.kind == "dataset_stats" else result_table(plan)
     table.to_csv(csv_path, index=False, float_format="%.6g")
     notes = [plan.scope_line()]
     if entry.kind != "dataset_stats":
