@@ -17,11 +17,16 @@ MODALITY_NAMES = {"visual": "image", "acoustic": "audio", "textual": "text"}  # 
 RESULT_COLUMNS = ["dataset_key", "model_key", "variant", "metric_key", "paper_value", "label_as_printed"]
 
 
-def load_paper_table(filename: str) -> pd.DataFrame:
-    """One packaged CSV; `value` kept as printed, `paper_value` as a float (NaN for a dash)."""
+def read_packaged_csv(filename: str) -> pd.DataFrame:
+    """One CSV of paper_tables/, a `value` column kept as printed (a string)."""
     path = resources.files("mmdiffbench.report") / "paper_tables" / filename
     with path.open() as handle:
-        frame = pd.read_csv(handle, dtype={"value": str})
+        return pd.read_csv(handle, dtype={"value": str})
+
+
+def load_paper_table(filename: str) -> pd.DataFrame:
+    """One packaged CSV of numbers; `value` kept as printed, `paper_value` as a float (NaN for a dash)."""
+    frame = read_packaged_csv(filename)
     frame["paper_value"] = pd.to_numeric(frame["value"], errors="coerce")
     return frame
 

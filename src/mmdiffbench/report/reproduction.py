@@ -19,6 +19,7 @@ from mmdiffbench.plan_types import SMOKE, ExperimentPlan, left_out_summary
 from mmdiffbench.report.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics
 from mmdiffbench.report.notes import row_note
 from mmdiffbench.report.paper import MODALITY_NAMES, load_paper_table, paper_results
+from mmdiffbench.report.provenance import cell_sources, provenance_lines
 
 COLUMNS = [
     "table",
@@ -27,6 +28,7 @@ COLUMNS = [
     "variant",
     "metric",
     "paper",
+    "paper source",
     "our row",
     "protocol",
     "ours",
@@ -74,7 +76,7 @@ def comparison(entry: Experiment, plan: ExperimentPlan | None, summary: pd.DataF
         ran.setdefault((c.dataset, c.model, c.paper_key), []).append(c)
     skipped = {(s.dataset, s.model, s.paper_key): s for s in plan.skipped} if plan else {}
     rows = []
-    for p in paper.itertuples(index=False):
+    for p, source in zip(paper.itertuples(index=False), cell_sources(paper)):
         key = (p.dataset_key, p.model_key, p.variant)
         base = {
             "table": p.table,
@@ -83,6 +85,7 @@ def comparison(entry: Experiment, plan: ExperimentPlan | None, summary: pd.DataF
             "variant": p.label_as_printed,
             "metric": p.metric_key,
             "paper": p.value,
+            "paper source": source,
         }
         if key not in ran:
             note = skipped[key].note if key in skipped else ""
@@ -168,7 +171,9 @@ def write_reproduction(plans: list[ExperimentPlan], path: Path | str) -> Path:
         f"Ours = mean ± sample std over seeds, under each protocol: *{PROTOCOLS['val_selected']}* (epoch with the "
         f"best validation Recall@20) and *{PROTOCOLS['best_test_epoch']}* (epoch with the best test Recall@20, the "
         "epoch selection of the paper's official code; our masking and our undropped graphs; rows named "
-        "[official_eval] also evaluate as the official code does). diff = ours - paper. 'within 1 std' = "
+        "[official_eval] also evaluate as the official code does). diff = ours - paper. 'paper source' = another "
+        "published table printing the same number for the same model, dataset and metric (report/provenance.py). "
+        "'within 1 std' = "
         "|ours - paper| <= our seed std. DiffMM Tables 2-4 print no K in the paper; K = 20 "
         "(see paper_tables/README.md).\n"
     )
@@ -181,6 +186,8 @@ def write_reproduction(plans: list[ExperimentPlan], path: Path | str) -> Path:
         out.append(f"\n## {entry.title} ({entry.key}; {paper_info(entry.paper)['name']})\n\n")
         if entry.note:
             out.append(f"{entry.note}.\n\n")
+        if entry.kind in RESULT_KINDS:
+            out.append("".join(f"The paper's numbers: {line}.\n\n" for line in provenance_lines(paper_results(entry))))
         plan = by_name.get(entry.key)
         table = stats_comparison(entry, plan) if entry.kind == "dataset_stats" else comparison(entry, plan, summary)
         out.append(_md_table(table))
