@@ -14,23 +14,21 @@ from scipy import stats
 
 from mmdiffbench.experiments import experiment
 from mmdiffbench.plan_types import Cell, ExperimentPlan, Skipped
-from mmdiffbench.report.claims import (
+from mmdiffbench.report.claim_specs import ClaimError, claims, parse_claim
+from mmdiffbench.report.claims import SMOKE_RUN
+from mmdiffbench.report.paper import paper_results
+from mmdiffbench.report.reproduction import write_reproduction
+from mmdiffbench.report.significance import paired_t_test, relative_gains, t_test
+from mmdiffbench.report.verdicts import (
     FAILS,
     HOLDS,
     NOT_RUN,
     NOT_SIGNIFICANT,
-    SMOKE_RUN,
-    ClaimError,
-    claims,
     judge_beats,
     judge_improvement,
     judge_order,
     paper_tiers,
-    parse_claim,
 )
-from mmdiffbench.report.paper import paper_results
-from mmdiffbench.report.reproduction import write_reproduction
-from mmdiffbench.report.significance import paired_t_test, relative_gains, t_test
 
 
 def seeds(*values: float, at: tuple[int, ...] = (421, 1, 2)) -> pd.Series:
