@@ -176,29 +176,32 @@ def test_bad_claims_fail_with_one_line() -> None:
 RECALL = {"diffmm": (0.100, 0.104, 0.103), "lightgcn": (0.089, 0.090, 0.088)}
 
 
+def _runs(experiment_key: str, dataset: str, model: str, variant: str, recall: tuple[float, ...]) -> Cell:
+    """One cell's run folders, a metrics.json per seed (421, 1, 2): NDCG = recall / 2, both protocols alike."""
+    dirs = []
+    for seed, value in zip((421, 1, 2), recall):
+        run = Path(f"results/runs/{dataset}/{model}/{variant}/seed{seed}")
+        run.mkdir(parents=True, exist_ok=True)
+        test = {"recall@20": value, "ndcg@20": value / 2, "precision@20": value / 20}
+        metrics = {
+            "model": model,
+            "variant": variant,
+            "dataset": dataset,
+            "seed": seed,
+            "selected_epoch": 5,
+            "test": test,
+            "paper_protocol": {"epoch": 5, "test": test},
+        }
+        (run / "metrics.json").write_text(json.dumps(metrics))
+        dirs.append(str(run))
+    return Cell(experiment_key, dataset, model, variant, variant, [], dirs)
+
+
 @pytest.fixture()
 def table1_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ExperimentPlan:
     monkeypatch.chdir(tmp_path)
     Path("stats.json").write_text(json.dumps({"modalities": {"image": 128, "audio": 128}}))
-    cells = []
-    for model, values in RECALL.items():
-        dirs = []
-        for seed, value in zip((421, 1, 2), values):
-            run = Path(f"results/runs/tiktok/{model}/full/seed{seed}")
-            run.mkdir(parents=True)
-            test = {"recall@20": value, "ndcg@20": value / 2, "precision@20": value / 20}
-            metrics = {
-                "model": model,
-                "variant": "full",
-                "dataset": "tiktok",
-                "seed": seed,
-                "selected_epoch": 5,
-                "test": test,
-                "paper_protocol": {"epoch": 5, "test": test},
-            }
-            (run / "metrics.json").write_text(json.dumps(metrics))
-            dirs.append(str(run))
-        cells.append(Cell("diffmm.table1", "tiktok", model, "full", "full", [], dirs))
+    cells = [_runs("diffmm.table1", "tiktok", model, "full", values) for model, values in RECALL.items()]
     skipped = [Skipped("diffmm.table1", "tiktok", "bm3", "full", "model not implemented")]
     datasets = {"tiktok": {"label": "TikTok", "stats": "stats.json"}}
     return ExperimentPlan("diffmm.table1", "table", "paper", [421, 1, 2], datasets, cells, skipped)
@@ -227,6 +230,29 @@ def test_reproduction_has_the_claims_section(table1_plan: ExperimentPlan, tmp_pa
         "| does not hold |"
     )
     assert "| C3 | all |" in text and "experiment not at this scale" in _rows(text, "C3")[0]
+
+
+def test_a_model_not_run_takes_one_row_per_dataset(table1_plan: ExperimentPlan, tmp_path: Path) -> None:
+    ablation = ExperimentPlan("diffmm.table2", "table", "paper", [421, 1, 2], table1_plan.datasets, [], [])
+    text = write_reproduction([table1_plan, ablation], tmp_path / "reproduction.md").read_text()
+    row = _rows(text, "C3")[0]  # DiffMM's full run is Table 1's: one run serves every table that needs it
+    assert row == "| C3 | tiktok |  |  |  | not run: w/o CL, w/o DM, w/o MSI |  | not run here |"
+    assert len(_rows(text, "C3")) == 3  # TikTok, and Baby and Sports not at this scale
+
+
+def test_claimed_orders_print_unordered_tiers_in_braces(table1_plan: ExperimentPlan, tmp_path: Path) -> None:
+    baby = {"baby": table1_plan.datasets["tiktok"]}
+    plans = []
+    for key in ("diffcl.table3", "ld4mrec.fig3"):
+        cells = [_runs(key, "baby", c.model, c.variant, (0.1, 0.1, 0.1)) for c in experiment(key).cells]
+        plans.append(ExperimentPlan(key, "table", "paper", [421, 1, 2], baby, cells))
+    text = write_reproduction(plans, tmp_path / "reproduction.md").read_text()
+    # DiffCL Table III, Baby R@20: align+h 0.0993 > full 0.0987 > h = diff+h 0.0986 > diff 0.0925 > ...
+    (row,) = [r for r in _rows(text, "C6") if "| baby | recall@20 | val_selected |" in r]
+    assert "| DiffCL_align+h > DiffCL > {DiffCL_h, DiffCL_diff+h} > DiffCL_diff > DiffCL_diff+align > " in row
+    assert row.endswith("| does not hold |")  # every variant scores 0.1 on every seed: no step holds
+    (row,) = [r for r in _rows(text, "C10") if "| baby | ndcg@20 | best_test_epoch |" in r]
+    assert "| full > {wo_bg, wo_bd, wo_sr} (stated) |" in row
 
 
 def test_a_smoke_run_is_never_judged(table1_plan: ExperimentPlan, tmp_path: Path) -> None:

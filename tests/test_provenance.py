@@ -9,7 +9,7 @@ import pytest
 
 from mmdiffbench.experiments import experiment
 from mmdiffbench.plan_types import ExperimentPlan, Skipped
-from mmdiffbench.report.paper import paper_results
+from mmdiffbench.report.paper import RESULT_COLUMNS, paper_results
 from mmdiffbench.report.provenance import (
     baseline_cells,
     cell_sources,
@@ -86,3 +86,10 @@ def test_tables_and_reproduction_show_the_source(table1_plan: ExperimentPlan, tm
     assert f"| LightGCN | LightGCN | recall@20 | 0.0653 | {MMSSL} |" in text
     assert "| BM3 | BM3 | recall@20 | 0.0957 |  |" in text
     assert f"The paper's numbers: 126 of 135 printed baseline cells equal {MMSSL}" in text
+
+
+def test_a_table_no_paper_prints_has_no_source(table1_plan: ExperimentPlan) -> None:
+    assert list(paper_results(experiment("diffmm.table1")).columns) == RESULT_COLUMNS
+    skipped = [Skipped("bench.diffusion", "tiktok", "lightgcn", "full", "not at this scale")]
+    plan = ExperimentPlan("bench.diffusion", "table", "paper", [1], table1_plan.datasets, [], skipped)
+    assert paper_results(experiment("bench.diffusion")).empty and list(result_table(plan)[SOURCE_COLUMN]) == [""]

@@ -32,12 +32,14 @@ INTRO = (
     "in mean). Improvement: ours = mean(model) / mean(strongest baseline) - 1, beside the paper's "
     "computed the same way from its table; when ours is smaller, the test compares the per-seed "
     "improvements with the paper's value. Ablation order: every claimed step (a tier above the next) "
-    "tested, the weakest shown. Run folders hold no per-user metrics, so no test pairs users."
+    "tested, the weakest shown; braces hold variants the claim does not order (equal in the paper, or "
+    "unordered in its text). Run folders hold no per-user metrics, so no test pairs users."
 )
 
 
 def _tiers_text(tiers: list[list[str]]) -> str:
-    return " > ".join(" = ".join(tier) for tier in tiers)
+    """`a > {b, c} > d`: braces hold a tier whose variants are not ordered (equal values, or unstated)."""
+    return " > ".join(tier[0] if len(tier) == 1 else "{" + ", ".join(tier) + "}" for tier in tiers)
 
 
 def _per_seed(tidy: pd.DataFrame, dataset: str, protocol: str, metric: str) -> dict[tuple[str, str], pd.Series]:
@@ -109,7 +111,7 @@ class _Context:
 
 
 def claim_rows(claim: Claim, plan: ExperimentPlan | None, tidy: pd.DataFrame, tag: str) -> list[dict[str, str]]:
-    """The claim's rows: one per dataset, metric and protocol (one per dataset when not judged)."""
+    """The claim's rows: one per dataset, metric and protocol; one per dataset where nothing is judged."""
     if plan is None:
         return [{"claim": tag, "dataset": "all", "status": f"{NOT_RUN}: experiment not at this scale"}]
     entry = experiment(claim.experiment)
@@ -121,13 +123,17 @@ def claim_rows(claim: Claim, plan: ExperimentPlan | None, tidy: pd.DataFrame, ta
             status = SMOKE_RUN if plan.smoke else f"{NOT_RUN}: dataset not at this scale"
             rows.append({"claim": tag, "dataset": dataset, "status": status})
             continue
+        judged = []
         for metric in claim.metrics:
             mine = paper[(paper.dataset_key == dataset) & (paper.metric_key == metric)]
             said, gain = context.paper_side(mine)
             for protocol in PROTOCOLS:
                 verdict = context.verdict(_per_seed(tidy, dataset, protocol, metric), mine, gain)
                 row = {"claim": tag, "dataset": dataset, "metric": metric, "protocol": protocol, "paper's": said}
-                rows.append({**row, "ours": verdict.ours, "test": verdict.test, "status": verdict.status})
+                judged.append({**row, "ours": verdict.ours, "test": verdict.test, "status": verdict.status})
+        if all(r["status"] == NOT_RUN for r in judged) and len({r["ours"] for r in judged}) == 1:
+            judged = [{"claim": tag, "dataset": dataset, "ours": judged[0]["ours"], "status": NOT_RUN}]
+        rows += judged
     return rows
 
 

@@ -14,7 +14,10 @@ from mmdiffbench.experiments import RESULT_KINDS, Experiment, paper_info
 
 METRIC_NAMES = {"recall": "Recall", "precision": "Precision", "ndcg": "NDCG"}
 MODALITY_NAMES = {"visual": "image", "acoustic": "audio", "textual": "text"}  # paper -> our file names
-RESULT_COLUMNS = ["dataset_key", "model_key", "variant", "metric_key", "paper_value", "label_as_printed"]
+RESULT_COLUMNS = [  # a result CSV's columns (paper_tables/README.md), then the two paper_results adds
+    *("paper", "table", "dataset", "dataset_key", "setting", "model", "model_key", "variant", "params"),
+    *("label_as_printed", "metric", "k", "value", "emphasis", "note", "paper_value", "metric_key"),
+]
 
 
 def read_packaged_csv(filename: str) -> pd.DataFrame:

@@ -68,7 +68,7 @@ def judge_improvement(name: str, model: pd.Series, baselines: dict[str, pd.Serie
 
 def judge_order(tiers: list[list[str]], ours: dict[str, pd.Series]) -> Verdict:
     """Every variant of a tier beats every variant of the tiers below (keys: variant labels)."""
-    missing = [v for tier in tiers for v in tier if not len(ours.get(v, ()))]
+    missing = sorted(v for tier in tiers for v in tier if not len(ours.get(v, ())))
     if missing:
         return Verdict(NOT_RUN, f"not run: {', '.join(missing)}")
     means = {v: float(ours[v].mean()) for tier in tiers for v in tier}
