@@ -233,10 +233,11 @@ def test_reproduction_has_the_claims_section(table1_plan: ExperimentPlan, tmp_pa
 
 
 def test_a_model_not_run_takes_one_row_per_dataset(table1_plan: ExperimentPlan, tmp_path: Path) -> None:
-    ablation = ExperimentPlan("diffmm.table2", "table", "paper", [421, 1, 2], table1_plan.datasets, [], [])
+    skipped = [Skipped("diffmm.table2", "tiktok", "diffmm", v, "a reason") for v in ("wo_cl", "wo_dm", "wo_msi")]
+    ablation = ExperimentPlan("diffmm.table2", "table", "paper", [421, 1, 2], table1_plan.datasets, [], skipped)
     text = write_reproduction([table1_plan, ablation], tmp_path / "reproduction.md").read_text()
     row = _rows(text, "C3")[0]  # DiffMM's full run is Table 1's: one run serves every table that needs it
-    assert row == "| C3 | tiktok |  |  |  | not run: w/o CL, w/o DM, w/o MSI |  | not run here |"
+    assert row == "| C3 | tiktok |  |  |  | not run: w/o CL, w/o DM, w/o MSI (left out: a reason) |  | not run here |"
     assert len(_rows(text, "C3")) == 3  # TikTok, and Baby and Sports not at this scale
 
 

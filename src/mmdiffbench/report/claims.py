@@ -132,7 +132,9 @@ def claim_rows(claim: Claim, plan: ExperimentPlan | None, tidy: pd.DataFrame, ta
                 row = {"claim": tag, "dataset": dataset, "metric": metric, "protocol": protocol, "paper's": said}
                 judged.append({**row, "ours": verdict.ours, "test": verdict.test, "status": verdict.status})
         if all(r["status"] == NOT_RUN for r in judged) and len({r["ours"] for r in judged}) == 1:
-            judged = [{"claim": tag, "dataset": dataset, "ours": judged[0]["ours"], "status": NOT_RUN}]
+            why = next((s.reason for s in plan.skipped if (s.dataset, s.model) == (dataset, claim.model)), "")
+            ours = judged[0]["ours"] + (f" (left out: {why})" if why else "")
+            judged = [{"claim": tag, "dataset": dataset, "ours": ours, "status": NOT_RUN}]
         rows += judged
     return rows
 
