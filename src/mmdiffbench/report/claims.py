@@ -65,11 +65,10 @@ def _labels(claim: Claim, entry: Experiment, paper: pd.DataFrame) -> tuple[dict[
 
 @dataclass(frozen=True)
 class _Context:
-    """What the verdicts of one experiment need: its registry entry, the paper's rows, display names."""
+    """What the verdicts of one claim need: the claim, its registry entry, display names."""
 
     claim: Claim
     entry: Experiment
-    paper: pd.DataFrame
     models: dict[str, str]
     variants: dict[str, str]
 
@@ -116,7 +115,7 @@ def claim_rows(claim: Claim, plan: ExperimentPlan | None, tidy: pd.DataFrame, ta
         return [{"claim": tag, "dataset": "all", "status": f"{NOT_RUN}: experiment not at this scale"}]
     entry = experiment(claim.experiment)
     paper = paper_results(entry)
-    context = _Context(claim, entry, paper, *_labels(claim, entry, paper))
+    context = _Context(claim, entry, *_labels(claim, entry, paper))
     rows = []
     for dataset in entry.datasets:
         if plan.smoke or dataset not in plan.datasets:
