@@ -15,10 +15,10 @@ from scipy import stats
 from mmdiffbench.experiments import experiment
 from mmdiffbench.plan_types import Cell, ExperimentPlan, Skipped
 from mmdiffbench.report.claim_specs import ClaimError, claims, parse_claim
-from mmdiffbench.report.claims import SMOKE_RUN
+from mmdiffbench.report.claims import INTRO, SMOKE_RUN
 from mmdiffbench.report.paper import paper_results
 from mmdiffbench.report.reproduction import write_reproduction
-from mmdiffbench.report.significance import paired_t_test, relative_gains, t_test
+from mmdiffbench.report.significance import ALPHA, paired_t_test, relative_gains, t_test
 from mmdiffbench.report.verdicts import (
     FAILS,
     HOLDS,
@@ -53,6 +53,10 @@ def test_paired_t_test_matches_scipy_and_the_closed_form_for_two_degrees_of_free
     assert test.t == pytest.approx(t)
     assert test.p == pytest.approx(1 - t / math.sqrt(2 + t * t))  # 0.0742: not significant with 3 seeds
     assert not test.significant and test.text() == "n=3, t=3.46, p=0.0742"
+
+
+def test_the_section_states_the_critical_t_of_three_seeds() -> None:
+    assert f"p < 0.05 needs |t| > {stats.t.ppf(1 - ALPHA / 2, 2):.2f}" in INTRO  # two-sided, 2 degrees of freedom
 
 
 def test_pairs_by_seed_and_leaves_unpaired_seeds_out() -> None:
