@@ -137,11 +137,13 @@ def test_reproduction_markdown(plan: ExperimentPlan, tmp_path: Path) -> None:
     text = path.read_text()
     # full, validation-selected recall: 0.1200 ± 0.0200 vs paper 0.1129: diff +0.0071, within 1 std
     assert (
-        "| Table 2 | TikTok | DiffMM | DiffMM | recall@20 | 0.1129 | full | validation-selected epoch | "
+        "| Table 2 | TikTok | DiffMM | DiffMM | recall@20 | 0.1129 |  | full | validation-selected epoch | "
         "0.1200 ± 0.0200 | +0.0071 | yes | ok (3 seeds) | modalities: ours image+audio (2;" in text
     )
     # w/o CL, validation-selected NDCG: 0.0300 ± 0.0100 vs 0.0420: diff -0.0120, not within
-    assert "| w/o CL | ndcg@20 | 0.0420 | wo_cl | validation-selected epoch | 0.0300 ± 0.0100 | -0.0120 | no |" in text
+    assert (
+        "| w/o CL | ndcg@20 | 0.0420 |  | wo_cl | validation-selected epoch | 0.0300 ± 0.0100 | -0.0120 | no |" in text
+    )
     assert "left out: a reason given by the plan | w/o DM also drops the MSI loss" in text
     assert "tiktok / diffmm: a reason given by the plan (1 cell(s): diffmm.table2)" in text
     # every registry entry with the paper's numbers has a section, run at this scale or not
@@ -182,7 +184,7 @@ def test_a_smoke_scale_says_so_and_is_never_compared(plan: ExperimentPlan, tmp_p
     plan.smoke = True
     text = write_reproduction([plan], tmp_path / "reproduction.md").read_text()
     assert text.count("**SMOKE TEST**") == 1 and "not a reproduction, never compare with the paper" in text
-    rows = [line for line in text.splitlines() if "| recall@20 | 0.1129 | full |" in line]
+    rows = [line for line in text.splitlines() if "| recall@20 | 0.1129 |  | full |" in line]
     assert rows and all("smoke run: not comparable" in row and "| ok (" not in row for row in rows)
     assert "| yes |" not in text and "| no |" not in text  # no 'within 1 std' verdict on a smoke run
     assert plan.scope_line().startswith("SMOKE TEST (runs cut to a few epochs")

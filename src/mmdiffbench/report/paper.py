@@ -14,14 +14,22 @@ from mmdiffbench.experiments import RESULT_KINDS, Experiment, paper_info
 
 METRIC_NAMES = {"recall": "Recall", "precision": "Precision", "ndcg": "NDCG"}
 MODALITY_NAMES = {"visual": "image", "acoustic": "audio", "textual": "text"}  # paper -> our file names
-RESULT_COLUMNS = ["dataset_key", "model_key", "variant", "metric_key", "paper_value", "label_as_printed"]
+RESULT_COLUMNS = [  # a result CSV's columns (paper_tables/README.md), then the two paper_results adds
+    *("paper", "table", "dataset", "dataset_key", "setting", "model", "model_key", "variant", "params"),
+    *("label_as_printed", "metric", "k", "value", "emphasis", "note", "paper_value", "metric_key"),
+]
+
+
+def read_packaged_csv(filename: str) -> pd.DataFrame:
+    """One CSV of paper_tables/, a `value` column kept as printed (a string)."""
+    path = resources.files("mmdiffbench.report") / "paper_tables" / filename
+    with path.open() as handle:
+        return pd.read_csv(handle, dtype={"value": str})
 
 
 def load_paper_table(filename: str) -> pd.DataFrame:
-    """One packaged CSV; `value` kept as printed, `paper_value` as a float (NaN for a dash)."""
-    path = resources.files("mmdiffbench.report") / "paper_tables" / filename
-    with path.open() as handle:
-        frame = pd.read_csv(handle, dtype={"value": str})
+    """One packaged CSV of numbers; `value` kept as printed, `paper_value` as a float (NaN for a dash)."""
+    frame = read_packaged_csv(filename)
     frame["paper_value"] = pd.to_numeric(frame["value"], errors="coerce")
     return frame
 

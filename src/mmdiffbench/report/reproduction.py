@@ -16,9 +16,12 @@ import pandas as pd
 
 from mmdiffbench.experiments import RESULT_KINDS, Experiment, paper_info, registry
 from mmdiffbench.plan_types import SMOKE, ExperimentPlan, left_out_summary
+from mmdiffbench.report.claims import INTRO as CLAIMS_INTRO
+from mmdiffbench.report.claims import claims_table
 from mmdiffbench.report.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics
 from mmdiffbench.report.notes import row_note
 from mmdiffbench.report.paper import MODALITY_NAMES, load_paper_table, paper_results
+from mmdiffbench.report.provenance import cell_sources, provenance_lines
 
 COLUMNS = [
     "table",
@@ -27,6 +30,7 @@ COLUMNS = [
     "variant",
     "metric",
     "paper",
+    "paper source",
     "our row",
     "protocol",
     "ours",
@@ -74,7 +78,7 @@ def comparison(entry: Experiment, plan: ExperimentPlan | None, summary: pd.DataF
         ran.setdefault((c.dataset, c.model, c.paper_key), []).append(c)
     skipped = {(s.dataset, s.model, s.paper_key): s for s in plan.skipped} if plan else {}
     rows = []
-    for p in paper.itertuples(index=False):
+    for p, source in zip(paper.itertuples(index=False), cell_sources(paper)):
         key = (p.dataset_key, p.model_key, p.variant)
         base = {
             "table": p.table,
@@ -83,6 +87,7 @@ def comparison(entry: Experiment, plan: ExperimentPlan | None, summary: pd.DataF
             "variant": p.label_as_printed,
             "metric": p.metric_key,
             "paper": p.value,
+            "paper source": source,
         }
         if key not in ran:
             note = skipped[key].note if key in skipped else ""
@@ -158,7 +163,8 @@ def write_reproduction(plans: list[ExperimentPlan], path: Path | str) -> Path:
     by_name = {p.name: p for p in plans}
     any_plan = plans[0] if plans else None
     paths = sorted({m for p in plans for m in p.metrics_paths()})
-    summary = summarize(tidy_metrics(paths))
+    tidy = tidy_metrics(paths)
+    summary = summarize(tidy)
     out = ["# Reproduction of the papers (DiffMM, DiffCL, LD4MRec): every paper cell beside ours\n"]
     if any_plan and any_plan.smoke:
         out.append(f"**SMOKE TEST**: scale **{any_plan.scale}**, {SMOKE}.\n\n")
@@ -168,19 +174,26 @@ def write_reproduction(plans: list[ExperimentPlan], path: Path | str) -> Path:
         f"Ours = mean ± sample std over seeds, under each protocol: *{PROTOCOLS['val_selected']}* (epoch with the "
         f"best validation Recall@20) and *{PROTOCOLS['best_test_epoch']}* (epoch with the best test Recall@20, the "
         "epoch selection of the paper's official code; our masking and our undropped graphs; rows named "
-        "[official_eval] also evaluate as the official code does). diff = ours - paper. 'within 1 std' = "
+        "[official_eval] also evaluate as the official code does). diff = ours - paper. 'paper source' = another "
+        "published table printing the same number for the same model, dataset and metric (report/provenance.py). "
+        "'within 1 std' = "
         "|ours - paper| <= our seed std. DiffMM Tables 2-4 print no K in the paper; K = 20 "
         "(see paper_tables/README.md).\n"
     )
     skipped = [s for p in plans for s in p.skipped]
     out.append(f"\n## Cells left out ({len(skipped)})\n")
     out.append("".join(f"- {line}\n" for line in left_out_summary(skipped, len(skipped))) or "_(none)_\n")
+    claim_lines, claim_table = claims_table(plans, tidy)
+    out.append(f"\n## Claims of the papers, rechecked on our runs\n\n{CLAIMS_INTRO}\n\n")
+    out.append("".join(f"- {line}\n" for line in claim_lines) + "\n" + _md_table(claim_table))
     for entry in registry().values():
         if not entry.paper_csv or entry.kind not in (*RESULT_KINDS, "dataset_stats"):
             continue
         out.append(f"\n## {entry.title} ({entry.key}; {paper_info(entry.paper)['name']})\n\n")
         if entry.note:
             out.append(f"{entry.note}.\n\n")
+        if entry.kind in RESULT_KINDS:
+            out.append("".join(f"The paper's numbers: {line}.\n\n" for line in provenance_lines(paper_results(entry))))
         plan = by_name.get(entry.key)
         table = stats_comparison(entry, plan) if entry.kind == "dataset_stats" else comparison(entry, plan, summary)
         out.append(_md_table(table))

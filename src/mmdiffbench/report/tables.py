@@ -4,8 +4,9 @@ seeds, both epoch selections) beside the paper's numbers in columns named `paper
 CSV columns of a result table: dataset, model, variant, label (the paper's row label when it
 has one), status (`ok` or `left out: <reason>`), note (how the row's setting differs from the
 paper's), n_seeds, then per metric and protocol `<metric> mean [<protocol>]` and
-`<metric> std [<protocol>]`, then `paper <Metric>@K`. A validation grid (kind `tuning`) is laid
-out by mmdiffbench.tuning.grid: validation scores per cell, the chosen cell, test apart.
+`<metric> std [<protocol>]`, then `paper <Metric>@K`, then `paper source` (the published tables
+that print the same numbers as the paper's row, report/provenance.py). A validation grid (kind
+`tuning`) is laid out by mmdiffbench.tuning.grid: validation scores per cell, the chosen cell, test apart.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from mmdiffbench.plan_types import ExperimentPlan
 from mmdiffbench.report.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics
 from mmdiffbench.report.notes import row_note
 from mmdiffbench.report.paper import load_paper_table, paper_column, paper_results
+from mmdiffbench.report.provenance import provenance_lines, row_sources
 from mmdiffbench.tuning.grid import choice_line, display_grid, grid_table
 
 STATS_KEYS = (
@@ -41,6 +43,7 @@ STATS_KEYS = (
     "users_without_train",
 )
 SHORT = {"val_selected": "val-sel.", "best_test_epoch": "best-test"}
+SOURCE_COLUMN = "paper source"  # other published tables printing the paper's numbers (report/provenance.py)
 
 
 def mean_col(metric: str, protocol: str) -> str:
@@ -58,6 +61,7 @@ def result_table(plan: ExperimentPlan, tidy: pd.DataFrame | None = None) -> pd.D
         tidy = tidy_metrics(plan.metrics_paths())
     summary = summarize(tidy)
     paper = paper_results(entry)
+    sources = row_sources(paper)
     rows = []
     entries = [(c, "ok") for c in plan.cells] + [(s, f"left out: {s.reason}") for s in plan.skipped]
     for cell, status in entries:
@@ -78,10 +82,11 @@ def result_table(plan: ExperimentPlan, tidy: pd.DataFrame | None = None) -> pd.D
         for metric in paper_metrics(entry):
             hit = mine[mine.metric_key == metric]
             row[paper_column(metric)] = float(hit["paper_value"].iloc[0]) if len(hit) else float("nan")
+        row[SOURCE_COLUMN] = sources.get((dataset, model, cell.paper_key), "")
         rows.append(row)
     columns = ["dataset", "model", "variant", "label", "status", "note", "n_seeds"]
     columns += [col(m, p) for m in entry.metrics for p in PROTOCOLS for col in (mean_col, std_col)]
-    return pd.DataFrame(rows, columns=columns + [paper_column(m) for m in paper_metrics(entry)])
+    return pd.DataFrame(rows, columns=columns + [paper_column(m) for m in paper_metrics(entry)] + [SOURCE_COLUMN])
 
 
 def paper_metrics(entry: Experiment) -> tuple[str, ...]:
@@ -178,6 +183,7 @@ def write_table(plan: ExperimentPlan, out_dir: Path | str) -> tuple[Path, Path]:
             "epoch selection only: our masking, our undropped graphs; [official_eval] rows evaluate as the official code)"
         )
         notes += sorted({f"* {note}" for note in table["note"] if note})
+        notes += [f"paper's numbers: {line}" for line in provenance_lines(paper_results(entry))]
     notes += [entry.note] if entry.note else []
     notes += plan.left_out_lines(8)
     title = f"{entry.title} (ours vs paper)" if entry.paper_csv else entry.title
