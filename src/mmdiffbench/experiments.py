@@ -16,11 +16,24 @@ from typing import Any
 import yaml
 
 from mmdiffbench.plan_types import ComparedWithPaper
+from mmdiffbench.workflow_datasets import TRANSFORMS
 
 KINDS = ("table", "sweep", "user_groups", "case_study", "dataset_stats")
 FIGURE_KINDS = ("sweep", "user_groups", "case_study")
 RESULT_KINDS = ("table", "sweep", "user_groups")  # kinds whose cells are compared metric by metric
-ENTRY_KEYS = {"kind", "title", "paper_csv", "datasets", "metrics", "cells", "sweep", "paper_groups", "note", "caption"}
+ENTRY_KEYS = {
+    "kind",
+    "title",
+    "paper_csv",
+    "datasets",
+    "derived",
+    "metrics",
+    "cells",
+    "sweep",
+    "paper_groups",
+    "note",
+    "caption",
+}
 CELL_KEYS = {"label", "note", "paper_variant"}
 SWEEP_KEYS = {"model", "variant", "axes"}
 
@@ -54,6 +67,7 @@ class Experiment:
     paper_groups: tuple[str, ...] = ()
     note: str = ""
     caption: str = ""
+    derived: tuple[str, ...] = ()  # transforms: their derived datasets join the entry beside their sources
 
     @property
     def paper_table(self) -> str:
@@ -118,6 +132,11 @@ def parse_entry(key: str, raw: dict[str, Any]) -> Experiment:
         raise RegistryError(f"{origin}: unknown field(s) {sorted(unknown)}; known: {sorted(ENTRY_KEYS)}")
     if raw.get("kind") not in KINDS:
         raise RegistryError(f"{origin}.kind: {raw.get('kind')!r} is not one of {', '.join(KINDS)}")
+    derived = tuple(raw.get("derived") or ())
+    if set(derived) - set(TRANSFORMS):
+        raise RegistryError(
+            f"{origin}.derived: {sorted(set(derived) - set(TRANSFORMS))} not among {', '.join(TRANSFORMS)}"
+        )
     cells = _listed_cells(raw.get("cells") or {}, f"{origin}.cells")
     if raw.get("sweep"):
         cells += sweep_cells(raw["sweep"], f"{origin}.sweep")
@@ -132,6 +151,7 @@ def parse_entry(key: str, raw: dict[str, Any]) -> Experiment:
         paper_groups=tuple(raw.get("paper_groups") or ()),
         note=raw.get("note", ""),
         caption=raw.get("caption", ""),
+        derived=derived,
     )
 
 
