@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from mmdiffbench.data.noisy import NOISE_RATIO
 from mmdiffbench.plan_types import PlanError
 
 #: transform -> the paper tables' `setting` it reproduces (their rows are compared with derived data)
 TRANSFORMS = {"random_noise": "noisy_training"}
-LAYOUTS = ("release", "mmrec")
-DEFAULT_NOISE_RATIO = 0.1  # LD4MRec Table 1: noisy counts are 1.1 x the clean counts (data/noisy.py)
 
 
 def spec(config: dict[str, Any], name: str) -> dict[str, Any]:
@@ -82,4 +81,4 @@ def plan_info(config: dict[str, Any], name: str) -> dict[str, Any]:
 def transform_args(config: dict[str, Any], name: str) -> str:
     """The `mmdiffbench data noisy` options that make the derived dataset `name`."""
     entry = spec(config, name)
-    return f"--ratio {entry.get('noise_ratio', DEFAULT_NOISE_RATIO)} --seed {entry.get('seed', 0)}"
+    return f"--ratio {entry.get('noise_ratio', NOISE_RATIO)} --seed {entry.get('seed', 0)}"
