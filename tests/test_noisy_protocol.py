@@ -1,12 +1,17 @@
-"""LD4MRec's noisy-training protocol: counts, additions only, the test split kept, seeded."""
+"""LD4MRec's noisy-training protocol: counts, additions only, the test split kept, seeded; and the
+folder `mmdiffbench data noisy` writes for the workflow."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from mmdiffbench.data import InteractionDataset, make_synthetic
+from mmdiffbench.cli import EXIT_BAD_INPUT, main
+from mmdiffbench.data import InteractionDataset, load_release, make_synthetic, write_mmrec
 from mmdiffbench.data.noisy import add_random_noise, split_counts
 
 
@@ -55,3 +60,53 @@ def test_split_counts_by_largest_remainder() -> None:
     assert split_counts(10, [8, 1]) == [9, 1]  # shares 8.89 and 1.11
     assert split_counts(7, [1, 1]) == [4, 3]
     assert sum(split_counts(16078, [118551, 21682])) == 16078
+
+
+# ---- the folder the workflow's noisy_data rule writes (`mmdiffbench data noisy`) ----------
+
+
+def file_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_the_cli_writes_a_noisy_folder_with_features_linked(clean: InteractionDataset, tmp_path: Path) -> None:
+    write_mmrec(clean, tmp_path / "toy")  # either layout in; the release layout out
+    out = tmp_path / "toy_noisy"
+    assert main(["data", "noisy", str(tmp_path / "toy"), str(out), "--seed", "5"]) == 0
+    noisy = load_release(out)
+    total = sum(clean.split(s).nnz for s in ("train", "val", "test"))
+    grown = (noisy.train.nnz - clean.train.nnz) + (noisy.val.nnz - clean.val.nnz)
+    assert grown == int(0.1 * total) and noisy.train.nnz > clean.train.nnz and noisy.val.nnz > clean.val.nnz
+    assert (noisy.test != clean.test).nnz == 0 and noisy.test.nnz == clean.test.nnz
+    for split in ("train", "val"):  # only additions
+        assert pairs(clean.split(split)) <= pairs(noisy.split(split))
+    for modality in clean.modalities:  # linked, not copied
+        link = out / f"{modality}_feat.npy"
+        assert link.is_symlink() and link.resolve() == (tmp_path / "toy" / f"{modality}_feat.npy").resolve()
+        np.testing.assert_array_equal(noisy.features[modality], clean.features[modality])
+    record = json.loads((out / "derived.json").read_text())
+    assert (record["seed"], record["ratio"], record["transform"]) == (5, 0.1, "random_noise")
+    assert record["interactions"]["train"] == {"clean": clean.train.nnz, "noisy": noisy.train.nnz}
+
+    first = file_bytes(out)
+    assert main(["data", "noisy", str(tmp_path / "toy"), str(out), "--seed", "5"]) == 0  # rebuilt in place
+    assert file_bytes(out) == first  # seeded: the same files again
+    assert main(["data", "noisy", str(tmp_path / "toy"), str(out), "--seed", "6"]) == 0
+    assert file_bytes(out)["trnMat.pkl"] != first["trnMat.pkl"]
+
+
+def test_the_cli_refuses_bad_input(clean: InteractionDataset, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    write_mmrec(clean, tmp_path / "toy")
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    assert main(["data", "noisy", str(tmp_path / "toy"), str(foreign)]) == EXIT_BAD_INPUT
+    assert "not a derived dataset folder (no derived.json); refusing to overwrite" in capsys.readouterr().err
+    assert (foreign / "notes.txt").read_text() == "keep me"
+    assert main(["data", "noisy", str(tmp_path / "toy"), str(tmp_path / "toy")]) == EXIT_BAD_INPUT
+    assert "the destination is the source folder" in capsys.readouterr().err
+    assert main(["data", "noisy", str(tmp_path / "toy"), str(tmp_path / "n"), "--ratio", "500"]) == EXIT_BAD_INPUT
+    assert "cannot add" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["data", "noisy", str(tmp_path / "toy"), str(tmp_path / "n"), "--ratio", "0"])
+    assert "must be > 0" in capsys.readouterr().err

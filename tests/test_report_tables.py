@@ -177,7 +177,7 @@ def test_paper_tables_are_packaged_and_match_the_registry() -> None:
         cells = {(c.model, c.paper_key) for c in entry.cells}
         assert set(zip(paper.model_key, paper.variant)) <= cells, entry.key
         assert set(paper.metric_key) == set(entry.metrics), entry.key
-        assert set(paper.dataset_key) == set(entry.datasets), entry.key
+        assert set(paper.dataset_key) <= set(entry.datasets), entry.key  # ld4mrec.table3 adds TikTok
 
 
 def test_a_smoke_scale_says_so_and_is_never_compared(plan: ExperimentPlan, tmp_path: Path) -> None:

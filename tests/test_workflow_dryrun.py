@@ -66,7 +66,8 @@ def test_default_config_plans_every_experiment(tmp_path: Path) -> None:
     }
     assert len(diffmm_runs) == len(variants) * 3  # each distinct variant once per seed (full is shared)
     assert {"official_eval", "lambda0_0.001", "tau_1.0_lambda1_0.01", "fusion_ratio_0.2"} <= variants
-    assert {r.dataset for r in plan.runs if r.model == "lightgcn"} == {"tiktok", "baby", "sports"}
+    # tiktok_noisy: the noisy copy LD4MRec's Table 3 trains on (config datasets.tiktok_noisy)
+    assert {r.dataset for r in plan.runs if r.model == "lightgcn"} == {"tiktok", "tiktok_noisy", "baby", "sports"}
     reasons = [s for s in plan.skipped if s.dataset in ("baby", "sports") and s.model == "diffmm"]
     assert reasons and all("no feature files" in s.reason for s in reasons)
 
@@ -78,10 +79,13 @@ def test_models_not_implemented_are_planned_as_left_out(tmp_path: Path) -> None:
     assert all(r.model != "diffmm" for r in plan.runs)
     assert all(s.reason == NOT_IMPLEMENTED for s in plan.skipped if s.model == "diffmm")
     # the DiffCL / LD4MRec tables are planned: their cells are left out, Baby and Sports only
-    for key in ("diffcl.table3", "ld4mrec.table3", "ld4mrec.fig3"):
+    # (video / elec: not configured); LD4MRec's Table 3 also on TikTok, clean and noisy
+    noisy_table = {"tiktok", "tiktok_noisy", "baby", "sports"}
+    expected = {"diffcl.table3": {"baby", "sports"}, "ld4mrec.table3": noisy_table, "ld4mrec.fig3": {"baby", "sports"}}
+    for key, datasets in expected.items():
         skipped = plan.experiments[key].skipped
         assert skipped and {s.reason for s in skipped} == {NOT_IMPLEMENTED}
-        assert {s.dataset for s in skipped} == {"baby", "sports"}  # video / elec: not configured
+        assert {s.dataset for s in skipped} == datasets
     ld4mrec = plan.experiments["ld4mrec.table2"]
     assert {c.model for c in ld4mrec.cells} == BASELINES
     summary = left_out_summary(plan.skipped, 100)

@@ -1,5 +1,6 @@
-"""Command line: `mmdiffbench data check|stats DIR`, `train`, `evaluate RUN_DIR`, `case-study RUN_DIR`,
-`models` (what is registered), `report`, `tune choose PLAN` (presets from a validation grid).
+"""Command line: `mmdiffbench data check|stats DIR`, `data noisy SRC DEST`, `train`, `evaluate RUN_DIR`,
+`case-study RUN_DIR`, `models` (what is registered), `report`, `tune choose PLAN` (presets from a
+validation grid).
 
 Bad input ends with a one-line error and a non-zero exit, not a traceback:
 exit 2 for bad data, configuration or environment (the message says which), 3 when training
@@ -17,6 +18,8 @@ from pathlib import Path
 from mmdiffbench import __version__
 from mmdiffbench.config import ConfigError, declaration, list_variants, resolve
 from mmdiffbench.data import DataError, dataset_stats, load_dataset
+from mmdiffbench.data.derived import write_noisy
+from mmdiffbench.data.noisy import NOISE_RATIO
 from mmdiffbench.environment import EnvironmentProblem
 from mmdiffbench.experiments import RegistryError
 from mmdiffbench.models import MODELS
@@ -35,6 +38,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
 def _seed(text: str) -> int:
     """argparse type: numpy takes seeds in [0, 2**32)."""
     value = int(text)
@@ -49,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("models", help="list the registered models: name, label, whether they need features, variants")
 
-    data = sub.add_parser("data", help="check a release folder or print its statistics")
+    data = sub.add_parser("data", help="check a dataset folder, print its statistics or derive a noisy copy")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     for name, text in (
         ("check", "verify files, checksums, shapes and values"),
@@ -58,7 +68,19 @@ def _parser() -> argparse.ArgumentParser:
         cmd = data_sub.add_parser(name, help=text)
         cmd.add_argument("directory", type=Path)
         cmd.add_argument("--modalities", nargs="*", default=None, help="feature files to load (default: all present)")
+        cmd.add_argument(
+            "--layout", choices=("release", "mmrec"), default=None, help="expected layout (default: detected)"
+        )
     data_sub.choices["stats"].add_argument("--json", action="store_true", help="print JSON instead of a table")
+    noisy = data_sub.add_parser(
+        "noisy", help="LD4MRec's noisy training: random non-interactions added to train and validation, test kept"
+    )
+    noisy.add_argument("source", type=Path, help="the clean dataset folder (either layout)")
+    noisy.add_argument("dest", type=Path, help="the noisy folder to write (release layout, features linked)")
+    noisy.add_argument(
+        "--ratio", type=_positive_float, default=NOISE_RATIO, help="added pairs per clean interaction (LD4MRec: 0.1)"
+    )
+    noisy.add_argument("--seed", type=_seed, default=0, help="seed of the random pairs")
 
     train = sub.add_parser("train", help="train one (dataset, model, variant, seed) run")
     train.add_argument("--data", type=Path, required=True, help="release folder, e.g. ../shared/datasets/tiktok")
@@ -118,10 +140,19 @@ def _models_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _noisy_command(args: argparse.Namespace) -> int:
+    record = write_noisy(args.source, args.dest, args.ratio, args.seed)
+    for split, counts in record["interactions"].items():
+        print(f"{split}: {counts['clean']} -> {counts['noisy']} interactions")
+    return 0
+
+
 def _data_command(args: argparse.Namespace) -> int:
+    if args.data_command == "noisy":
+        return _noisy_command(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        dataset = load_dataset(args.directory, args.modalities)
+        dataset = load_dataset(args.directory, args.modalities, args.layout)
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
     if args.data_command == "check":

@@ -17,11 +17,24 @@ from typing import Any
 import yaml
 
 from mmdiffbench.plan_types import ComparedWithPaper
+from mmdiffbench.workflow_datasets import TRANSFORMS
 
 KINDS = ("table", "sweep", "user_groups", "case_study", "dataset_stats", "tuning")
 FIGURE_KINDS = ("sweep", "user_groups", "case_study")
 RESULT_KINDS = ("table", "sweep", "user_groups")  # kinds whose cells are compared metric by metric
-ENTRY_KEYS = {"kind", "title", "paper_csv", "datasets", "metrics", "cells", "sweep", "paper_groups", "note", "caption"}
+ENTRY_KEYS = {
+    "kind",
+    "title",
+    "paper_csv",
+    "datasets",
+    "derived",
+    "metrics",
+    "cells",
+    "sweep",
+    "paper_groups",
+    "note",
+    "caption",
+}
 CELL_KEYS = {"label", "note", "paper_variant"}
 SWEEP_KEYS = {"model", "variant", "axes"}
 
@@ -55,6 +68,7 @@ class Experiment:
     paper_groups: tuple[str, ...] = ()
     note: str = ""
     caption: str = ""
+    derived: tuple[str, ...] = ()  # transforms: their derived datasets join the entry beside their sources
 
     @property
     def paper_table(self) -> str:
@@ -121,6 +135,11 @@ def parse_entry(key: str, raw: dict[str, Any]) -> Experiment:
         raise RegistryError(f"{origin}.kind: {raw.get('kind')!r} is not one of {', '.join(KINDS)}")
     if raw["kind"] == "tuning" and (raw.get("cells") or not raw.get("sweep")):
         raise RegistryError(f"{origin}: a tuning entry is one `sweep` (its grid) and no `cells`")
+    derived = tuple(raw.get("derived") or ())
+    if set(derived) - set(TRANSFORMS):
+        raise RegistryError(
+            f"{origin}.derived: {sorted(set(derived) - set(TRANSFORMS))} not among {', '.join(TRANSFORMS)}"
+        )
     cells = _listed_cells(raw.get("cells") or {}, f"{origin}.cells")
     if raw.get("sweep"):
         cells += sweep_cells(raw["sweep"], f"{origin}.sweep")
@@ -135,6 +154,7 @@ def parse_entry(key: str, raw: dict[str, Any]) -> Experiment:
         paper_groups=tuple(raw.get("paper_groups") or ()),
         note=raw.get("note", ""),
         caption=raw.get("caption", ""),
+        derived=derived,
     )
 
 

@@ -12,6 +12,7 @@ from mmdiffbench.config import declaration, list_variants
 from mmdiffbench.data.checksums import release_checksum
 from mmdiffbench.models import MODELS
 from mmdiffbench.plan_types import PlanError
+from mmdiffbench.workflow_datasets import size as dataset_size
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def implemented_models() -> dict[str, ModelInfo]:
 def job_resources(config: dict[str, Any], info: ModelInfo, dataset: str) -> dict[str, int]:
     """A training job's runtime (minutes) and mem_mb: the model's hints for the dataset's size,
     replaced by the scale's `resources` where it sets them."""
-    size = config["datasets"][dataset].get("size", "large")
+    size = dataset_size(config, dataset)
     if set(info.resources.get(size, {})) != {"runtime", "mem_mb"}:
         raise PlanError(f"datasets.{dataset}.size: the model declares no runtime and mem_mb for {size!r} datasets")
     return {**info.resources[size], **(config["scales"][config["scale"]].get("resources") or {})}
@@ -48,7 +49,7 @@ def release_files(config: dict[str, Any], dataset: str) -> list[tuple[str, str |
     that registry does not know, never a second copy of a known one.
     """
     out = []
-    for name, spec in sorted(config["datasets"][dataset]["files"].items()):
+    for name, spec in sorted((config["datasets"][dataset].get("files") or {}).items()):
         key = f"datasets.{dataset}.files.{name}"
         known = release_checksum(dataset, name)
         if isinstance(spec, dict):

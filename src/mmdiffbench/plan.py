@@ -22,6 +22,7 @@ from typing import Any
 from mmdiffbench.experiments import CellSpec, Experiment, RegistryError, registry, sweep_cells
 from mmdiffbench.jobs import ModelInfo, implemented_models, job_resources, release_files
 from mmdiffbench.plan_types import NOT_IMPLEMENTED, Cell, ExperimentPlan, Plan, PlanError, Run, Skipped
+from mmdiffbench.workflow_datasets import check_datasets, derived_datasets, is_derived, plan_info, source_of
 
 FEATURE_SUFFIX = "_feat.npy"
 
@@ -46,8 +47,11 @@ def overrides(config: dict[str, Any], spec: CellSpec) -> list[str]:
 
 
 def dataset_modalities(config: dict[str, Any], dataset: str, base: Path | str = ".") -> list[str]:
-    """Modalities the data rule will provide: configured feature files plus any in data_dir."""
-    names = {f[: -len(FEATURE_SUFFIX)] for f in config["datasets"][dataset]["files"] if f.endswith(FEATURE_SUFFIX)}
+    """Modalities the data rule will provide: configured feature files plus any in data_dir (a
+    derived dataset has its source's)."""
+    dataset = source_of(config, dataset)
+    files = config["datasets"][dataset].get("files") or {}
+    names = {f[: -len(FEATURE_SUFFIX)] for f in files if f.endswith(FEATURE_SUFFIX)}
     local = Path(base) / config["data_dir"] / dataset
     if local.is_dir():
         names |= {p.name[: -len(FEATURE_SUFFIX)] for p in local.glob(f"*{FEATURE_SUFFIX}")}
@@ -77,6 +81,7 @@ def experiment_cells(config: dict[str, Any], entry: Experiment) -> list[CellSpec
 
 
 def _check_datasets(config: dict[str, Any]) -> None:
+    check_datasets(config)
     for name in config["scales"][config["scale"]]["datasets"]:
         if name not in config["datasets"]:
             raise PlanError(
@@ -127,15 +132,17 @@ def build_plan(
     data_datasets: set[str] = set()
     defined: dict[tuple[str, str, str], tuple[str, list[str]]] = {}  # one run folder = one setting
     known = {d for e in registry().values() for d in e.datasets}
-    own = [d for d in scale["datasets"] if d not in known]  # a dataset no paper uses: in every experiment
+    # a dataset no paper uses is in every experiment; a derived one only where an entry asks for its transform
+    own = [d for d in scale["datasets"] if d not in known and not is_derived(config, d)]
     for entry in chosen_experiments(config):
-        datasets = [d for d in entry.datasets if d in scale["datasets"]] + own
+        sources = [d for d in entry.datasets if d in scale["datasets"]] + own
+        datasets = [d for s in sources for d in (s, *derived_datasets(config, s, entry.derived))]
         plan = ExperimentPlan(
             entry.key,
             entry.kind,
             config["scale"],
             seeds,
-            {d: {"label": config["datasets"][d]["label"], "stats": f"resources/data/{d}/stats.json"} for d in datasets},
+            {d: plan_info(config, d) for d in datasets},
             smoke=bool(scale.get("smoke", False)),
         )
         if entry.kind == "dataset_stats":
@@ -173,6 +180,6 @@ def build_plan(
                     )
                 )
         experiments[entry.key] = plan
-    for dataset in data_datasets:
+    for dataset in {source_of(config, d) for d in data_datasets}:
         release_files(config, dataset)  # a missing or doubled checksum stops here, naming the key
     return Plan(config["scale"], seeds, experiments, sorted(runs), sorted(data_datasets))

@@ -100,6 +100,10 @@ class ExperimentPlan:
         raw["skipped"] = [Skipped(**s) for s in raw["skipped"]]
         return cls(**raw)
 
+    def paper_dataset(self, dataset: str) -> str:
+        """The paper's key for one of our datasets: a derived one (a noisy copy) is its source's."""
+        return self.datasets[dataset].get("derived_from", dataset)
+
     def metrics_paths(self) -> list[str]:
         return [f"{d}/metrics.json" for c in self.cells for d in c.run_dirs]
 

@@ -7,10 +7,12 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from mmdiffbench.data.download import EXTRAS
 from mmdiffbench.experiments import RegistryError, experiment
 from mmdiffbench.jobs import release_files
 from mmdiffbench.plan import build_plan
 from mmdiffbench.plan_types import PlanError, left_out_summary
+from mmdiffbench.workflow_datasets import is_derived, layout, source_of, transform_args
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -74,8 +76,9 @@ def release_file_args(wildcards):
 def local_release_files(wildcards):
     """The files of the local copy in data_dir (tracked for changes); none when absent."""
     folder = Path(config["data_dir"]) / wildcards.dataset
-    names = set(config["datasets"][wildcards.dataset]["files"])
-    names |= {p.name for p in folder.glob("*_feat.npy")} if folder.is_dir() else set()
+    names = set(config["datasets"][wildcards.dataset].get("files") or {})
+    extras = EXTRAS[layout(config, wildcards.dataset)]  # what the data rule links besides the configured files
+    names |= {p.name for pattern in extras for p in folder.glob(pattern)} if folder.is_dir() else set()
     return sorted(str(folder / name) for name in names if (folder / name).is_file())
 
 
@@ -143,3 +146,28 @@ def data_source(wildcards):
 
 def case_study_metrics(wildcards):
     return f"{case_study_run(wildcards)}/metrics.json"
+
+
+# ---- datasets: sources (the data rule) and derived ones (the noisy_data rule) ------------
+
+
+def dataset_pattern(derived):
+    """The dataset keys one rule makes, as a wildcard regex: sources (data) or derived (noisy_data)."""
+    names = [name for name in config["datasets"] if is_derived(config, name) == derived]
+    return "|".join(names) or "(?!)"
+
+
+def dataset_layout(wildcards):
+    return layout(config, wildcards.dataset)
+
+
+def derived_source_dir(wildcards):
+    return f"resources/data/{source_of(config, wildcards.dataset)}"
+
+
+def derived_source_stats(wildcards):
+    return f"{derived_source_dir(wildcards)}/stats.json"
+
+
+def derived_transform_args(wildcards):
+    return transform_args(config, wildcards.dataset)

@@ -5,13 +5,14 @@ a file present in `source/` is linked (after its checksum is checked); a missing
 downloaded from its URL, streamed to a temporary file in `dest/`, checked, and renamed into
 place only when its checksum matches. A mismatch stops with a `DataError` naming the file
 and both digests; nothing half-downloaded is left under the final name. Extra
-`*_feat.npy` files found in `source/` (feature files the user added) are linked too.
+`*_feat.npy` files found in `source/` (feature files the user added) are linked too, and in
+MMRec's layout its `*.inter` file (unverified unless the config names it with a checksum).
 
 Checksums are `sha256` or `git_blob` (the id `git hash-object FILE` prints; the release
 README gives only these for some feature files).
 
 Command line (what the workflow's `data` rule calls):
-    python -m mmdiffbench.data.download --dest DIR [--source DIR] \
+    python -m mmdiffbench.data.download --dest DIR [--source DIR] [--layout release|mmrec] \
         --file NAME URL|- sha256:HEX|git_blob:HEX ...
 """
 
@@ -32,6 +33,7 @@ from mmdiffbench.data.errors import DataError
 from mmdiffbench.data.release import FEATURE_SUFFIX
 
 CHUNK = 1 << 20
+EXTRAS = {"release": (f"*{FEATURE_SUFFIX}",), "mmrec": (f"*{FEATURE_SUFFIX}", "*.inter")}  # linked unconfigured
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,9 @@ def _link(target: Path, link: Path) -> None:
     link.symlink_to(target)
 
 
-def prepare_release(dest: Path | str, source: Path | str | None, files: list[ReleaseFile]) -> dict[str, str]:
+def prepare_release(
+    dest: Path | str, source: Path | str | None, files: list[ReleaseFile], layout: str = "release"
+) -> dict[str, str]:
     """Make `dest` a complete release folder; returns file name -> how it got there."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -122,7 +126,7 @@ def prepare_release(dest: Path | str, source: Path | str | None, files: list[Rel
             raise DataError(f"{spec.name}: absent from {where} and no download URL configured")
     known = {spec.name for spec in files}
     if source is not None and source.is_dir():
-        for extra in sorted(source.glob(f"*{FEATURE_SUFFIX}")):
+        for extra in sorted(p for pattern in EXTRAS[layout] for p in source.glob(pattern)):
             if extra.name not in known:
                 _link(extra.resolve(), dest / extra.name)
                 how[extra.name] = f"linked from {extra} (not in the config: unverified)"
@@ -133,11 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mmdiffbench.data.download", description=__doc__.splitlines()[0])
     parser.add_argument("--dest", type=Path, required=True)
     parser.add_argument("--source", type=Path, default=None, help="local release folder (used where a file exists)")
+    parser.add_argument("--layout", choices=sorted(EXTRAS), default="release", help="which unconfigured files to link")
     parser.add_argument("--file", nargs=3, action="append", default=[], metavar=("NAME", "URL", "CHECKSUM"))
     args = parser.parse_args(argv)
     try:
         files = [ReleaseFile.parse(*triple) for triple in args.file]
-        for name, how in prepare_release(args.dest, args.source, files).items():
+        for name, how in prepare_release(args.dest, args.source, files, args.layout).items():
             print(f"{name}: {how}")
     except DataError as err:
         print(f"error (data): {err}", file=sys.stderr)

@@ -23,9 +23,15 @@ def detect_layout(directory: Path) -> str:
     )
 
 
-def load_dataset(directory: str | Path, modalities: list[str] | None = None) -> InteractionDataset:
-    """The dataset in `directory`, in whichever layout it is."""
+def load_dataset(
+    directory: str | Path, modalities: list[str] | None = None, layout: str | None = None
+) -> InteractionDataset:
+    """The dataset in `directory`, in whichever layout it is; with `layout` (the workflow's
+    configured one) a folder in the other layout is a DataError."""
     directory = Path(directory)
-    if detect_layout(directory) == "release":
+    found = detect_layout(directory)
+    if layout is not None and found != layout:
+        raise DataError(f"{directory}: configured as the {layout} layout but holds the {found} layout")
+    if found == "release":
         return load_release(directory, modalities)
     return load_mmrec(directory, modalities)

@@ -16,6 +16,11 @@ Decisions:
   (largest remainder), so each split keeps its share of the data; which pair goes where is
   random.
 The result is deterministic for a seed; users x items is never densified.
+
+In the workflow a noisy dataset is a config.yaml dataset `derived_from` a clean one with
+`transform: random_noise` (its `noise_ratio` and `seed`), written by `mmdiffbench data noisy`
+(data/derived.py). Its noise seed is fixed per derived dataset: the training seeds vary the
+training only, on one noisy copy, as the paper's one noisy dataset per source.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mmdiffbench.data.dataset import InteractionDataset
+from mmdiffbench.data.errors import DataError
 
 NOISE_RATIO = 0.1  # LD4MRec Table 1: noisy counts are 1.1 x the clean counts
 
@@ -37,7 +43,7 @@ def pair_codes(matrix: sp.csr_matrix) -> np.ndarray:
 def absent_pairs(taken: np.ndarray, n_users: int, n_items: int, count: int, rng: np.random.Generator) -> np.ndarray:
     """`count` distinct codes drawn uniformly among those not in `taken` (sorted), by rejection."""
     if count > n_users * n_items - len(taken):
-        raise ValueError(f"cannot add {count} pairs: only {n_users * n_items - len(taken)} are absent")
+        raise DataError(f"cannot add {count} random pairs: only {n_users * n_items - len(taken)} are absent")
     chosen = np.empty(0, dtype=np.int64)
     while len(chosen) < count:
         draws = rng.integers(0, n_users * n_items, size=2 * (count - len(chosen)) + 16, dtype=np.int64)

@@ -47,6 +47,13 @@ def verify_checksum(path: Path, dataset: str) -> str:
     return "verified"
 
 
+def write_splits(dataset: InteractionDataset, directory: Path) -> None:
+    """The three splits as the release stores them: pickled float64 COO matrices."""
+    for split, filename in SPLIT_FILES.items():
+        with open(directory / filename, "wb") as handle:
+            pickle.dump(sp.coo_matrix(dataset.split(split), dtype=np.float64), handle)
+
+
 def _load_split(path: Path) -> sp.csr_matrix:
     if not path.is_file():
         raise DataError(f"{path}: missing file (the release layout needs {', '.join(SPLIT_FILES.values())})")

@@ -7,13 +7,13 @@ graph or the features can beat random ranking by a wide margin.
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
 from mmdiffbench.data.dataset import InteractionDataset
+from mmdiffbench.data.release import write_splits
 
 
 def make_synthetic(
@@ -61,10 +61,7 @@ def write_release(dataset: InteractionDataset, directory: str | Path) -> None:
     """Write `dataset` in the release layout (coo pickles + *_feat.npy), as the release does."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    for split, filename in (("train", "trnMat.pkl"), ("val", "valMat.pkl"), ("test", "tstMat.pkl")):
-        matrix = sp.coo_matrix(dataset.split(split), dtype=np.float64)
-        with open(directory / filename, "wb") as handle:
-            pickle.dump(matrix, handle)
+    write_splits(dataset, directory)
     for modality, features in dataset.features.items():
         np.save(directory / f"{modality}_feat.npy", features.astype(np.float16))
 

@@ -7,10 +7,12 @@ Which CSV an experiment is compared with is the registry's `paper_csv`.
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
 import pandas as pd
 
 from mmdiffbench.experiments import RESULT_KINDS, Experiment, paper_info
+from mmdiffbench.workflow_datasets import TRANSFORMS
 
 METRIC_NAMES = {"recall": "Recall", "precision": "Precision", "ndcg": "NDCG"}
 MODALITY_NAMES = {"visual": "image", "acoustic": "audio", "textual": "text"}  # paper -> our file names
@@ -34,13 +36,26 @@ def load_paper_table(filename: str) -> pd.DataFrame:
     return frame
 
 
-def paper_results(entry: Experiment) -> pd.DataFrame:
-    """The paper rows of a result experiment, with `metric_key` like `recall@20`; empty if none."""
+def paper_results(entry: Experiment, datasets: dict[str, dict[str, Any]] | None = None) -> pd.DataFrame:
+    """The paper rows of a result experiment, with `metric_key` like `recall@20`; empty if none.
+
+    With a plan's `datasets`, `dataset_key` names our dataset: a row of a setting one of our
+    transforms reproduces (LD4MRec's `noisy_training`) belongs to the plan's datasets derived
+    from the paper's dataset by that transform (one row each; `<key>+<transform>` when there is
+    none), never to the clean source; every other row keeps the paper's key.
+    """
     if entry.kind not in RESULT_KINDS or not entry.paper_csv:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     frame = load_paper_table(entry.paper_csv)
     frame["metric_key"] = frame["metric"] + "@" + frame["k"].astype(str)
-    return frame
+    if datasets is None:
+        return frame
+    transform = frame["setting"].map({setting: name for name, setting in TRANSFORMS.items()})
+    parts = [frame[transform.isna()]]
+    for (key, name), rows in frame[transform.notna()].groupby([frame["dataset_key"], transform], sort=False):
+        ours = [d for d, info in datasets.items() if (info.get("derived_from"), info.get("transform")) == (key, name)]
+        parts += [rows.assign(dataset_key=d) for d in ours or [f"{key}+{name}"]]
+    return pd.concat(parts, ignore_index=True)
 
 
 def paper_modalities(paper: str, dataset: str) -> list[str]:

@@ -72,7 +72,7 @@ def _status(key: tuple[str, str, str], plan: ExperimentPlan | None, skipped: dic
 
 def comparison(entry: Experiment, plan: ExperimentPlan | None, summary: pd.DataFrame) -> pd.DataFrame:
     """Long table: one row per (paper cell, protocol, our cell compared with it)."""
-    paper = paper_results(entry)
+    paper = paper_results(entry, plan.datasets if plan else None)
     ran: dict[tuple[str, str, str], list] = {}
     for c in plan.cells if plan else []:
         ran.setdefault((c.dataset, c.model, c.paper_key), []).append(c)
@@ -99,7 +99,7 @@ def comparison(entry: Experiment, plan: ExperimentPlan | None, summary: pd.DataF
             stats = plan.datasets[cell.dataset]["stats"]
             ours = {
                 "our row": cell.label or cell.variant,
-                "note": row_note(cell.note, entry.paper, cell.dataset, stats),
+                "note": row_note(cell.note, entry.paper, plan.paper_dataset(cell.dataset), stats),
             }
             for protocol, label in PROTOCOLS.items():
                 hit = summary[

@@ -60,7 +60,7 @@ def result_table(plan: ExperimentPlan, tidy: pd.DataFrame | None = None) -> pd.D
     if tidy is None:
         tidy = tidy_metrics(plan.metrics_paths())
     summary = summarize(tidy)
-    paper = paper_results(entry)
+    paper = paper_results(entry, plan.datasets)
     sources = row_sources(paper)
     rows = []
     entries = [(c, "ok") for c in plan.cells] + [(s, f"left out: {s.reason}") for s in plan.skipped]
@@ -71,7 +71,8 @@ def result_table(plan: ExperimentPlan, tidy: pd.DataFrame | None = None) -> pd.D
         row["label"] = cell.label or (mine["label_as_printed"].iloc[0] if len(mine) else variant)
         row["status"] = status
         ran = status == "ok"  # the modality note is for rows compared with the paper's numbers
-        row["note"] = row_note(cell.note, entry.paper, dataset, plan.datasets[dataset]["stats"]) if ran else cell.note
+        stats = plan.datasets[dataset]["stats"]
+        row["note"] = row_note(cell.note, entry.paper, plan.paper_dataset(dataset), stats) if ran else cell.note
         sel = summary[(summary.dataset == dataset) & (summary.model == model) & (summary.variant == variant)]
         row["n_seeds"] = int(sel["n_seeds"].max()) if len(sel) else 0
         for metric in entry.metrics:
@@ -94,12 +95,19 @@ def paper_metrics(entry: Experiment) -> tuple[str, ...]:
     return entry.metrics if entry.paper_csv else ()
 
 
-def display_frame(entry: Experiment, table: pd.DataFrame) -> pd.DataFrame:
-    """Strings for the PNG: `mean ± std` per metric and protocol, then the paper's values."""
+def display_frame(entry: Experiment, table: pd.DataFrame, datasets: dict[str, dict]) -> pd.DataFrame:
+    """Strings for the PNG: datasets under their labels (the plan's), `mean ± std` per metric and
+    protocol, then the paper's values."""
     if entry.kind == "dataset_stats":
         return table.astype(str).replace({"nan": "", "None": ""})
     labels = {m: declaration(m)["label"] if m in MODELS else m for m in set(table["model"])}  # names as printed
-    shown = pd.DataFrame({"dataset": table["dataset"], "model": table["model"].map(labels), "variant": table["label"]})
+    shown = pd.DataFrame(
+        {
+            "dataset": table["dataset"].map(lambda d: datasets[d]["label"]),
+            "model": table["model"].map(labels),
+            "variant": table["label"],
+        }
+    )
     for metric in entry.metrics:
         for protocol in PROTOCOLS:
             shown[f"{metric}\n{SHORT[protocol]}"] = [
@@ -187,5 +195,5 @@ def write_table(plan: ExperimentPlan, out_dir: Path | str) -> tuple[Path, Path]:
     notes += [entry.note] if entry.note else []
     notes += plan.left_out_lines(8)
     title = f"{entry.title} (ours vs paper)" if entry.paper_csv else entry.title
-    render_png(display_frame(entry, table), title, png_path, "\n".join(notes))
+    render_png(display_frame(entry, table, plan.datasets), title, png_path, "\n".join(notes))
     return csv_path, png_path
