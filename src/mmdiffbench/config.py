@@ -125,6 +125,14 @@ def resolve(model_name: str, dataset: str, variant: str = "full", overrides: lis
         get_model_class(model_name)
     except ValueError as err:
         raise ConfigError(str(err)) from None
+    return resolve_settings(model_name, dataset, variant, overrides)
+
+
+def resolve_settings(
+    model_name: str, dataset: str, variant: str = "full", overrides: list[str] | None = None
+) -> RunConfig:
+    """`resolve` from the YAML files alone, without importing the model (torch): what the
+    workflow plan compares to find cells that are one run."""
     trainer = dict(_read_yaml("trainer.yaml"))
     spec = model_file(model_name)
     model = dict(spec.get("model", {}))
