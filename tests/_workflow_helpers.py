@@ -17,7 +17,8 @@ WORKFLOW_PARTS = ("Snakefile", "config.yaml", "workflow", "profiles", "envs")
 
 
 def copy_workflow(dest: Path) -> Path:
-    """The workflow files (not src/, results/ or resources/) copied into `dest`."""
+    """The workflow files (not results/ or resources/) copied into `dest`, and src/ linked: the
+    jobs put the workflow folder's src/ first on PYTHONPATH, so they run this checkout's library."""
     dest.mkdir(parents=True, exist_ok=True)
     for part in WORKFLOW_PARTS:
         src = REPO / part
@@ -25,6 +26,7 @@ def copy_workflow(dest: Path) -> Path:
             shutil.copytree(src, dest / part)
         else:
             shutil.copy2(src, dest / part)
+    (dest / "src").symlink_to(REPO / "src", target_is_directory=True)
     return dest
 
 
