@@ -126,6 +126,9 @@ def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_pa
     assert counts["train"] == len(list((out / "runs").rglob("metrics.json"))) == 3
     assert "results/paper/runs/synth/" in paper.stdout + paper.stderr
     assert "training job(s) planned" in paper.stderr  # the cost, before anything runs
+    # a newer stats.json (the data rule rerun for another scale's data_dir) retrains nothing
+    stats = work / "resources/data/synth/stats.json"
+    os.utime(stats, ns=(time.time_ns(), time.time_ns()))
     again = snakemake(work, "--cores", "2")
     assert "Nothing to be done" in again.stdout + again.stderr
     assert _tree(out) == quick

@@ -166,6 +166,8 @@ def left_out_summary(skipped: list[Skipped], limit: int, prefix: str = "") -> li
 
 def left_out_file(skipped: list[Skipped]) -> str:
     """results/<scale>/left_out.txt: the grouped summary, then every left-out cell with its reason."""
+    if not skipped:
+        return "0 cell(s) left out\n"
     lines = [f"{len(skipped)} cell(s) left out", "", *left_out_summary(skipped, len(skipped) + 1), ""]
     return "\n".join(lines + [s.line() for s in skipped]) + "\n"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from mmdiffbench.costs import estimate
 from mmdiffbench.experiments import RegistryError, experiment
 from mmdiffbench.jobs import release_files
-from mmdiffbench.costs import estimate
 from mmdiffbench.plan import build_plan, dataset_modalities
 from mmdiffbench.plan_types import PlanError, left_out_file, scale_dir
 
@@ -26,20 +26,28 @@ except (PlanError, RegistryError) as err:
 SCALE = config["scale"]
 OUT = scale_dir(SCALE)
 DEVICE = config["device"]
-if workflow.is_main_process:  # not again in each job's own Snakemake process (SLURM, run: rules)
-    LEFT_OUT = Path(OUT) / "left_out.txt"
+
+
+def announce_plan():
+    """Two lines before anything runs (also under -n): the cells left out (their list and reasons
+    go to OUT/left_out.txt, rewritten only when it changes) and the estimated cost."""
+    left_out = Path(OUT) / "left_out.txt"
+    text = left_out_file(PLAN.skipped)
+    if not left_out.is_file() or left_out.read_text() != text:
+        left_out.parent.mkdir(parents=True, exist_ok=True)
+        left_out.write_text(text)
     if PLAN.skipped:
-        text = left_out_file(PLAN.skipped)
-        if not LEFT_OUT.is_file() or LEFT_OUT.read_text() != text:
-            LEFT_OUT.parent.mkdir(parents=True, exist_ok=True)
-            LEFT_OUT.write_text(text)
-        print(f"mmdiffbench: {len(PLAN.skipped)} cell(s) left out; the list and why: {LEFT_OUT}", file=sys.stderr)
+        print(f"mmdiffbench: {len(PLAN.skipped)} cell(s) left out; the list and why: {left_out}", file=sys.stderr)
     sizes = {d: info.get("size", "large") for d, info in config["datasets"].items()}
     try:
         cores = workflow.cores  # --cores N; a dry run may give none
     except WorkflowError:
         cores = None
     print(f"mmdiffbench: {estimate(PLAN.runs, sizes, DEVICE).line(cores)}", file=sys.stderr)
+
+
+if workflow.is_main_process:  # not again in each job's own Snakemake process (SLURM, run: rules)
+    announce_plan()
 
 # (dataset, model, run name) -> the first cell of the run: what the training job is given
 RUN_SETTINGS = {}
@@ -133,7 +141,9 @@ def experiment_inputs(name):
     """The plan file and every metrics.json the experiment's table or figure reads."""
     plan = PLAN.experiments[name]
     inputs = {"plan": f"{OUT}/plan/{name}.json", "runs": plan.metrics_paths()}
-    inputs["stats"] = [info["stats"] for d, info in plan.datasets.items() if d in PLAN.data_datasets]
+    # ancient, as for training: a data rule rerun (another data_dir) rebuilds nothing; a change of
+    # modalities changes the plan file, which rebuilds the experiment's outputs
+    inputs["stats"] = [ancient(info["stats"]) for d, info in plan.datasets.items() if d in PLAN.data_datasets]
     if plan.kind == "case_study":
         inputs["case"] = [f"{OUT}/case_study/{cell.dataset}" for cell in plan.cells]
     return inputs
