@@ -40,7 +40,9 @@ def test_estimate_charges_each_job_its_epochs_up_to_the_typical(tmp_path: Path) 
     line = cost.line(cores=2)
     assert line.startswith("5 training job(s) planned (1 finished already); the 4 to run: about 0.3 CPU-hours")
     assert "(0.2 h on 2 cores kept busy)" in line and "no cpu time known for 1 of them (vbpr/large)" in line
-    assert "GPU-hours" in estimate(runs, SIZES, "cuda", COSTS).line()
+    on_gpu = estimate(runs, SIZES, "cuda", COSTS, base=tmp_path)
+    assert on_gpu.seconds == 0 and on_gpu.disk_mb == pytest.approx(8.0)  # the CPU rows' disk: the same files
+    assert "GPU-hours unknown" in on_gpu.line() and "no cuda time known for 4 of them" in on_gpu.line()
 
 
 def _finished_job(tree: Path, model: str, seed: int, wall: float, cpu: float, trained: int, epochs: int) -> None:

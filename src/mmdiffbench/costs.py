@@ -89,12 +89,14 @@ class Estimate:
     def line(self, cores: int | None = None) -> str:
         """One line for the start of a workflow call; `cores` > 1 adds the wall time if they stay busy."""
         hours = self.seconds / 3600
-        if self.device == "cuda":
+        todo = self.jobs - self.finished
+        if todo and len(self.no_time) == todo:
+            spend = f"{'GPU' if self.device == 'cuda' else 'CPU'}-hours unknown"
+        elif self.device == "cuda":
             spend = f"about {hours:.1f} GPU-hours"
         else:
             wall = f" ({hours / cores:.1f} h on {cores} cores kept busy)" if cores and cores > 1 else ""
             spend = f"about {hours:.1f} CPU-hours{wall}"
-        todo = self.jobs - self.finished
         done = f" ({self.finished} finished already)" if self.finished else ""
         text = f"{self.jobs} training job(s) planned{done}; the {todo} to run: {spend}, {self.disk_mb / 1024:.1f} GB"
         gaps = []
@@ -123,14 +125,17 @@ def estimate(
         if (Path(base) / run.run_dir / "metrics.json").is_file():
             out.finished += 1
             continue
-        row = costs.get((run.model, sizes[run.dataset], device))
+        size = sizes[run.dataset]
+        row = costs.get((run.model, size, device))
         if row is None:
-            out.no_time.append(f"{run.model}/{sizes[run.dataset]}")
-            out.no_disk += 1
-            continue
-        out.seconds += row.seconds_per_epoch * min(run.epochs, row.epochs)
-        if row.disk_mb is None:
+            out.no_time.append(f"{run.model}/{size}")
+        else:
+            out.seconds += row.seconds_per_epoch * min(run.epochs, row.epochs)
+        # a run folder holds the same files on any device: another device's row gives its disk
+        rows = [row] + [c for c in costs.values() if (c.model, c.size) == (run.model, size)]
+        disk = next((c.disk_mb for c in rows if c is not None and c.disk_mb is not None), None)
+        if disk is None:
             out.no_disk += 1
         else:
-            out.disk_mb += row.disk_mb
+            out.disk_mb += disk
     return out
