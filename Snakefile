@@ -2,7 +2,7 @@
 #   snakemake --cores 2 --config data_dir=../shared/datasets scale=quick   # quick, CPU
 #   snakemake --cores 8 --resources gpu=2 --config device=cuda             # a 2-GPU machine
 #   snakemake --workflow-profile profiles/slurm                            # a SLURM cluster
-# See docs/workflow.md. Configuration: config.yaml (checked against
+# Outputs: results/<scale>/ (one tree per scale). See docs/workflow.md. Configuration: config.yaml (checked against
 # workflow/schemas/config.schema.yaml before anything runs).
 
 

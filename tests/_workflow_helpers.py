@@ -27,7 +27,7 @@ def copy_workflow(dest: Path) -> Path:
             shutil.copytree(src, dest / part)
         else:
             shutil.copy2(src, dest / part)
-    (dest / "src").symlink_to(REPO / "src")
+    (dest / "src").symlink_to(REPO / "src", target_is_directory=True)
     return dest
 
 

@@ -47,7 +47,13 @@ def _imports(extra: str = "") -> str:
 
 
 def test_planning_imports_neither_torch_nor_a_model() -> None:
-    assert "imported: []" in _imports()
+    """The plan (runs keyed by resolved settings) and its cost estimate, as common.smk makes them."""
+    extra = (
+        "from mmdiffbench.costs import estimate\n"
+        "sizes = {d: info.get('size', 'large') for d, info in config['datasets'].items()}\n"
+        "assert estimate(plan.runs, sizes, 'cpu').seconds > 0"
+    )
+    assert "imported: []" in _imports(extra)
 
 
 def test_report_imports_neither_torch_nor_a_model() -> None:

@@ -41,7 +41,7 @@ def _plan(tmp_path: Path, name: str, variants: list[str], axis: str = "") -> Exp
     for i, variant in enumerate(variants):
         dirs = []
         for seed, offset in ((1, 0.0), (2, 0.02)):
-            run = tmp_path / f"results/runs/tiktok/diffmm/{variant}/seed{seed}"
+            run = tmp_path / f"results/paper/runs/tiktok/diffmm/{variant}/seed{seed}"
             _write(run, 0.1 + 0.01 * i + offset, seed, variant)
             dirs.append(str(run))
         params = {axis: float(variant.rsplit("_", 1)[1])} if axis else {}
@@ -132,7 +132,8 @@ def _write_case_study(folder: Path) -> None:
 
 def _case_plan(datasets: list[str]) -> ExperimentPlan:
     cells = [
-        Cell("diffmm.fig5", d, "diffmm", "full", "full", [], [f"results/runs/{d}/diffmm/full/seed1"]) for d in datasets
+        Cell("diffmm.fig5", d, "diffmm", "full", "full", [], [f"results/paper/runs/{d}/diffmm/full/seed1"])
+        for d in datasets
     ]
     return ExperimentPlan(
         "diffmm.fig5", "case_study", "paper", [1], {d: {"label": d.title(), "stats": ""} for d in datasets}, cells, []
@@ -140,12 +141,14 @@ def _case_plan(datasets: list[str]) -> ExperimentPlan:
 
 
 def test_case_study_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    monkeypatch.chdir(tmp_path)  # the report reads results/case_study/<dataset>/ of the workflow folder
-    _write_case_study(tmp_path / "results/case_study/tiktok")
+    monkeypatch.chdir(tmp_path)  # the report reads results/paper/case_study/<dataset>/ of the workflow folder
+    _write_case_study(tmp_path / "results/paper/case_study/tiktok")
     write_figure(_case_plan(["tiktok", "baby"]), tmp_path / "figures")
     assert (tmp_path / "figures/diffmm.fig5.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "figures/diffmm.fig5.pdf").is_file()
-    assert "results/case_study/baby/summary.json" in capsys.readouterr().out  # missing: said, and drawn without it
+    assert (
+        "results/paper/case_study/baby/summary.json" in capsys.readouterr().out
+    )  # missing: said, and drawn without it
     data = pd.read_csv(tmp_path / "figures/diffmm.fig5.csv")
     means = data[data.kind != "user"].set_index(["modality", "kind"])["cosine"]
     assert means[("image", "generated_pairs")] == 0.5 and means[("image", "random_pairs")] == 0.1

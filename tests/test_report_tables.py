@@ -60,7 +60,7 @@ def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ExperimentPlan:
     for variant in ("full", "wo_cl"):
         dirs = []
         for seed in (1, 2, 3):
-            run = Path(f"results/runs/tiktok/diffmm/{variant}/seed{seed}")
+            run = Path(f"results/paper/runs/tiktok/diffmm/{variant}/seed{seed}")
             run.mkdir(parents=True)
             (run / "metrics.json").write_text(json.dumps(_metrics(variant, seed)))
             dirs.append(str(run))
@@ -71,7 +71,7 @@ def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ExperimentPlan:
 
 
 def test_tidy_and_summary_match_hand_computation(plan: ExperimentPlan) -> None:
-    tidy = tidy_metrics(plan.metrics_paths())
+    tidy = tidy_metrics(plan.cell_metrics())
     assert len(tidy) == 6 * 2 * 3  # runs x protocols x metrics
     summary = summarize(tidy)
     row = summary[
@@ -87,6 +87,19 @@ def test_tidy_and_summary_match_hand_computation(plan: ExperimentPlan) -> None:
     # mean(0.11, 0.12, 0.16) = 0.13; std = sqrt((0.0004 + 0.0001 + 0.0009) / 2) = sqrt(0.0007)
     assert row["mean"] == pytest.approx(0.13)
     assert row["std"] == pytest.approx(math.sqrt(0.0007))
+
+
+def test_cells_sharing_a_run_each_get_its_row(plan: ExperimentPlan) -> None:
+    # a cell whose settings resolve to full's is planned onto full's runs (run = "full")
+    full = plan.cells[0]
+    plan.cells.append(Cell("diffmm.table2", "tiktok", "diffmm", "same_as_full", "full", [], full.run_dirs, run="full"))
+    table = result_table(plan).set_index("variant")
+    assert table.loc["same_as_full", "status"] == "ok"
+    for protocol in ("val_selected", "best_test_epoch"):
+        column = mean_col("recall@20", protocol)
+        assert table.loc["same_as_full", column] == table.loc["full", column]
+    assert table.loc["same_as_full", mean_col("recall@20", "val_selected")] == pytest.approx(0.12)
+    assert len(plan.metrics_paths()) == 6  # the workflow asks for each shared metrics.json once
 
 
 def test_ablation_table_has_both_protocols_and_paper_columns(plan: ExperimentPlan) -> None:
@@ -122,7 +135,7 @@ def test_write_table_files(plan: ExperimentPlan, tmp_path: Path) -> None:
 
 
 def test_groups_tidy(plan: ExperimentPlan) -> None:
-    groups = summarize(tidy_groups(plan.metrics_paths()), ["variant", "protocol", "group", "metric"])
+    groups = summarize(tidy_groups(plan.cell_metrics()), ["variant", "protocol", "group", "metric"])
     row = groups[
         (groups.variant == "full")
         & (groups.protocol == "val_selected")

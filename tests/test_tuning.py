@@ -94,7 +94,7 @@ def test_a_cell_missing_a_seed_does_not_compete(tmp_path: Path, monkeypatch: pyt
     monkeypatch.chdir(tmp_path)
     plan = _plan(tmp_path)
     (tmp_path / plan.cells[1].run_dirs[1] / "metrics.json").unlink()  # the best cell has one seed of two
-    table = grid_table(plan, tidy_splits([p for p in plan.metrics_paths() if Path(p).is_file()]))
+    table = grid_table(plan, tidy_splits([(v, p) for v, p in plan.cell_metrics() if Path(p).is_file()]))
     assert table["n_seeds"].tolist() == [2, 1, 2]
     assert table[table["chosen"]].variant.tolist() == [CELLS[2].variant]
 

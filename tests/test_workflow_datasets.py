@@ -86,7 +86,9 @@ def test_the_noisy_table_plans_clean_and_noisy_cells(tmp_path: Path) -> None:
     cells = {(c.dataset, c.model) for c in table.cells}
     assert cells == {(d, m) for d in ("tiktok", "tiktok_noisy") for m in ("lightgcn", "ld4mrec")}
     assert {r.run_dir for r in plan.runs} == {
-        f"results/runs/{d}/{m}/full/seed1" for d in ("tiktok", "tiktok_noisy") for m in ("lightgcn", "ld4mrec")
+        f"results/{config['scale']}/runs/{d}/{m}/full/seed1"
+        for d in ("tiktok", "tiktok_noisy")
+        for m in ("lightgcn", "ld4mrec")
     }
     assert plan.data_datasets == ["tiktok", "tiktok_noisy"]
     # the noisy copy has its source's modalities and size: LD4MRec (needs features) runs on it

@@ -1,5 +1,6 @@
-"""The DAG: job counts of `snakemake -n` for small configs, shared runs counted once, a bad
-config stopped by the schema naming the key, and cells that cannot run reported with a reason.
+"""The DAG: job counts of `snakemake -n` for small configs, shared runs counted once (also two
+cells that resolve to the same settings), a bad config stopped by the schema naming the key, and
+cells that cannot run reported with a reason.
 
 Plan-level tests call mmdiffbench.plan directly (fast); a few run `snakemake -n` for real.
 """
@@ -14,7 +15,7 @@ from mmdiffbench.config import declaration, list_variants
 from mmdiffbench.experiments import registry
 from mmdiffbench.jobs import ModelInfo, implemented_models, release_files
 from mmdiffbench.plan import build_plan
-from mmdiffbench.plan_types import NOT_IMPLEMENTED, PlanError, left_out_summary
+from mmdiffbench.plan_types import NOT_IMPLEMENTED, PlanError, left_out_file, left_out_summary
 from tests._workflow_helpers import copy_workflow, job_counts, load_default_config, snakemake, write_config
 
 HINTS = {"small": {"runtime": 10, "mem_mb": 1000}, "large": {"runtime": 20, "mem_mb": 3000}}
@@ -64,12 +65,47 @@ def test_default_config_plans_every_experiment(tmp_path: Path) -> None:
     variants = {
         c.variant for e in registry().values() if "tiktok" in e.datasets for c in e.cells if c.model == "diffmm"
     }
-    assert len(diffmm_runs) == len(variants) * 3  # each distinct variant once per seed (full is shared)
     assert {"official_eval", "lambda0_0.001", "tau_1.0_lambda1_0.01", "fusion_ratio_0.2"} <= variants
+    # under the TikTok preset these set what `full` already has: they are full's runs
+    same_as_full = {"fusion_ratio_0", "anchor_main", "trans_linear", "lambda0_0.1", "omega_0.5", "tau_0.5_lambda1_0.01"}
+    assert same_as_full <= variants
+    assert len(diffmm_runs) == (len(variants) - len(same_as_full)) * 3  # one run per distinct setting and seed
+    cells = [c for e in plan.experiments.values() for c in e.cells if c.model == "diffmm" and c.dataset == "tiktok"]
+    full = next(c.run_dirs for c in cells if c.variant == "full")
+    assert {c.variant for c in cells if c.run_dirs == full} == {"full", *same_as_full}
+    assert full[0] == "results/paper/runs/tiktok/diffmm/full/seed421"
     # tiktok_noisy: the noisy copy LD4MRec's Table 3 trains on (config datasets.tiktok_noisy)
     assert {r.dataset for r in plan.runs if r.model == "lightgcn"} == {"tiktok", "tiktok_noisy", "baby", "sports"}
     reasons = [s for s in plan.skipped if s.dataset in ("baby", "sports") and s.model == "diffmm"]
     assert reasons and all("no feature files" in s.reason for s in reasons)
+
+
+def test_cells_with_the_same_resolved_settings_share_one_run(tmp_path: Path) -> None:
+    # n_layers=3 is LightGCN's default: the sweep point is the `full` cell's configuration
+    sweeps = {"diffmm.table1": [{"model": "lightgcn", "axes": {"n_layers": [3, 2]}}]}
+    plan = build_plan(small_config(str(tmp_path), sweeps=sweeps), models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
+    cells = {(c.dataset, c.variant): c for c in plan.experiments["diffmm.table1"].cells if c.model == "lightgcn"}
+    assert cells[("baby", "n_layers_3")].run_dirs == cells[("baby", "full")].run_dirs  # both cells, one run
+    assert cells[("baby", "n_layers_3")].run == "full"
+    assert cells[("baby", "n_layers_2")].run_dirs != cells[("baby", "full")].run_dirs
+    # Table 1 (mf_bpr, lightgcn full, n_layers_2) x 2 datasets x 2 seeds; Fig. 2 shares them
+    assert len(plan.runs) == 3 * 2 * 2
+    assert sorted({r.name for r in plan.runs if r.model == "lightgcn"}) == ["full", "n_layers_2"]
+
+
+def test_a_sweep_key_no_model_has_stops_the_plan(tmp_path: Path) -> None:
+    sweeps = {"diffmm.table1": [{"model": "lightgcn", "axes": {"n_layerz": [1]}}]}
+    with pytest.raises(PlanError, match="diffmm.table1: lightgcn/n_layerz_1 on baby: unknown key 'n_layerz'"):
+        build_plan(small_config(str(tmp_path), sweeps=sweeps), models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
+
+
+def test_scales_plan_into_their_own_trees(tmp_path: Path) -> None:
+    config = small_config(str(tmp_path))
+    config["scales"]["quick"] = {**config["scales"]["paper"], "set": {"epochs": 2}}
+    for scale in ("paper", "quick"):
+        plan = build_plan({**config, "scale": scale}, models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
+        assert plan.runs and all(r.run_dir.startswith(f"results/{scale}/runs/") for r in plan.runs)
+        assert {r.epochs for r in plan.runs} == {1 if scale == "paper" else 2}
 
 
 def test_models_not_implemented_are_planned_as_left_out(tmp_path: Path) -> None:
@@ -188,12 +224,14 @@ def test_dry_run_default_config_lists_every_experiment(tmp_path: Path) -> None:
     assert counts["train"] == len(expected.runs)
     assert counts["case_study"] == len(expected.experiments["diffmm.fig5"].cells) == 1
     assert counts["data"] == 3
-    # cells that cannot run are printed with their reason
-    text = out.stdout + out.stderr
-    assert "left out" in text
-    shown = [line for line in text.splitlines() if line.startswith("  - ")]
-    assert shown == [f"  - {line}" for line in left_out_summary(expected.skipped, 5)]  # short: 5 lines + a count
-    assert "the full list: results/reproduction.md" in text
+    # cells that cannot run: one short line, the list with reasons in the scale's tree
+    said = [line for line in out.stderr.splitlines() if "left out" in line]
+    assert said == [
+        f"mmdiffbench: {len(expected.skipped)} cell(s) left out; the list and why: results/paper/left_out.txt"
+    ]
+    assert (work / "results/paper/left_out.txt").read_text() == left_out_file(expected.skipped)
+    # the cost, before anything runs
+    assert f"mmdiffbench: {len(expected.runs)} training job(s) planned" in out.stderr
 
 
 def test_bad_config_stops_naming_the_key(tmp_path: Path) -> None:

@@ -2,9 +2,10 @@
 
 The release is served by a real HTTP server on loopback and the data_dir is empty, so the
 data rule's download path runs. MF-BPR and LightGCN train a few epochs; the test checks the
-tables, figures, reproduction.md and the HTML report, that a second run does nothing, and that
-a run killed mid-way (SIGKILL of the whole process group) finishes with --rerun-incomplete,
-resuming the killed job from its checkpoint without redoing finished jobs.
+tables, figures, reproduction.md and the HTML report, that a second run does nothing, that a
+paper-scale dry run between two quick runs touches no file of the quick scale, and that a run
+killed mid-way (SIGKILL of the whole process group) finishes with --rerun-incomplete, resuming
+the killed job from its checkpoint without redoing finished jobs.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pandas as pd
 import pytest
 
 from mmdiffbench.data import make_synthetic, write_release
-from tests._workflow_helpers import copy_workflow, env, load_default_config, snakemake, write_config
+from tests._workflow_helpers import copy_workflow, env, job_counts, load_default_config, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -70,11 +71,18 @@ def tiny_config(base_url: str, release: Path, data_dir: Path, seeds: list[int]) 
         "set": fast,
         "model_set": {},
     }
+    # the same runs with more epochs: the scale whose tree a quick run must never touch
+    config["scales"]["paper"] = {**config["scales"]["quick"], "set": {**fast, "epochs": 4}}
     return config
 
 
 def _mtimes(paths: list[Path]) -> dict[Path, float]:
     return {p: p.stat().st_mtime_ns for p in paths}
+
+
+def _tree(root: Path) -> dict[Path, float]:
+    """Every file under `root` with its mtime."""
+    return _mtimes(sorted(p for p in root.rglob("*") if p.is_file()))
 
 
 def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_path: Path) -> None:
@@ -83,41 +91,54 @@ def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_pa
     write_config(work, tiny_config(base_url, release, tmp_path / "empty-data-dir", seeds=[1]))
 
     # 1. end to end
-    snakemake(work, "--cores", "2")
+    first = snakemake(work, "--cores", "2")
+    out = work / "results/quick"  # the quick scale's tree
     for name in ("diffmm.table1", "diffmm.table2", "diffmm.table5"):
-        assert (work / f"results/tables/{name}.csv").is_file()
-        assert (work / f"results/tables/{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (out / f"tables/{name}.csv").is_file()
+        assert (out / f"tables/{name}.png").read_bytes()[:4] == b"\x89PNG"
     for suffix in ("png", "pdf", "csv"):
-        assert (work / f"results/figures/diffmm.fig2.{suffix}").is_file()
-    ablation = pd.read_csv(work / "results/tables/diffmm.table2.csv")
+        assert (out / f"figures/diffmm.fig2.{suffix}").is_file()
+    # the left-out cells: one short line per call (not again from the jobs), the list in a file
+    said = [line for line in first.stderr.splitlines() if "cell(s) left out" in line]
+    assert len(said) == 1 and "results/quick/left_out.txt" in said[0]
+    assert "not among the models of the 'quick' scale" in (out / "left_out.txt").read_text()
+    ablation = pd.read_csv(out / "tables/diffmm.table2.csv")
     ok = ablation[ablation["status"] == "ok"]
     assert list(ok["variant"]) == ["n_layers_1"] and set(ok["model"]) == {"lightgcn"}  # the config's sweep
     assert set(ablation.loc[ablation["status"] != "ok", "model"]) == {"diffmm"}  # synth has no features
-    overall = pd.read_csv(work / "results/tables/diffmm.table1.csv")
+    overall = pd.read_csv(out / "tables/diffmm.table1.csv")
     assert set(overall.loc[overall["status"] == "ok", "model"]) == {"mf_bpr", "lightgcn"}
     assert overall.loc[overall["status"] == "ok", "recall@20 mean [val_selected]"].between(0, 1).all()
     assert "left out: not among the models of the 'quick' scale (scales.quick.models)" in set(overall["status"])
-    assert "Reproduction of the papers" in (work / "results/reproduction.md").read_text()
-    recorded = json.loads((work / "results/runs/synth/lightgcn/n_layers_1/seed1/metrics.json").read_text())
+    assert "Reproduction of the papers" in (out / "reproduction.md").read_text()
+    recorded = json.loads((out / "runs/synth/lightgcn/n_layers_1/seed1/metrics.json").read_text())
     assert (recorded["variant"], recorded["workflow_variant"]) == ("full", "n_layers_1")
     assert "downloaded from http://127.0.0.1" in (work / "logs/data/synth.log").read_text()
-    assert (work / "benchmarks/train/synth/lightgcn/full/seed1.tsv").is_file()
+    assert (out / "benchmarks/train/synth/lightgcn/full/seed1.tsv").is_file()
     # the lightgcn/full run is shared by Table 1 and Fig. 2: trained once
-    assert len(list((work / "results/runs/synth/lightgcn").glob("*/seed1/metrics.json"))) == 2
+    assert len(list((out / "runs/synth/lightgcn").glob("*/seed1/metrics.json"))) == 2
 
-    # 2. a second run does nothing
+    # 2. a paper-scale dry run, then the quick run again: the quick tree untouched, nothing to do
+    quick = _tree(out)
+    paper = snakemake(work, "-n", "--config", "scale=paper")
+    counts = job_counts(paper.stdout + paper.stderr)
+    # the paper scale's own runs, as many as the quick scale's: none of those is reused
+    assert counts["train"] == len(list((out / "runs").rglob("metrics.json"))) == 3
+    assert "results/paper/runs/synth/" in paper.stdout + paper.stderr
+    assert "training job(s) planned" in paper.stderr  # the cost, before anything runs
+    # a newer stats.json (the data rule rerun for another scale's data_dir) retrains nothing
+    stats = work / "resources/data/synth/stats.json"
+    os.utime(stats, ns=(time.time_ns(), time.time_ns()))
     again = snakemake(work, "--cores", "2")
     assert "Nothing to be done" in again.stdout + again.stderr
+    assert _tree(out) == quick
+    assert not (work / "results/paper/runs").exists()
 
-    # 3. the HTML report, as the README writes it (with the run's own --config), after that run
-    snakemake(work, "--report", "report.html", "--config", "scale=quick")
-    html = (work / "report.html").read_text(errors="replace")
-    assert "diffmm.table1" in html and len(html) > 10_000
-
-    # 3. the HTML report with captions
-    snakemake(work, "--report", "report.html")
-    html = (work / "report.html").read_text(errors="replace")
+    # 3. the HTML report, as the README writes it (the run's own scale), after that run
+    snakemake(work, "--report", "results/quick/report.html", "--config", "scale=quick")
+    html = (out / "report.html").read_text(errors="replace")
     assert "diffmm.table2" in html and "DiffMM ablation" in html  # the registry's caption
+    assert _tree(out).keys() - quick.keys() == {out / "report.html"}
 
     # 4. kill a run mid-way, then --rerun-incomplete
     config = tiny_config(base_url, release, tmp_path / "empty-data-dir", seeds=[1])
@@ -126,7 +147,7 @@ def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_pa
         {"model": "lightgcn", "axes": {"epochs": [300]}},
     ]
     write_config(work, config)
-    finished_before = sorted((work / "results/runs").rglob("seed1/metrics.json"))
+    finished_before = sorted((out / "runs").rglob("seed1/metrics.json"))
     before = _mtimes(finished_before)
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2"]
     log = tmp_path / "killed-run.log"
@@ -134,7 +155,7 @@ def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_pa
         proc = subprocess.Popen(
             cmd, cwd=work, env=env(), stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
         )
-    slow = work / "results/runs/synth/lightgcn/epochs_300"
+    slow = out / "runs/synth/lightgcn/epochs_300"
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -151,7 +172,7 @@ def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_pa
         proc.wait()
     killed = [d for d in slow.glob("seed*") if (d / "checkpoint.pt").is_file() and not (d / "metrics.json").exists()]
     assert killed, "expected a job killed mid-way (checkpoint, no metrics.json)"
-    finished_in_killed_run = sorted((work / "results/runs/synth/lightgcn/n_layers_2").glob("seed1/metrics.json"))
+    finished_in_killed_run = sorted((out / "runs/synth/lightgcn/n_layers_2").glob("seed1/metrics.json"))
     assert finished_in_killed_run
     before.update(_mtimes(finished_in_killed_run))
 
@@ -161,7 +182,7 @@ def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_pa
     for run in killed:
         assert (run / "metrics.json").is_file()
         assert "resumed from" in (run / "train.log").read_text()
-    ablation = pd.read_csv(work / "results/tables/diffmm.table2.csv")
+    ablation = pd.read_csv(out / "tables/diffmm.table2.csv")
     ok = ablation[ablation["status"] == "ok"]
     assert list(ok["variant"]) == ["n_layers_1", "n_layers_2", "epochs_300"]
     again = snakemake(work, "--cores", "2")

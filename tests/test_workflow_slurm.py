@@ -31,7 +31,7 @@ LIMIT_S = int(os.environ.get("MMDIFFBENCH_SLURM_TIMEOUT", "1500"))
 
 def test_quick_ablation_through_slurm_profile(tmp_path: Path) -> None:
     work = copy_workflow(tmp_path / "wf")
-    targets = ["results/tables/diffmm.table2.csv", "results/tables/diffmm.table2.png"]
+    targets = ["results/quick/tables/diffmm.table2.csv", "results/quick/tables/diffmm.table2.png"]
     cmd = [
         "timeout",
         "-s",
@@ -63,7 +63,7 @@ def test_quick_ablation_through_slurm_profile(tmp_path: Path) -> None:
         )
     for target in targets:
         assert (work / target).is_file(), target
-    table = pd.read_csv(work / "results/tables/diffmm.table2.csv")
+    table = pd.read_csv(work / "results/quick/tables/diffmm.table2.csv")
     assert list(table["variant"]) == ["full", "wo_cl", "wo_dm", "wo_msi"]
     assert (table["status"] == "ok").all()
     # the training jobs really went through SLURM: their SLURM logs are kept (profile)

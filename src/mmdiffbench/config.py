@@ -143,6 +143,14 @@ def resolve(model_name: str, dataset: str, variant: str = "full", overrides: lis
         get_model_class(model_name)
     except ValueError as err:
         raise ConfigError(str(err)) from None
+    return resolve_settings(model_name, dataset, variant, overrides)
+
+
+def resolve_settings(
+    model_name: str, dataset: str, variant: str = "full", overrides: list[str] | None = None
+) -> RunConfig:
+    """`resolve` from the YAML files alone, without importing the model (torch): what the
+    workflow plan compares to find cells that are one run."""
     model, trainer = _defaults(model_name)
     spec = model_file(model_name)
     _apply(spec.get("presets", {}).get(dataset, {}), model, trainer, f"{model_name}.yaml preset {dataset!r}")

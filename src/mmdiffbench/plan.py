@@ -11,6 +11,8 @@ declarations (resources, release checksums) in mmdiffbench.jobs.
 
 - variant: the workflow's name for a run configuration (`full`, `wo_cl`, `lambda0_0.1`): a
   library variant plus `--set` overrides (a sweep point of the registry or of config `sweeps`).
+- runs are keyed by the resolved configuration (config.resolve_settings, YAML only): cells that
+  resolve to the same model, dataset and settings share one run, named after the first of them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mmdiffbench.config import ConfigError, resolve_settings
 from mmdiffbench.experiments import CellSpec, Experiment, RegistryError, registry, sweep_cells
 from mmdiffbench.jobs import ModelInfo, implemented_models, job_resources, release_files
 from mmdiffbench.plan_types import NOT_IMPLEMENTED, Cell, ExperimentPlan, Plan, PlanError, Run, Skipped
@@ -80,6 +83,17 @@ def experiment_cells(config: dict[str, Any], entry: Experiment) -> list[CellSpec
     return [*entry.cells, *extra]
 
 
+def settings_key(dataset: str, spec: CellSpec, cell_overrides: list[str]) -> tuple[str, int]:
+    """The cell's resolved configuration as a canonical string (what config.json records, without
+    the library variant's name), and its `epochs`. Equal keys = one training run."""
+    try:
+        resolved = resolve_settings(spec.model, dataset, spec.library_variant, cell_overrides)
+    except ConfigError as err:
+        raise PlanError(f"{spec.model}/{spec.variant} on {dataset}: {err}") from None
+    settings = {"model": resolved.model, "trainer": resolved.trainer}
+    return json.dumps(settings, sort_keys=True), int(resolved.trainer["epochs"])
+
+
 def _check_datasets(config: dict[str, Any]) -> None:
     check_datasets(config)
     for name in config["scales"][config["scale"]]["datasets"]:
@@ -130,7 +144,8 @@ def build_plan(
     experiments: dict[str, ExperimentPlan] = {}
     runs: set[Run] = set()
     data_datasets: set[str] = set()
-    defined: dict[tuple[str, str, str], tuple[str, list[str]]] = {}  # one run folder = one setting
+    defined: dict[tuple[str, str, str], str] = {}  # (dataset, model, variant) -> its settings key
+    run_names: dict[tuple[str, str, str], str] = {}  # (dataset, model, settings key) -> the run's name
     known = {d for e in registry().values() for d in e.datasets}
     # a dataset no paper uses is in every experiment; a derived one only where an entry asks for its transform
     own = [d for d in scale["datasets"] if d not in known and not is_derived(config, d)]
@@ -159,10 +174,15 @@ def build_plan(
                 if reason:
                     plan.skipped.append(Skipped(entry.key, dataset, spec.model, spec.variant, reason, **shown))
                     continue
-                settings = (spec.library_variant, overrides(config, spec))
-                if defined.setdefault((dataset, spec.model, spec.variant), settings) != settings:
+                cell_overrides = overrides(config, spec)
+                try:
+                    key, epochs = settings_key(dataset, spec, cell_overrides)
+                except PlanError as err:
+                    raise PlanError(f"{entry.key}: {err}") from None
+                if defined.setdefault((dataset, spec.model, spec.variant), key) != key:
                     raise PlanError(f"{entry.key}: {spec.model}/{spec.variant} is defined twice with other settings")
-                cell_runs = [Run(dataset, spec.model, spec.variant, seed) for seed in seeds]
+                name = run_names.setdefault((dataset, spec.model, key), spec.variant)
+                cell_runs = [Run(config["scale"], dataset, spec.model, name, seed, epochs) for seed in seeds]
                 runs.update(cell_runs)
                 data_datasets.add(dataset)
                 plan.cells.append(
@@ -172,11 +192,12 @@ def build_plan(
                         spec.model,
                         spec.variant,
                         spec.library_variant,
-                        overrides(config, spec),
+                        cell_overrides,
                         [r.run_dir for r in cell_runs],
                         dict(spec.params),
                         **shown,
                         resources=job_resources(config, models[spec.model], dataset),
+                        run=name,
                     )
                 )
         experiments[entry.key] = plan

@@ -1,11 +1,14 @@
 """The plan's vocabulary: runs, cells, left-out cells and experiment plans, and their JSON.
 
-What the workflow writes to results/plan/<key>.json and the report reads back; no torch, no
+What the workflow writes to results/<scale>/plan/<key>.json and the report reads back; no torch, no
 model, no config logic (that is mmdiffbench.plan).
 
+- scale tree: `results/<scale>/` holds every output of one scale (runs, plan files, tables,
+  figures, case studies, reproduction.md, logs, benchmarks), so scales never touch each other.
 - cell: one (experiment, dataset, model, variant); it needs one run per seed.
-- run: one (dataset, model, variant, seed) training job; its folder is `run_dir(...)`. Two
-  experiments that need the same run share it (the DAG is the union of all cells).
+- run: one training job per (resolved configuration, seed); its folder is `run_dir(...)`, named
+  after the first cell that needs it. Cells whose model, dataset and resolved settings are equal
+  (two experiments, or two variants that set the same values) share it.
 """
 
 from __future__ import annotations
@@ -27,14 +30,16 @@ SMOKE = "runs cut to a few epochs to check the workflow: not a reproduction, nev
 
 @dataclass(frozen=True, order=True)
 class Run:
+    scale: str
     dataset: str
     model: str
-    variant: str
+    name: str  # the workflow variant of the first cell that needs the run
     seed: int
+    epochs: int  # the resolved `epochs`: what the job may train at most (the cost estimate)
 
     @property
     def run_dir(self) -> str:
-        return run_dir(self.dataset, self.model, self.variant, self.seed)
+        return run_dir(self.scale, self.dataset, self.model, self.name, self.seed)
 
 
 class ComparedWithPaper:
@@ -62,6 +67,7 @@ class Cell(ComparedWithPaper):
     note: str = ""
     paper_variant: str = ""  # the paper row it is compared with; empty = `variant`
     resources: dict[str, int] = field(default_factory=dict)  # per training job: runtime (minutes), mem_mb
+    run: str = ""  # the name of its runs (their folder): the first cell with the same resolved settings
 
 
 @dataclass
@@ -90,6 +96,11 @@ class ExperimentPlan:
     skipped: list[Skipped] = field(default_factory=list)
     smoke: bool = False  # runs cut short to check the workflow (config `scales.<name>.smoke`)
 
+    @property
+    def root(self) -> str:
+        """The scale's tree, where the case studies of this plan are."""
+        return scale_dir(self.scale)
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
@@ -105,7 +116,12 @@ class ExperimentPlan:
         return self.datasets[dataset].get("derived_from", dataset)
 
     def metrics_paths(self) -> list[str]:
-        return [f"{d}/metrics.json" for c in self.cells for d in c.run_dirs]
+        """Every metrics.json the experiment reads, each once (cells may share a run)."""
+        return list(dict.fromkeys(path for _, path in self.cell_metrics()))
+
+    def cell_metrics(self) -> list[tuple[str, str]]:
+        """(cell variant, metrics.json) per cell and seed: a shared run counts for each of its cells."""
+        return [(c.variant, f"{d}/metrics.json") for c in self.cells for d in c.run_dirs]
 
     def scope_line(self, about: str = "mean ± std over seeds") -> str:
         """The first footnote line of every table and figure: scale, seeds, what the numbers are."""
@@ -148,9 +164,22 @@ def left_out_summary(skipped: list[Skipped], limit: int, prefix: str = "") -> li
         models = ", ".join(f"{m} ({n})" for m, n in missing.items())
         lines.insert(0, f"{prefix}{sum(missing.values())} cell(s): {NOT_IMPLEMENTED}: {models}")
     if len(lines) > limit:
-        lines = lines[:limit] + [f"... and {len(lines) - limit} more left out (see results/reproduction.md)"]
+        lines = lines[:limit] + [f"... and {len(lines) - limit} more left out (see reproduction.md)"]
     return lines
 
 
-def run_dir(dataset: str, model: str, variant: str, seed: int) -> str:
-    return f"results/runs/{dataset}/{model}/{variant}/seed{seed}"
+def left_out_file(skipped: list[Skipped]) -> str:
+    """results/<scale>/left_out.txt: the grouped summary, then every left-out cell with its reason."""
+    if not skipped:
+        return "0 cell(s) left out\n"
+    lines = [f"{len(skipped)} cell(s) left out", "", *left_out_summary(skipped, len(skipped) + 1), ""]
+    return "\n".join(lines + [s.line() for s in skipped]) + "\n"
+
+
+def scale_dir(scale: str) -> str:
+    """The tree that holds every output of one scale."""
+    return f"results/{scale}"
+
+
+def run_dir(scale: str, dataset: str, model: str, name: str, seed: int) -> str:
+    return f"{scale_dir(scale)}/runs/{dataset}/{model}/{name}/seed{seed}"

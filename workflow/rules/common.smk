@@ -1,17 +1,21 @@
 # Helpers shared by the rules: config validation, the plan (which runs each experiment
 # needs), and the input/param functions the rules name. The planning logic itself lives in
 # the library (mmdiffbench.plan) so it is tested without Snakemake.
+# Every output of a scale is under its own tree OUT = results/<scale>/ (runs, plan files,
+# tables, figures, case studies, reproduction.md, logs, benchmarks): one scale never touches
+# another's files. Only the verified data (resources/data/, logs/data/) is shared.
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from mmdiffbench.costs import estimate
 from mmdiffbench.data.download import EXTRAS
 from mmdiffbench.experiments import RegistryError, experiment
 from mmdiffbench.jobs import release_files
-from mmdiffbench.plan import build_plan
-from mmdiffbench.plan_types import PlanError, left_out_summary
+from mmdiffbench.plan import build_plan, dataset_modalities
+from mmdiffbench.plan_types import PlanError, left_out_file, scale_dir
 from mmdiffbench.workflow_datasets import is_derived, layout, source_of, transform_args
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -21,18 +25,37 @@ try:
 except (PlanError, RegistryError) as err:
     raise WorkflowError(f"config error: {err}") from None
 
-LEFT_OUT_SHOWN = 5  # the rest is in results/reproduction.md, section "Cells left out"
-if PLAN.skipped:
-    print(f"mmdiffbench: {len(PLAN.skipped)} cell(s) left out; the full list: results/reproduction.md", file=sys.stderr)
-    for line in left_out_summary(PLAN.skipped, LEFT_OUT_SHOWN):
-        print(f"  - {line}", file=sys.stderr)
-
-RUN_SETTINGS = {
-    (cell.dataset, cell.model, cell.variant): cell
-    for exp_plan in PLAN.experiments.values()
-    for cell in exp_plan.cells
-}
+SCALE = config["scale"]
+OUT = scale_dir(SCALE)
 DEVICE = config["device"]
+
+
+def announce_plan():
+    """Two lines before anything runs (also under -n): the cells left out (their list and reasons
+    go to OUT/left_out.txt, rewritten only when it changes) and the estimated cost."""
+    left_out = Path(OUT) / "left_out.txt"
+    text = left_out_file(PLAN.skipped)
+    if not left_out.is_file() or left_out.read_text() != text:
+        left_out.parent.mkdir(parents=True, exist_ok=True)
+        left_out.write_text(text)
+    if PLAN.skipped:
+        print(f"mmdiffbench: {len(PLAN.skipped)} cell(s) left out; the list and why: {left_out}", file=sys.stderr)
+    sizes = {d: info.get("size", "large") for d, info in config["datasets"].items()}
+    try:
+        cores = workflow.cores  # --cores N; a dry run may give none
+    except WorkflowError:
+        cores = None
+    print(f"mmdiffbench: {estimate(PLAN.runs, sizes, DEVICE).line(cores)}", file=sys.stderr)
+
+
+if workflow.is_main_process:  # not again in each job's own Snakemake process (SLURM, run: rules)
+    announce_plan()
+
+# (dataset, model, run name) -> the first cell of the run: what the training job is given
+RUN_SETTINGS = {}
+for exp_plan in PLAN.experiments.values():
+    for cell in exp_plan.cells:
+        RUN_SETTINGS.setdefault((cell.dataset, cell.model, cell.run), cell)
 TRAIN_THREADS = int(config.get("train_threads", 1))
 # gpu=1 only when training on CUDA: counted against `--resources gpu=N` locally and
 # turned into `--gpus=1` by the SLURM executor plugin.
@@ -58,13 +81,13 @@ def rule_name(name):
 
 def experiment_outputs(name):
     if not experiment(name).is_figure:
-        return [f"results/tables/{name}.csv", f"results/tables/{name}.png"]
-    return [f"results/figures/{name}.{suffix}" for suffix in ("png", "pdf", "csv")]
+        return [f"{OUT}/tables/{name}.csv", f"{OUT}/tables/{name}.png"]
+    return [f"{OUT}/figures/{name}.{suffix}" for suffix in ("png", "pdf", "csv")]
 
 
 def all_outputs():
     outputs = [path for name in PLAN.experiments for path in experiment_outputs(name)]
-    return outputs + ["results/reproduction.md"]
+    return outputs + [f"{OUT}/reproduction.md"]
 
 
 def release_file_args(wildcards):
@@ -103,6 +126,11 @@ def train_signature(wildcards):
     return f"{cell.library_variant} {' '.join(cell.overrides)}".strip().replace("'", "")
 
 
+def dataset_feature_files(wildcards):
+    """The modalities the data rule provides for the dataset (a change retrains its runs)."""
+    return ",".join(dataset_modalities(config, wildcards.dataset))
+
+
 def train_runtime(wildcards, attempt):
     """Minutes (the model's declared hint); each retry (SLURM profile: retries) gets proportionally more."""
     return _cell(wildcards).resources["runtime"] * attempt
@@ -115,10 +143,12 @@ def train_mem_mb(wildcards, attempt):
 def experiment_inputs(name):
     """The plan file and every metrics.json the experiment's table or figure reads."""
     plan = PLAN.experiments[name]
-    inputs = {"plan": f"results/plan/{name}.json", "runs": plan.metrics_paths()}
-    inputs["stats"] = [info["stats"] for d, info in plan.datasets.items() if d in PLAN.data_datasets]
+    inputs = {"plan": f"{OUT}/plan/{name}.json", "runs": plan.metrics_paths()}
+    # ancient, as for training: a data rule rerun (another data_dir) rebuilds nothing; a change of
+    # modalities changes the plan file, which rebuilds the experiment's outputs
+    inputs["stats"] = [ancient(info["stats"]) for d, info in plan.datasets.items() if d in PLAN.data_datasets]
     if plan.kind == "case_study":
-        inputs["case"] = [f"results/case_study/{cell.dataset}" for cell in plan.cells]
+        inputs["case"] = [f"{OUT}/case_study/{cell.dataset}" for cell in plan.cells]
     return inputs
 
 

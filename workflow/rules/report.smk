@@ -1,16 +1,16 @@
 # Report rules: one plan file per experiment (which cells, which runs, what was left out and
 # why), one rule per experiment of the registry (src/mmdiffbench/experiments.yaml): a table
-# (CSV + PNG under results/tables/) or a figure (PNG + PDF + the plotted numbers as CSV under
-# results/figures/), named by its registry key, and results/reproduction.md comparing every paper
-# cell with ours. All call `python -m mmdiffbench report ...` and run on the local machine
+# (CSV + PNG under results/<scale>/tables/) or a figure (PNG + PDF + the plotted numbers as CSV
+# under results/<scale>/figures/), named by its registry key, and results/<scale>/reproduction.md
+# comparing every paper cell with ours. All call `python -m mmdiffbench report ...` and run on the local machine
 # (localrule). `snakemake --report report.html` collects them with the registry's captions.
 
 
 rule plan:
     output:
-        "results/plan/{experiment}.json",
+        OUT + "/plan/{experiment}.json",
     log:
-        "logs/plan/{experiment}.log",
+        OUT + "/logs/plan/{experiment}.log",
     localrule: True
     params:
         plan=plan_json,
@@ -23,9 +23,9 @@ rule case_study:
     input:
         metrics=case_study_metrics,
     output:
-        directory("results/case_study/{dataset}"),
+        directory(OUT + "/case_study/{dataset}"),
     log:
-        "logs/case_study/{dataset}.log",
+        OUT + "/logs/case_study/{dataset}.log",
     conda:
         "../../envs/cpu.yaml"
     params:
@@ -57,7 +57,7 @@ for _name in PLAN.experiments:
                 for path in experiment_outputs(_name)
             ],
         log:
-            f"logs/report/{_name}.log",
+            f"{OUT}/logs/report/{_name}.log",
         localrule: True
         conda:
             "../../envs/cpu.yaml"
@@ -71,16 +71,16 @@ for _name in PLAN.experiments:
 
 rule reproduction:
     input:
-        plans=[f"results/plan/{name}.json" for name in PLAN.experiments],
+        plans=[f"{OUT}/plan/{name}.json" for name in PLAN.experiments],
         runs=sorted({p for e in PLAN.experiments.values() for p in e.metrics_paths()}),
     output:
         report(
-            "results/reproduction.md",
+            f"{OUT}/reproduction.md",
             caption="../report/reproduction.rst",
             category="Reproduction",
         ),
     log:
-        "logs/report/reproduction.log",
+        f"{OUT}/logs/report/reproduction.log",
     localrule: True
     conda:
         "../../envs/cpu.yaml"

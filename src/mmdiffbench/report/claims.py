@@ -1,4 +1,4 @@
-"""The "Claims" section of results/reproduction.md: each claim of claims.yaml (report/claim_specs.py)
+"""The "Claims" section of results/<scale>/reproduction.md: each claim of claims.yaml (report/claim_specs.py)
 rechecked on our runs, per dataset of its experiment, metric and epoch selection, from the runs'
 per-seed test values (never the paper's numbers), judged by report/verdicts.py with t-tests
 paired by seed (report/significance.py). A smoke run is never judged. Run folders keep averages

@@ -1,9 +1,9 @@
 """`mmdiffbench report PLAN.json ... --out-dir DIR | --reproduction FILE` (called by the workflow).
 
-Each plan file (results/plan/<registry key>.json, written by the workflow) names the
+Each plan file (results/<scale>/plan/<registry key>.json, written by the workflow) names the
 experiment's cells, their run folders, and the cells left out with reasons. With --out-dir
 the experiment's table (CSV + PNG) or figure (PNG + PDF + CSV) is written there; with
---reproduction, results/reproduction.md from all the plans given.
+--reproduction, results/<scale>/reproduction.md from all the plans given.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 def add_report_parser(sub: argparse._SubParsersAction) -> None:
     report = sub.add_parser("report", help="tables, figures and reproduction.md from workflow plan files")
-    report.add_argument("plans", nargs="+", type=Path, help="results/plan/<experiment>.json files")
+    report.add_argument("plans", nargs="+", type=Path, help="results/<scale>/plan/<experiment>.json files")
     target = report.add_mutually_exclusive_group(required=True)
     target.add_argument("--out-dir", type=Path, help="write each plan's table or figure here")
     target.add_argument("--reproduction", type=Path, help="write the reproduction summary (markdown) here")

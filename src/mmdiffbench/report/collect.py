@@ -6,7 +6,8 @@ Two epoch selections, never mixed:
   official code (metrics.json `paper_protocol.test`). It covers the epoch only: scores still
   use our evaluation (validation items masked, DiffMM on its undropped graphs); a DiffMM
   `official_eval` run evaluates as the official code does.
-The run's workflow variant is read from metrics.json (`workflow_variant`), never from its path.
+Each metrics.json comes with the variant of the cell that reads it (from the plan): one run
+shared by two cells (equal resolved settings) gives a row to each.
 """
 
 from __future__ import annotations
@@ -24,36 +25,29 @@ PROTOCOLS = {  # what each column is; both score with our evaluation (official_e
 KEYS = ["dataset", "model", "variant"]
 
 
-def _variant_of(metrics: dict) -> str:
-    """The workflow variant the run recorded (`mmdiffbench train --workflow-variant`), else the library's."""
-    return metrics.get("workflow_variant") or metrics["variant"]
+CellRuns = Sequence[tuple[str, str | Path]]  # (cell variant, metrics.json or its run folder)
 
 
-def _base(metrics: dict) -> dict:
-    """The columns that name a run: dataset, model, workflow variant, seed."""
-    return {
-        "dataset": metrics["dataset"],
-        "model": metrics["model"],
-        "variant": _variant_of(metrics),
-        "seed": int(metrics["seed"]),
-    }
+def _base(variant: str, metrics: dict) -> dict:
+    """The columns that name a row: dataset, model, the reading cell's variant, seed."""
+    return {"dataset": metrics["dataset"], "model": metrics["model"], "variant": variant, "seed": int(metrics["seed"])}
 
 
-def _read(paths: Sequence[str | Path]) -> list[dict]:
+def _read(runs: CellRuns) -> list[tuple[str, dict]]:
     out = []
-    for path in paths:
+    for variant, path in runs:
         path = Path(path)
         if path.is_dir():
             path = path / "metrics.json"
-        out.append(json.loads(path.read_text()))
+        out.append((variant, json.loads(path.read_text())))
     return out
 
 
-def tidy_metrics(paths: Sequence[str | Path]) -> pd.DataFrame:
-    """One row per (dataset, model, variant, seed, protocol, metric)."""
+def tidy_metrics(runs: CellRuns) -> pd.DataFrame:
+    """One row per (dataset, model, variant, seed, protocol, metric); `runs`: ExperimentPlan.cell_metrics()."""
     rows = []
-    for m in _read(paths):
-        base = _base(m)
+    for variant, m in _read(runs):
+        base = _base(variant, m)
         sources = {
             "val_selected": (m["selected_epoch"], m["test"]),
             "best_test_epoch": (m["paper_protocol"]["epoch"], m["paper_protocol"]["test"]),
@@ -64,23 +58,23 @@ def tidy_metrics(paths: Sequence[str | Path]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=KEYS + ["seed", "protocol", "epoch", "metric", "value"])
 
 
-def tidy_splits(paths: Sequence[str | Path]) -> pd.DataFrame:
+def tidy_splits(runs: CellRuns) -> pd.DataFrame:
     """One row per (dataset, model, variant, seed, split, metric) at the validation-selected epoch:
     the validation scores a grid is chosen by (`val`) beside the test scores it must not be (`test`)."""
     rows = [
-        {**_base(m), "split": split, "metric": metric, "value": float(value)}
-        for m in _read(paths)
+        {**_base(variant, m), "split": split, "metric": metric, "value": float(value)}
+        for variant, m in _read(runs)
         for split in ("val", "test")
         for metric, value in m[split].items()
     ]
     return pd.DataFrame(rows, columns=KEYS + ["seed", "split", "metric", "value"])
 
 
-def tidy_groups(paths: Sequence[str | Path]) -> pd.DataFrame:
+def tidy_groups(runs: CellRuns) -> pd.DataFrame:
     """One row per (dataset, model, variant, seed, protocol, user group, metric)."""
     rows = []
-    for m in _read(paths):
-        base = _base(m)
+    for variant, m in _read(runs):
+        base = _base(variant, m)
         sources = {
             "val_selected": m.get("test_groups", {}),
             "best_test_epoch": m["paper_protocol"].get("test_groups", {}),

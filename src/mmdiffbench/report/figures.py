@@ -85,7 +85,7 @@ def group_label(group: str, paper_groups: tuple[str, ...]) -> str:
 
 def user_groups_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
     entry = experiment(plan.name)
-    tidy = tidy_groups(plan.metrics_paths())
+    tidy = tidy_groups(plan.cell_metrics())
     tidy = tidy[tidy.metric.isin(entry.metrics)]
     summary = summarize(tidy, ["dataset", "model", "variant", "protocol", "group", "metric"])
     summary["bounds"] = ["paper" if g in entry.paper_groups else "assumed" for g in summary["group"]]
@@ -118,7 +118,7 @@ def sweep_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
     """One line per dataset over the sweep's first axis (the cell's value from the plan)."""
     entry = experiment(plan.name)
     axis = entry.sweep_axes[0]
-    tidy = tidy_metrics(plan.metrics_paths())
+    tidy = tidy_metrics(plan.cell_metrics())
     tidy = tidy[tidy.metric.isin(entry.metrics)]
     summary = summarize(tidy)
     x_of = {(c.dataset, c.model, c.variant): c.params[axis] for c in plan.cells}
@@ -230,10 +230,9 @@ def _user_heatmap(ax: plt.Axes, cells: pd.DataFrame, limits: tuple[float, float]
     ax.set_title(f"user {cells['user'].iloc[0]}", fontsize=9)
 
 
-def case_study_figure(
-    plan: ExperimentPlan, out_dir: Path, case_root: Path = Path("results/case_study")
-) -> pd.DataFrame:
+def case_study_figure(plan: ExperimentPlan, out_dir: Path, case_root: Path | None = None) -> pd.DataFrame:
     """Per dataset and modality: summary bars, then a heat map for each of the first sampled users."""
+    case_root = case_root or Path(plan.root) / "case_study"
     frames, missing = [], []
     for dataset in dict.fromkeys(c.dataset for c in plan.cells):
         absent = [str(case_root / dataset / f) for f in CASE_FILES if not (case_root / dataset / f).is_file()]

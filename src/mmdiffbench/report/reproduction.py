@@ -1,4 +1,4 @@
-"""results/reproduction.md: every paper cell of the registry's tables next to ours.
+"""results/<scale>/reproduction.md: every paper cell of the registry's tables next to ours.
 
 For each registry entry with the paper's numbers (experiments.yaml `paper_csv`), each paper
 cell and each protocol: our mean ± std over seeds, the difference (ours - paper), and whether
@@ -162,8 +162,8 @@ def write_reproduction(plans: list[ExperimentPlan], path: Path | str) -> Path:
     path = Path(path)
     by_name = {p.name: p for p in plans}
     any_plan = plans[0] if plans else None
-    paths = sorted({m for p in plans for m in p.metrics_paths()})
-    tidy = tidy_metrics(paths)
+    runs = sorted({run for p in plans for run in p.cell_metrics()})
+    tidy = tidy_metrics(runs)
     summary = summarize(tidy)
     out = ["# Reproduction of the papers (DiffMM, DiffCL, LD4MRec): every paper cell beside ours\n"]
     if any_plan and any_plan.smoke:

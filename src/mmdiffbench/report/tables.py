@@ -58,7 +58,7 @@ def result_table(plan: ExperimentPlan, tidy: pd.DataFrame | None = None) -> pd.D
     """The experiment's table: one row per cell (ran or left out), in the plan's order."""
     entry = experiment(plan.name)
     if tidy is None:
-        tidy = tidy_metrics(plan.metrics_paths())
+        tidy = tidy_metrics(plan.cell_metrics())
     summary = summarize(tidy)
     paper = paper_results(entry, plan.datasets)
     sources = row_sources(paper)

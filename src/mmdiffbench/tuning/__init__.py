@@ -2,7 +2,7 @@
 
 grid: the grid's scores per cell (validation chooses; test is shown, never used) and the choice.
 presets: the choice written into the model YAML's `presets.<dataset>`, comments kept.
-cli: `mmdiffbench tune choose results/plan/tune.<model>.json [--write]`.
+cli: `mmdiffbench tune choose results/paper/plan/tune.<model>.json [--write]`.
 """
 
 

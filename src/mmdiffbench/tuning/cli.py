@@ -1,4 +1,4 @@
-"""`mmdiffbench tune choose results/plan/tune.<model>.json [--dataset D] [--root DIR] [--write]`.
+"""`mmdiffbench tune choose results/paper/plan/tune.<model>.json [--dataset D] [--root DIR] [--write]`.
 
 Reads the grid's finished runs (the plan file names them, as the report does), prints per dataset
 the setting with the best mean validation score and the `presets.<dataset>` lines that hold it;
@@ -16,7 +16,7 @@ def add_tune_parser(sub: argparse._SubParsersAction) -> None:
     tune = sub.add_parser("tune", help="choose a model's hyper-parameters from its validation grid (tune.<model>)")
     tune_sub = tune.add_subparsers(dest="tune_command", required=True)
     choose = tune_sub.add_parser("choose", help="the best validation setting per dataset, as preset lines")
-    choose.add_argument("plan", type=Path, help="results/plan/tune.<model>.json (written by the workflow)")
+    choose.add_argument("plan", type=Path, help="results/paper/plan/tune.<model>.json (written by the workflow)")
     choose.add_argument("--dataset", action="append", default=None, help="only this dataset (repeatable)")
     choose.add_argument("--root", type=Path, default=Path("."), help="the folder the workflow ran in (default: .)")
     choose.add_argument("--write", action="store_true", help="write the presets into the model YAML")
@@ -41,11 +41,12 @@ def tune_command(args: argparse.Namespace) -> int:
     plan.cells = [c for c in plan.cells if c.dataset in wanted]
     if not plan.cells:
         raise TuningError(f"{plan.name}: no grid cell planned on {', '.join(wanted)}")
-    paths = [args.root / p for p in plan.metrics_paths()]
-    missing = [p for p in paths if not p.is_file()]
+    runs = [(variant, args.root / path) for variant, path in plan.cell_metrics()]
+    paths = list(dict.fromkeys(path for _, path in runs))
+    missing = [path for path in paths if not path.is_file()]
     if missing:
         raise TuningError(f"{plan.name}: {len(missing)} of {len(paths)} grid runs not finished (first: {missing[0]})")
-    for choice in choices(plan, grid_table(plan, tidy_splits(paths))):
+    for choice in choices(plan, grid_table(plan, tidy_splits(runs))):
         check_keys(choice.model, choice.params)
         path = model_yaml(choice.model)
         text = path.read_text()

@@ -52,7 +52,7 @@ def grid_table(plan: ExperimentPlan, tidy: pd.DataFrame | None = None) -> pd.Dat
     """One row per planned cell: its axis values, seeds finished, validation and test mean/std, `chosen`."""
     entry = experiment(plan.name)
     if tidy is None:
-        tidy = tidy_splits(plan.metrics_paths())
+        tidy = tidy_splits(plan.cell_metrics())
     summary = summarize(tidy, KEYS + ["split", "metric"])
     rows = []
     for cell in plan.cells:
