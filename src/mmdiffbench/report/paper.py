@@ -11,8 +11,8 @@ from importlib import resources
 import pandas as pd
 
 from mmdiffbench.experiments import RESULT_KINDS, Experiment, paper_info
+from mmdiffbench.report.labels import metric_label
 
-METRIC_NAMES = {"recall": "Recall", "precision": "Precision", "ndcg": "NDCG"}
 MODALITY_NAMES = {"visual": "image", "acoustic": "audio", "textual": "text"}  # paper -> our file names
 RESULT_COLUMNS = ["dataset_key", "model_key", "variant", "metric_key", "paper_value", "label_as_printed"]
 
@@ -47,5 +47,4 @@ def paper_modalities(paper: str, dataset: str) -> list[str]:
 
 def paper_column(metric_key: str) -> str:
     """`recall@20` -> `paper Recall@20` (the paper's own metric name)."""
-    metric, k = metric_key.split("@")
-    return f"paper {METRIC_NAMES.get(metric, metric)}@{k}"
+    return f"paper {metric_label(metric_key)}"
