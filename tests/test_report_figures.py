@@ -46,6 +46,7 @@ def _write(run: Path, recall: float, seed: int, variant: str) -> None:
         "0-5": {"n_users": 3, "recall@20": recall, "ndcg@20": recall / 2},
         "6-10": {"n_users": 2, "recall@20": recall * 2, "ndcg@20": recall},
         "11-20": {"n_users": 0},
+        "21+": {"n_users": 1, "recall@20": 0.0, "ndcg@20": 0.0},
     }
     test = {"recall@20": recall, "ndcg@20": recall / 2}
     metrics = {
@@ -59,7 +60,7 @@ def _write(run: Path, recall: float, seed: int, variant: str) -> None:
         "test_groups": groups,
         "paper_protocol": {"epoch": 2, "test": {k: v + 0.01 for k, v in test.items()}, "test_groups": groups},
     }
-    (run / "metrics.json").write_text(json.dumps(metrics))
+    (run / "metrics.json").write_text(json.dumps(metrics, sort_keys=True))  # groups as text: 0-5, 11-20, 21+, 6-10
 
 
 def _plan(tmp_path: Path, name: str, variants: list[str], axis: str = "") -> ExperimentPlan:
@@ -111,18 +112,21 @@ def test_user_groups_figure_counts_users_and_keeps_empty_groups(tmp_path: Path, 
     assert row["mean"] == pytest.approx(0.11)
     # every group recorded, with its test users; 11-20 holds none: kept, no number, not dropped
     sizes = data.groupby("group", sort=False)["n_users"].unique()
-    assert {g: list(n) for g, n in sizes.items()} == {"0-5": [3], "6-10": [2], "11-20": [0]}
+    assert {g: list(n) for g, n in sizes.items()} == {"0-5": [3], "6-10": [2], "11-20": [0], "21+": [1]}
+    assert list(sizes.index) == ["0-5", "6-10", "11-20", "21+"]  # by their bounds
     empty = data[data.group == "11-20"]
     assert len(empty) == 2 * 2 and empty["mean"].isna().all() and (empty["n_seeds"] == 0).all()  # metrics x protocols
     # only the first group's bounds are the paper's; the others are ours, and say so
-    assert dict(zip(data.group, data.bounds)) == {"0-5": "paper", "6-10": "assumed", "11-20": "assumed"}
+    bounds = {"0-5": "paper", "6-10": "assumed", "11-20": "assumed", "21+": "assumed"}
+    assert dict(zip(data.group, data.bounds)) == bounds
     paper_groups = experiment("diffmm.fig2").paper_groups
     assert group_label("0-5", paper_groups) == "0-5" and group_label("6-10", paper_groups) == "6-10*"
     assert "assumed" in experiment("diffmm.fig2").note
     (fig,) = drawn
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["0-5\nn=3", "6-10*\nn=2", "11-20*\nn=0"]
-    assert "no test user" in [t.get_text() for t in ax.texts]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0-5\nn=3", "6-10*\nn=2", "11-20*\nn=0", "21+*\nn=1"]
+    marks = {t.get_text(): t.get_position()[0] for t in ax.texts}
+    assert marks["no test user"] == 2 and marks["0"] == 3  # empty group, and a bar of height 0 (not missing)
     assert [t.get_text() for t in fig.legends[0].get_texts()] == [DIFFMM_LABEL]  # declare.label, not 'diffmm'
     assert ax.get_ylabel() == "Recall@20" and "TikTok: Recall@20" in ax.get_title()
     assert "TikTok: no test user in group(s) 11-20" in _texts(fig)

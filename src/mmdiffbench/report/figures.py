@@ -85,6 +85,11 @@ def group_label(group: str, paper_groups: tuple[str, ...]) -> str:
     return group if group in paper_groups else f"{group}{ASSUMED}"
 
 
+def lower_bound(group: str) -> int:
+    """`11-20` -> 11, `51+` -> 51: groups in the order of their bounds (metrics.json sorts them as text)."""
+    return int(group.split("-")[0].rstrip("+"))
+
+
 def size_label(n_users: pd.Series) -> str:
     """`n=1234`: the group's test users (a range if the runs disagree)."""
     lo, hi = int(n_users.min()), int(n_users.max())
@@ -98,6 +103,7 @@ def user_groups_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
     tidy = tidy_groups(plan.metrics_paths())
     tidy = tidy[tidy.metric.isin(entry.metrics)]
     summary = summarize(tidy, ["dataset", "model", "variant", "protocol", "group", "n_users", "metric"])
+    summary = summary.sort_values("group", key=lambda g: g.map(lower_bound), kind="stable", ignore_index=True)
     summary["bounds"] = ["paper" if g in entry.paper_groups else "assumed" for g in summary["group"]]
     datasets = list(dict.fromkeys(c.dataset for c in plan.cells))
     panels = [(d, m) for d in datasets for m in entry.metrics]
@@ -113,9 +119,10 @@ def user_groups_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
             for i, model in enumerate(models):
                 part = data[data.model == model].set_index("group").reindex(groups)
                 x = np.arange(len(groups)) + (i - (len(models) - 1) / 2) * width
-                ax.bar(
-                    x, part["mean"].fillna(0), width, yerr=part["std"].fillna(0), label=model_label(model), capsize=2
-                )
+                means = part["mean"].to_numpy(dtype=float)  # NaN: a group without test users, drawn empty
+                ax.bar(x, means, width, yerr=part["std"].fillna(0), label=model_label(model), capsize=2)
+                for pos in x[means == 0]:  # a bar of height 0, not a missing one
+                    ax.text(pos, 0, "0", ha="center", va="bottom", fontsize=6)
             for pos, group in enumerate(groups):
                 if sizes.get_group(group).max() == 0:
                     ax.text(pos, 0, "no test user", rotation=90, ha="center", va="bottom", fontsize=7, color="0.4")
