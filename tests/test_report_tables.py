@@ -235,6 +235,8 @@ def test_table_image_headed_by_paper_names(plan: ExperimentPlan) -> None:
     assert "Recall@20\nval-sel." in shown.columns and "paper\nNDCG@20" in shown.columns
     assert not [c for c in shown.columns if "recall@" in c or "ndcg@" in c]  # no code names in a header
     assert shown.loc[2, "Recall@20\nval-sel."] == "left out"
+    plan.name = "bench.diffusion"  # no paper rows: variant full is named by the model's label
+    assert list(result_table(plan)["label"]) == ["DiffMM", "wo_cl", "wo_dm"]
 
 
 def _cell_texts_inside(fig: plt.Figure) -> list[tuple[str, bool]]:

@@ -2,8 +2,9 @@
 seeds, both epoch selections) beside the paper's numbers in columns named `paper <Metric>@K`.
 
 CSV columns of a result table: dataset, model, variant, label (the paper's row label when it
-has one), status (`ok`; `smoke run: not compared` at a smoke scale; `left out: <reason>`), note (how the row's setting differs from the
-paper's), n_seeds, then per metric and protocol `<metric> mean [<protocol>]` and
+has one, else the model's label for variant `full`, else the variant), status (`ok`; `smoke run:
+not compared` at a smoke scale; `left out: <reason>`), note (how the row's setting differs from
+the paper's), n_seeds, then per metric and protocol `<metric> mean [<protocol>]` and
 `<metric> std [<protocol>]`, then `paper <Metric>@K`.
 """
 
@@ -49,7 +50,7 @@ PAPER_STATS = ("users", "items", "interactions", "sparsity")  # quantities of th
 SHORT = {"val_selected": "val-sel.", "best_test_epoch": "best-test"}
 LEFT_OUT = "left out: "  # the status of a cell not run, before its reason
 FONT = 7  # table text, points
-CHAR_IN, LINE_IN, PAD_IN = 0.062, 0.14, 0.12  # inches per character and per line at FONT, cell padding
+CHAR_IN, LINE_IN, PAD_IN = 0.068, 0.14, 0.12  # inches per character and per line at FONT, cell padding
 
 
 def mean_col(metric: str, protocol: str) -> str:
@@ -74,7 +75,8 @@ def result_table(plan: ExperimentPlan, tidy: pd.DataFrame | None = None) -> pd.D
         dataset, model, variant = cell.dataset, cell.model, cell.variant
         row: dict[str, object] = {"dataset": dataset, "model": model, "variant": variant}
         mine = paper[(paper.dataset_key == dataset) & (paper.model_key == model) & (paper.variant == cell.paper_key)]
-        row["label"] = cell.label or (mine["label_as_printed"].iloc[0] if len(mine) else variant)
+        printed = mine["label_as_printed"].iloc[0] if len(mine) else ""
+        row["label"] = cell.label or printed or (model_label(model) if variant == "full" else variant)
         row["status"] = status  # the modality note (below) is for rows that ran
         row["note"] = row_note(cell.note, entry.paper, dataset, plan.datasets[dataset]["stats"]) if ran else cell.note
         sel = summary[(summary.dataset == dataset) & (summary.model == model) & (summary.variant == variant)]
