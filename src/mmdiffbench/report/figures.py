@@ -238,6 +238,7 @@ def _summary_bars(ax: plt.Axes, means: pd.DataFrame, title: str) -> None:
             fontsize=7,
         )
     ax.set_xticks(range(len(means)), [PAIR_KINDS[k] for k in means["kind"]], fontsize=7)
+    ax.margins(y=0.12)  # room for the value above the tallest bar
     ax.set_ylabel("mean feature cosine")
     ax.set_title(title, fontsize=9)
 
