@@ -5,13 +5,39 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from mmdiffbench.experiments import experiment
 from mmdiffbench.plan_types import Cell, ExperimentPlan, Skipped
+from mmdiffbench.report import figures
 from mmdiffbench.report.figures import group_label, write_figure
+
+DIFFMM_LABEL = yaml.safe_load((Path(figures.__file__).parents[1] / "configs/diffmm.yaml").read_text())["declare"][
+    "label"
+]
+
+
+@pytest.fixture()
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[plt.Figure]:
+    """Every figure written, to read its texts."""
+    kept: list[plt.Figure] = []
+    save = figures._save
+
+    def keep(fig: plt.Figure, out_dir: Path, name: str) -> None:
+        kept.append(fig)
+        save(fig, out_dir, name)
+
+    monkeypatch.setattr(figures, "_save", keep)
+    return kept
+
+
+def _texts(fig: plt.Figure) -> str:
+    """Every text of the figure: titles, labels, ticks, legends, annotations, footnotes."""
+    return "\n".join(t.get_text() for t in fig.findobj(plt.Text))
 
 
 def _write(run: Path, recall: float, seed: int, variant: str) -> None:
@@ -20,6 +46,7 @@ def _write(run: Path, recall: float, seed: int, variant: str) -> None:
         "0-5": {"n_users": 3, "recall@20": recall, "ndcg@20": recall / 2},
         "6-10": {"n_users": 2, "recall@20": recall * 2, "ndcg@20": recall},
         "11-20": {"n_users": 0},
+        "21+": {"n_users": 1, "recall@20": 0.0, "ndcg@20": 0.0},
     }
     test = {"recall@20": recall, "ndcg@20": recall / 2}
     metrics = {
@@ -33,7 +60,7 @@ def _write(run: Path, recall: float, seed: int, variant: str) -> None:
         "test_groups": groups,
         "paper_protocol": {"epoch": 2, "test": {k: v + 0.01 for k, v in test.items()}, "test_groups": groups},
     }
-    (run / "metrics.json").write_text(json.dumps(metrics))
+    (run / "metrics.json").write_text(json.dumps(metrics, sort_keys=True))  # groups as text: 0-5, 11-20, 21+, 6-10
 
 
 def _plan(tmp_path: Path, name: str, variants: list[str], axis: str = "") -> ExperimentPlan:
@@ -57,7 +84,7 @@ def _plan(tmp_path: Path, name: str, variants: list[str], axis: str = "") -> Exp
     )
 
 
-def test_sweep_figure(tmp_path: Path) -> None:
+def test_sweep_figure(tmp_path: Path, drawn: list[plt.Figure]) -> None:
     plan = _plan(tmp_path, "diffmm.fig3b", ["omega_0.1", "omega_0.5"], axis="omega")
     write_figure(plan, tmp_path / "figures")
     for suffix in ("png", "pdf", "csv"):
@@ -70,20 +97,50 @@ def test_sweep_figure(tmp_path: Path) -> None:
         (data.variant == "omega_0.5") & (data.metric == "recall@20") & (data.protocol == "best_test_epoch")
     ].iloc[0]
     assert best["mean"] == pytest.approx((0.11 + 0.13) / 2 + 0.01)
+    (fig,) = drawn
+    ax = fig.axes[0]
+    assert (ax.get_ylabel(), ax.get_xlabel()) == ("Recall@20", "ω (weight of Norm(H₀))")  # the paper's names
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["TikTok"]
+    assert "SMOKE" not in _texts(fig)
 
 
-def test_user_groups_figure_marks_assumed_bounds(tmp_path: Path) -> None:
+def test_user_groups_figure_counts_users_and_keeps_empty_groups(tmp_path: Path, drawn: list[plt.Figure]) -> None:
     plan = _plan(tmp_path, "diffmm.fig2", ["full"])
     write_figure(plan, tmp_path / "figures")
     data = pd.read_csv(tmp_path / "figures" / "diffmm.fig2.csv")
     row = data[(data.group == "0-5") & (data.metric == "recall@20") & (data.protocol == "val_selected")].iloc[0]
     assert row["mean"] == pytest.approx(0.11)
-    assert set(data.group) == {"0-5", "6-10"}  # a group without users has no metrics
+    # every group recorded, with its test users; 11-20 holds none: kept, no number, not dropped
+    sizes = data.groupby("group", sort=False)["n_users"].unique()
+    assert {g: list(n) for g, n in sizes.items()} == {"0-5": [3], "6-10": [2], "11-20": [0], "21+": [1]}
+    assert list(sizes.index) == ["0-5", "6-10", "11-20", "21+"]  # by their bounds
+    empty = data[data.group == "11-20"]
+    assert len(empty) == 2 * 2 and empty["mean"].isna().all() and (empty["n_seeds"] == 0).all()  # metrics x protocols
     # only the first group's bounds are the paper's; the others are ours, and say so
-    assert dict(zip(data.group, data.bounds)) == {"0-5": "paper", "6-10": "assumed"}
+    bounds = {"0-5": "paper", "6-10": "assumed", "11-20": "assumed", "21+": "assumed"}
+    assert dict(zip(data.group, data.bounds)) == bounds
     paper_groups = experiment("diffmm.fig2").paper_groups
     assert group_label("0-5", paper_groups) == "0-5" and group_label("6-10", paper_groups) == "6-10*"
     assert "assumed" in experiment("diffmm.fig2").note
+    (fig,) = drawn
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0-5\nn=3", "6-10*\nn=2", "11-20*\nn=0", "21+*\nn=1"]
+    marks = {t.get_text(): t.get_position()[0] for t in ax.texts}
+    assert marks["no test user"] == 2 and marks["0"] == 3  # empty group, and a bar of height 0 (not missing)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [DIFFMM_LABEL]  # declare.label, not 'diffmm'
+    assert ax.get_ylabel() == "Recall@20" and "TikTok: Recall@20" in ax.get_title()
+    assert "TikTok: no test user in group(s) 11-20" in _texts(fig)
+
+
+def test_smoke_figures_say_so(tmp_path: Path, drawn: list[plt.Figure]) -> None:
+    plan = _plan(tmp_path, "diffmm.fig2", ["full"])
+    plan.smoke = True
+    write_figure(plan, tmp_path / "figures")
+    empty = ExperimentPlan("diffmm.fig4", "sweep", "quick", [1], {}, [], [], smoke=True)
+    write_figure(empty, tmp_path / "figures")
+    titles = [drawn[0].get_suptitle(), drawn[1].axes[0].get_title(loc="left")]
+    assert all(t.endswith("\nSMOKE TEST: runs cut short, not a reproduction") for t in titles), titles
+    assert all("SMOKE TEST (runs cut to a few epochs" in _texts(fig) for fig in drawn)  # the footnotes
 
 
 def test_figure_without_runnable_cells_still_written(tmp_path: Path) -> None:

@@ -6,15 +6,27 @@ import json
 import math
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from mmdiffbench.experiments import experiment, registry
 from mmdiffbench.plan_types import Cell, ExperimentPlan, Skipped
+from mmdiffbench.report import tables
 from mmdiffbench.report.collect import mean_pm_std, summarize, tidy_groups, tidy_metrics
+from mmdiffbench.report.labels import SMOKE_STATUS
 from mmdiffbench.report.paper import load_paper_table, paper_column, paper_modalities, paper_results
 from mmdiffbench.report.reproduction import within, write_reproduction
-from mmdiffbench.report.tables import mean_col, result_table, std_col, write_table
+from mmdiffbench.report.tables import (
+    datasets_table,
+    display_frame,
+    mean_col,
+    result_table,
+    std_col,
+    table_figure,
+    write_table,
+)
 
 WO_DM = next(c for c in experiment("diffmm.table2").cells if c.variant == "wo_dm")
 
@@ -193,11 +205,106 @@ def test_paper_tables_are_packaged_and_match_the_registry() -> None:
         assert set(paper.dataset_key) <= set(entry.datasets), entry.key  # ld4mrec.table3 adds TikTok
 
 
-def test_a_smoke_scale_says_so_and_is_never_compared(plan: ExperimentPlan, tmp_path: Path) -> None:
+@pytest.fixture()
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """The arguments of every table figure written (title, footnote, colour) and the figure."""
+    calls: list[dict] = []
+
+    def keep(frame: pd.DataFrame, title: str, footnote: str = "", color: str = "black") -> plt.Figure:
+        fig = table_figure(frame, title, footnote, color)
+        calls.append({"frame": frame, "title": title, "footnote": footnote, "color": color, "fig": fig})
+        return fig
+
+    monkeypatch.setattr(tables, "table_figure", keep)
+    return calls
+
+
+def test_a_smoke_scale_says_so_and_is_never_compared(plan: ExperimentPlan, tmp_path: Path, drawn: list) -> None:
     plan.smoke = True
     text = write_reproduction([plan], tmp_path / "reproduction.md").read_text()
     assert text.count("**SMOKE TEST**") == 1 and "not a reproduction, never compare with the paper" in text
-    rows = [line for line in text.splitlines() if "| recall@20 | 0.1129 |  | full |" in line]
-    assert rows and all("smoke run: not comparable" in row and "| ok (" not in row for row in rows)
+    rows = [line for line in text.splitlines() if "| recall@20 | 0.1129 |  | full |" in line]  # '' = paper source
+    assert len(rows) == 2  # both protocols: our numbers shown, no status "ok", no difference, no verdict
+    assert all(f"| {SMOKE_STATUS} |" in row and "| ok (" not in row and "| +0.0071 |" not in row for row in rows)
     assert "| yes |" not in text and "| no |" not in text  # no 'within 1 std' verdict on a smoke run
     assert plan.scope_line().startswith("SMOKE TEST (runs cut to a few epochs")
+    # the table: no row "ok" beside the paper's column; the PNG's title and footnote say SMOKE TEST
+    csv, _ = write_table(plan, tmp_path / "tables")
+    table = pd.read_csv(csv)
+    assert list(table["status"]) == [SMOKE_STATUS, SMOKE_STATUS, "left out: a reason given by the plan"]
+    assert table.loc[0, "recall@20 mean [val_selected]"] == pytest.approx(0.12)  # the numbers stay
+    (call,) = drawn
+    assert call["title"].endswith("\nSMOKE TEST: runs cut short, not a reproduction")
+    assert call["footnote"].startswith("SMOKE TEST (") and call["color"] != "black"
+    plan.smoke = False
+    write_table(plan, tmp_path / "tables")
+    assert "SMOKE" not in drawn[1]["title"] + drawn[1]["footnote"]
+    assert set(pd.read_csv(csv)["status"]) == {"ok", "left out: a reason given by the plan"}
+
+
+def test_table_image_headed_by_paper_names(plan: ExperimentPlan) -> None:
+    shown = display_frame(plan, result_table(plan))
+    assert list(shown.columns[:3]) == ["Dataset", "Model", "Row"]
+    assert list(shown["Dataset"]) == ["TikTok"] * 3 and list(shown["Model"]) == ["DiffMM"] * 3  # declare.label
+    assert list(shown["Row"]) == ["DiffMM", "w/o CL", "w/o DM"]
+    assert "Recall@20\nval-sel." in shown.columns and "paper\nNDCG@20" in shown.columns
+    assert not [c for c in shown.columns if "recall@" in c or "ndcg@" in c]  # no code names in a header
+    assert shown.loc[2, "Recall@20\nval-sel."] == "left out"
+    plan.name = "bench.diffusion"  # no paper rows: variant full is named by the model's label
+    assert list(result_table(plan)["label"]) == ["DiffMM", "wo_cl", "wo_dm"]
+
+
+def _cell_texts_inside(fig: plt.Figure) -> list[tuple[str, bool]]:
+    """(text, whether it lies inside its cell) for every cell of the figure's table."""
+    renderer = FigureCanvasAgg(fig).get_renderer()  # a closed figure has lost its canvas
+    fig.draw(renderer)
+    out = []
+    for cell in fig.axes[0].tables[0].get_celld().values():
+        text, box = cell.get_text().get_window_extent(renderer), cell.get_window_extent(renderer)
+        inside = box.x0 <= text.x0 and text.x1 <= box.x1 and box.y0 <= text.y0 and text.y1 <= box.y1
+        out.append((cell.get_text().get_text(), inside))
+    return out
+
+
+def _stats_plan(tmp_path: Path) -> ExperimentPlan:
+    """TikTok's release statistics, with the sparsity computed here from the counts."""
+    users, items, interactions = 9308, 6710, 68722
+    stats = {
+        "users": users,
+        "items": items,
+        "train_interactions": 59541,
+        "val_interactions": 3051,
+        "test_interactions": 6130,
+        "interactions": interactions,
+        "sparsity_percent": 100 * (1 - interactions / (users * items)),  # 99.88997
+        "users_without_train": 10,
+        "modalities": {"audio": 128, "image": 128},
+    }
+    (tmp_path / "stats.json").write_text(json.dumps(stats))
+    datasets = {"tiktok": {"label": "TikTok", "stats": str(tmp_path / "stats.json")}}
+    return ExperimentPlan("diffmm.table5", "dataset_stats", "quick", [421], datasets, smoke=True)
+
+
+def test_dataset_statistics_printed_as_the_paper_prints_them(tmp_path: Path, drawn: list) -> None:
+    plan = _stats_plan(tmp_path)
+    shown = display_frame(plan, datasets_table(plan)).iloc[0]
+    assert shown["Dataset"] == "TikTok" and shown["Users"] == "9,308" and shown["All"] == "68,722"
+    assert shown["Sparsity"] == "99.890%"  # as the paper's 99.904%: three decimals
+    assert shown["Features"] == "audio 128-d\nimage 128-d"
+    # the paper's Table 5 (paper_tables/diffmm_table5_dataset_stats.csv), its modalities in our file names
+    assert (shown["paper\nUsers"], shown["paper\nSparsity"]) == ("9,319", "99.904%")
+    assert shown["paper\nFeatures"] == "image 128-d\naudio 128-d\ntext 768-d"
+    write_table(plan, tmp_path / "tables")
+    (call,) = drawn
+    assert "mean ± std" not in call["footnote"] and "statistics of the release files" in call["footnote"]
+    assert "SMOKE TEST" in call["title"]
+    texts = _cell_texts_inside(call["fig"])
+    assert ("99.890%", True) in texts and all(inside for _, inside in texts), texts  # nothing clipped
+
+
+def test_long_row_labels_are_not_clipped() -> None:
+    frame = pd.DataFrame(
+        {"Model": ["DiffMM", "DiffMM"], "Row": ["DiffMM", "DiffMM [official_eval]"], "Recall@20\nval-sel.": ["0.1"] * 2}
+    )
+    texts = _cell_texts_inside(table_figure(frame, "title"))
+    assert ("DiffMM [official_eval]", True) in texts and all(inside for _, inside in texts), texts

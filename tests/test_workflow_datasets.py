@@ -130,8 +130,8 @@ def test_an_mmrec_dataset_is_planned_and_shown_under_its_label(toy_dir: Path) ->
     plan = build_plan(toy_config(toy_dir), models=implemented_models(), base=toy_dir.parent)
     table = plan.experiments[NOISY_TABLE]
     assert list(table.datasets) == ["toy", "toy_noisy"]
-    shown = display_frame(experiment(NOISY_TABLE), result_table(table, tidy_metrics([])), table.datasets)
-    assert set(shown["dataset"]) == {"Toy (MMRec)", "Toy (noisy)"}
+    shown = display_frame(table, result_table(table, tidy_metrics([])))
+    assert set(shown["Dataset"]) == {"Toy (MMRec)", "Toy (noisy)"}
 
 
 def test_a_configured_layout_must_match_the_folder(toy_dir: Path) -> None:

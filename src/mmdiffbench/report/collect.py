@@ -71,7 +71,8 @@ def tidy_splits(runs: CellRuns) -> pd.DataFrame:
 
 
 def tidy_groups(runs: CellRuns) -> pd.DataFrame:
-    """One row per (dataset, model, variant, seed, protocol, user group, metric)."""
+    """One row per (dataset, model, variant, seed, protocol, user group, metric). A group that
+    holds no test user (n_users 0, no metric recorded) keeps its rows, with value NaN."""
     rows = []
     for variant, m in _read(runs):
         base = _base(variant, m)
@@ -80,20 +81,19 @@ def tidy_groups(runs: CellRuns) -> pd.DataFrame:
             "best_test_epoch": m["paper_protocol"].get("test_groups", {}),
         }
         for protocol, groups in sources.items():
+            metrics = dict.fromkeys(k for values in groups.values() for k in values if k != "n_users")
             for group, values in groups.items():
-                n_users = values.get("n_users")
-                for metric, value in values.items():
-                    if metric != "n_users":
-                        rows.append(
-                            {
-                                **base,
-                                "protocol": protocol,
-                                "group": group,
-                                "n_users": n_users,
-                                "metric": metric,
-                                "value": float(value),
-                            }
-                        )
+                for metric in metrics:
+                    rows.append(
+                        {
+                            **base,
+                            "protocol": protocol,
+                            "group": group,
+                            "n_users": values.get("n_users"),
+                            "metric": metric,
+                            "value": float(values.get(metric, float("nan"))),
+                        }
+                    )
     return pd.DataFrame(rows, columns=KEYS + ["seed", "protocol", "group", "n_users", "metric", "value"])
 
 

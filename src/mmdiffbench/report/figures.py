@@ -23,6 +23,7 @@ import seaborn as sns
 from mmdiffbench.experiments import experiment
 from mmdiffbench.plan_types import ExperimentPlan
 from mmdiffbench.report.collect import PROTOCOLS, summarize, tidy_groups, tidy_metrics
+from mmdiffbench.report.labels import axis_label, metric_label, model_label, title_color, titled
 
 ASSUMED = "*"  # marks a user group whose bounds the paper does not state
 CASE_FILES = (
@@ -56,22 +57,23 @@ def _save(fig: plt.Figure, out_dir: Path, name: str) -> None:
 
 def _finish(fig: plt.Figure, plan: ExperimentPlan, out_dir: Path, footnote: str) -> None:
     """Title, footnote, layout, PNG + PDF."""
-    fig.suptitle(experiment(plan.name).title, x=0.01, ha="left", fontweight="bold")
+    title = titled(experiment(plan.name).title, plan)
+    fig.suptitle(title, x=0.01, ha="left", fontweight="bold", color=title_color(plan))
     fig.text(0.01, -0.02, footnote, fontsize=7, va="top")
     fig.tight_layout()
     _save(fig, out_dir, plan.name)
 
 
-def _footnote(plan: ExperimentPlan, about: str = "mean ± std over seeds") -> str:
-    """Scale, seeds, what the numbers are, the registry's note, and the cells left out."""
+def _footnote(plan: ExperimentPlan, about: str = "mean ± std over seeds", extra: tuple[str, ...] = ()) -> str:
+    """Scale, seeds, what the numbers are, the registry's note, `extra` lines, and the cells left out."""
     note = experiment(plan.name).note
-    return "\n".join([plan.scope_line(about), *([note] if note else []), *plan.left_out_lines(6)])
+    return "\n".join([plan.scope_line(about), *([note] if note else []), *extra, *plan.left_out_lines(6)])
 
 
 def _empty(plan: ExperimentPlan, out_dir: Path, message: str = "No runnable cell at this scale.") -> pd.DataFrame:
     fig, ax = plt.subplots(figsize=(8, 2.5))
     ax.axis("off")
-    ax.set_title(experiment(plan.name).title, loc="left", fontweight="bold")
+    ax.set_title(titled(experiment(plan.name).title, plan), loc="left", fontweight="bold", color=title_color(plan))
     ax.text(0, 0.8, message, transform=ax.transAxes, wrap=True)
     ax.text(0, 0.0, _footnote(plan), transform=ax.transAxes, fontsize=7, va="bottom", wrap=True)
     _save(fig, out_dir, plan.name)
@@ -83,35 +85,72 @@ def group_label(group: str, paper_groups: tuple[str, ...]) -> str:
     return group if group in paper_groups else f"{group}{ASSUMED}"
 
 
+def lower_bound(group: str) -> int:
+    """`11-20` -> 11, `51+` -> 51: groups in the order of their bounds (metrics.json sorts them as text)."""
+    return int(group.split("-")[0].rstrip("+"))
+
+
+def size_label(n_users: pd.Series) -> str:
+    """`n=1234`: the group's test users (a range if the runs disagree)."""
+    lo, hi = int(n_users.min()), int(n_users.max())
+    return f"n={lo}" if lo == hi else f"n={lo}-{hi}"
+
+
 def user_groups_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
+    """Bars per group and model; each tick gives the group's test users; a group with none is
+    drawn empty, labelled, and named in the footnote."""
     entry = experiment(plan.name)
     tidy = tidy_groups(plan.cell_metrics())
     tidy = tidy[tidy.metric.isin(entry.metrics)]
-    summary = summarize(tidy, ["dataset", "model", "variant", "protocol", "group", "metric"])
+    summary = summarize(tidy, ["dataset", "model", "variant", "protocol", "group", "n_users", "metric"])
+    summary = summary.sort_values("group", key=lambda g: g.map(lower_bound), kind="stable", ignore_index=True)
     summary["bounds"] = ["paper" if g in entry.paper_groups else "assumed" for g in summary["group"]]
     datasets = list(dict.fromkeys(c.dataset for c in plan.cells))
     panels = [(d, m) for d in datasets for m in entry.metrics]
-    fig, axes = plt.subplots(len(PROTOCOLS), len(panels), figsize=(3.6 * len(panels), 6.0), squeeze=False)
+    fig, axes = plt.subplots(len(PROTOCOLS), len(panels), figsize=(3.8 * len(panels), 6.4), squeeze=False)
     for row, protocol in enumerate(PROTOCOLS):
         for col, (dataset, metric) in enumerate(panels):
             ax = axes[row][col]
             data = summary[(summary.protocol == protocol) & (summary.dataset == dataset) & (summary.metric == metric)]
             groups = list(dict.fromkeys(data["group"]))
+            sizes = data.groupby("group", sort=False)["n_users"]
             models = list(dict.fromkeys(data["model"]))
             width = 0.8 / max(1, len(models))
             for i, model in enumerate(models):
                 part = data[data.model == model].set_index("group").reindex(groups)
                 x = np.arange(len(groups)) + (i - (len(models) - 1) / 2) * width
-                ax.bar(x, part["mean"], width, yerr=part["std"].fillna(0), label=model, capsize=2)
-            ax.set_xticks(np.arange(len(groups)), [group_label(g, entry.paper_groups) for g in groups])
-            ax.set_title(f"{plan.datasets[dataset]['label']}: {metric}\n{PROTOCOLS[protocol]}", fontsize=8)
-            ax.set_xlabel("training interactions per user")
+                means = part["mean"].to_numpy(dtype=float)  # NaN: a group without test users, drawn empty
+                ax.bar(x, means, width, yerr=part["std"].fillna(0), label=model_label(model), capsize=2)
+                for pos in x[means == 0]:  # a bar of height 0, not a missing one
+                    ax.text(pos, 0, "0", ha="center", va="bottom", fontsize=6)
+            for pos, group in enumerate(groups):
+                if sizes.get_group(group).max() == 0:
+                    ax.text(pos, 0, "no test user", rotation=90, ha="center", va="bottom", fontsize=7, color="0.4")
+            ticks = [f"{group_label(g, entry.paper_groups)}\n{size_label(sizes.get_group(g))}" for g in groups]
+            ax.set_xticks(np.arange(len(groups)), ticks, fontsize=7)
+            label = plan.datasets[dataset]["label"]
+            ax.set_title(f"{label}: {metric_label(metric)}\n{PROTOCOLS[protocol]}", fontsize=8)
+            ax.set_xlabel("training interactions per user (n = test users)", fontsize=7)
             if col == 0:
-                ax.set_ylabel(metric)
-            if row == 0 and col == 0:
-                ax.legend(fontsize=7)
-    _finish(fig, plan, out_dir, _footnote(plan))
+                ax.set_ylabel(metric_label(metric))
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    _finish(fig, plan, out_dir, _footnote(plan, extra=tuple(_empty_groups(plan, summary))))
     return summary
+
+
+def _empty_groups(plan: ExperimentPlan, summary: pd.DataFrame) -> list[str]:
+    """One footnote line per dataset with groups that hold no test user."""
+    sizes = summary.groupby(["dataset", "group"], sort=False)["n_users"].max()
+    lines = []
+    for dataset in dict.fromkeys(summary["dataset"]):
+        empty = [g for g, n in sizes[dataset].items() if n == 0]
+        if empty:
+            lines.append(
+                f"{plan.datasets[dataset]['label']}: no test user in group(s) {', '.join(empty)} "
+                "(drawn empty with 'no test user', kept in the CSV with n_users 0)"
+            )
+    return lines
 
 
 def sweep_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
@@ -143,8 +182,8 @@ def sweep_figure(plan: ExperimentPlan, out_dir: Path) -> pd.DataFrame:
                 )
             if log_x:
                 ax.set_xscale("log")
-            ax.set_xlabel(axis)
-            ax.set_ylabel(metric)
+            ax.set_xlabel(axis_label(axis))
+            ax.set_ylabel(metric_label(metric))
             ax.set_title(PROTOCOLS[protocol], fontsize=9)
             ax.legend(fontsize=7)
     _finish(fig, plan, out_dir, _footnote(plan))
@@ -199,6 +238,7 @@ def _summary_bars(ax: plt.Axes, means: pd.DataFrame, title: str) -> None:
             fontsize=7,
         )
     ax.set_xticks(range(len(means)), [PAIR_KINDS[k] for k in means["kind"]], fontsize=7)
+    ax.margins(y=0.12)  # room for the value above the tallest bar
     ax.set_ylabel("mean feature cosine")
     ax.set_title(title, fontsize=9)
 

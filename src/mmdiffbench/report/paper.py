@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 
 from mmdiffbench.experiments import RESULT_KINDS, Experiment, paper_info
+from mmdiffbench.report.labels import metric_label
 from mmdiffbench.workflow_datasets import TRANSFORMS
 
-METRIC_NAMES = {"recall": "Recall", "precision": "Precision", "ndcg": "NDCG"}
 MODALITY_NAMES = {"visual": "image", "acoustic": "audio", "textual": "text"}  # paper -> our file names
 RESULT_COLUMNS = [  # a result CSV's columns (paper_tables/README.md), then the two paper_results adds
     *("paper", "table", "dataset", "dataset_key", "setting", "model", "model_key", "variant", "params"),
@@ -70,5 +70,4 @@ def paper_modalities(paper: str, dataset: str) -> list[str]:
 
 def paper_column(metric_key: str) -> str:
     """`recall@20` -> `paper Recall@20` (the paper's own metric name)."""
-    metric, k = metric_key.split("@")
-    return f"paper {METRIC_NAMES.get(metric, metric)}@{k}"
+    return f"paper {metric_label(metric_key)}"

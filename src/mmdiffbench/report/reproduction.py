@@ -19,6 +19,7 @@ from mmdiffbench.plan_types import SMOKE, ExperimentPlan, left_out_summary
 from mmdiffbench.report.claims import INTRO as CLAIMS_INTRO
 from mmdiffbench.report.claims import claims_table
 from mmdiffbench.report.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics
+from mmdiffbench.report.labels import SMOKE_STATUS, percent
 from mmdiffbench.report.notes import row_note
 from mmdiffbench.report.paper import MODALITY_NAMES, load_paper_table, paper_results
 from mmdiffbench.report.provenance import cell_sources, provenance_lines
@@ -119,11 +120,9 @@ def comparison(entry: Experiment, plan: ExperimentPlan | None, summary: pd.DataF
                         **ours,
                         "protocol": label,
                         "ours": mean_pm_std(mean, std),
-                        "diff": f"{mean - p.paper_value:+.4f}" if pd.notna(p.paper_value) else "",
+                        "diff": f"{mean - p.paper_value:+.4f}" if pd.notna(p.paper_value) and not plan.smoke else "",
                         "within 1 std": "" if plan.smoke else within(p.paper_value, mean, std, n),
-                        "status": "smoke run: not comparable"
-                        if plan.smoke
-                        else f"ok ({n} seed{'s' if n != 1 else ''})",
+                        "status": SMOKE_STATUS if plan.smoke else f"ok ({n} seed{'s' if n != 1 else ''})",
                     }
                 )
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -141,7 +140,7 @@ def stats_comparison(entry: Experiment, plan: ExperimentPlan | None) -> pd.DataF
                 if p.quantity == "feature_dim":
                     ours = stats.get("modalities", {}).get(MODALITY_NAMES.get(p.modality, p.modality), "absent")
                 elif p.quantity == "sparsity":
-                    ours = f"{stats['sparsity_percent']:.3f}%"
+                    ours = percent(stats["sparsity_percent"])
                 elif p.quantity == "interactions":
                     ours = f"{stats['train_interactions']} train / {stats['interactions']} all"
                 else:
