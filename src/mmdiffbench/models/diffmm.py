@@ -56,6 +56,7 @@ from mmdiffbench.models.losses import bpr_loss
 from mmdiffbench.models.phase import Batch, OptimizerSettings, Phase, UserRowBatch
 from mmdiffbench.models.vgae_generator import VGAEGenerator
 from mmdiffbench.precision import check_mode, compute_dtype
+from mmdiffbench.progress import progress
 from mmdiffbench.tensors import tensor_sum
 
 MODALITY_ORDER = ("image", "text", "audio")  # the official code's order (matters for cl pairs)
@@ -246,7 +247,8 @@ class DiffMM(GraphRecommender):
             chain = None
             if self.generator_kind == "diffusion" and fast_chain_applies(self.denoiser(m), c["sampling_noise"]):
                 chain = FastReverseChain(self.denoiser(m), self.schedule, c["sampling_steps"])
-            parts = [self.generate_topk(m, users, k, chain) for users in self.user_chunks()]
+            chunks = self.user_chunks()
+            parts = [self.generate_topk(m, users, k, chain) for users in progress(chunks, len(chunks), f"rebuild {m}")]
             self.topk[m] = torch.cat(parts).cpu()
         keep_rate = float(c["keep_rate"])
         self.keep = {}

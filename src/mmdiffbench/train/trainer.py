@@ -29,6 +29,7 @@ from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.eval.evaluate import evaluate_model
 from mmdiffbench.eval.ranking import RankingResult
 from mmdiffbench.models.base import Recommender
+from mmdiffbench.progress import clock
 from mmdiffbench.train.checkpoint import load_tensors, save_torch, write_text
 from mmdiffbench.train.phases import PhaseRunner, TrainingDiverged
 from mmdiffbench.train.seeding import capture_rng, restore_rng
@@ -194,4 +195,7 @@ class Trainer:
             parts.append(f"val {metric}={row[f'val_{metric}']:.4f} test {metric}={row[f'test_{metric}']:.4f}")
         seconds = sum(v for k, v in row.items() if k.startswith("time_"))
         parts.append(f"{seconds:.1f}s")
+        left = self.cfg["epochs"] - row["epoch"] - 1
+        if left > 0:  # at the mean epoch time so far; early stopping can end the run sooner
+            parts.append(f"ETA {clock(self.elapsed / len(self.history) * left)} ({left} epoch{'s' * (left > 1)} left)")
         self.log.info(" ".join(parts))
