@@ -159,8 +159,16 @@ class DiffMM(GraphRecommender):
             after=self.rebuild_after_generators,
             after_name="rebuild",
         )
+        # torch.compile fuses the step's elementwise passes between its sparse and InfoNCE products;
+        # the same losses up to float rounding (see `compile_step` in diffmm.yaml for its cost)
+        losses = torch.compile(self.losses) if c["compile_step"] else self.losses
+
+        def recommender_parts(batch: Batch) -> list[dict[str, torch.Tensor]]:
+            assert isinstance(batch, BPRBatch)
+            return [losses(batch)]
+
         recommender = Phase(
-            "recommender", [p for p in self.parameters() if id(p) not in owned], "bpr", self._bpr_loss_parts
+            "recommender", [p for p in self.parameters() if id(p) not in owned], "bpr", recommender_parts
         )
         return [generator, recommender]
 
