@@ -5,9 +5,9 @@ its peak RSS and the disk of the finished run folder. Not a test: run it by hand
     PYTHONPATH=src python benchmarks/diffmm_run.py --data ../shared/datasets/tiktok --epochs 2 --baseline-ref 45df76c
 
 Each run is a child process, timed from its start to its exit; its peak RSS is its own
-(`os.wait4`). The run's metrics.json and history.csv split the wall time into the epochs'
-compute (the phase and evaluation times), the rest of the training loop (history and
-checkpoint writes) and what lies outside the loop (imports, data, model, the final writes).
+(`os.wait4`). The run's history.csv splits the wall time into the epochs' compute (the phase
+and evaluation times) and the rest: start-up (imports, data, model), checkpoint and history
+writes, and the final writes.
 With `--baseline-ref REV` the library at git revision REV runs too, alternating with the
 working tree round by round (this machine's speed drifts by tens of percent over minutes),
 and the ratios of the medians are printed. `--extrapolate E` adds the wall time of an E-epoch
@@ -17,7 +17,6 @@ run at the measured rates: an extrapolation, not a measurement.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -54,15 +53,12 @@ def one_run(args: argparse.Namespace, src: Path | None) -> dict[str, float]:
             wall = time.perf_counter() - started
         if status != 0:
             raise RuntimeError(f"the run failed (status {status}): {log.read_text()[-2000:]}")
-        metrics = json.loads((out / "metrics.json").read_text())
         history = pd.read_csv(out / "history.csv")
         compute = float(history[[c for c in history.columns if c.startswith("time_")]].to_numpy().sum())
         return {
             "wall_s": wall,
             "compute_s": compute,
-            "loop_rest_s": metrics["train_wall_time_s"] - compute,
-            "outside_loop_s": wall - metrics["train_wall_time_s"],
-            "epoch_wall_s": metrics["train_wall_time_s"] / args.epochs,
+            "rest_s": wall - compute,
             "peak_rss_mb": usage.ru_maxrss / 1024 * 1.048576,  # KiB -> MB
             "disk_mb": folder_mb(out),
             "load": os.getloadavg()[0],
@@ -70,15 +66,16 @@ def one_run(args: argparse.Namespace, src: Path | None) -> dict[str, float]:
 
 
 def extrapolated(row: dict[str, float], epochs: int, to_epochs: int) -> float:
-    """The wall time of a `to_epochs` run: the part outside the loop once, the loop at its rate."""
-    return row["outside_loop_s"] + (row["wall_s"] - row["outside_loop_s"]) * to_epochs / epochs
+    """The wall time of a `to_epochs` run: the rest counted once (more checkpoints are not in it),
+    the compute at its rate per epoch."""
+    return row["rest_s"] + row["compute_s"] * to_epochs / epochs
 
 
 def show(name: str, row: dict[str, float], args: argparse.Namespace) -> str:
     line = (
-        f"{name}: wall {row['wall_s']:.1f}s = outside the loop {row['outside_loop_s']:.1f}s + epochs' compute "
-        f"{row['compute_s']:.1f}s + the loop's writes {row['loop_rest_s']:.1f}s; peak RSS {row['peak_rss_mb']:.0f} MB; "
-        f"run folder {row['disk_mb']:.1f} MB; load {row['load']:.1f}"
+        f"{name}: wall {row['wall_s']:.1f}s = epochs' compute {row['compute_s']:.1f}s + start-up and writes "
+        f"{row['rest_s']:.1f}s; peak RSS {row['peak_rss_mb']:.0f} MB; run folder {row['disk_mb']:.1f} MB; "
+        f"load {row['load']:.1f}"
     )
     if args.extrapolate:
         line += (
