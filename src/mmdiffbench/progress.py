@@ -28,11 +28,12 @@ def clock(seconds: float) -> str:
 
 
 def progress(
-    items: Iterable[T], total: int, desc: str, interval: float = INTERVAL_S, stream: TextIO | None = None
+    items: Iterable[T], total: int, desc: str, interval: float | None = None, stream: TextIO | None = None
 ) -> Iterator[T]:
     """`items`, reporting on `stream` (default stderr): a bar on a terminal, else a line with an ETA
-    every `interval` seconds."""
+    every `interval` seconds (default INTERVAL_S)."""
     stream = sys.stderr if stream is None else stream
+    interval = INTERVAL_S if interval is None else interval
     if stream.isatty():
         yield from tqdm(items, total=total, desc=desc, leave=False, file=stream)
         return
