@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -25,3 +31,16 @@ def synthetic_sports(seed: int = 0) -> InteractionDataset:
         "text": rng.standard_normal((n_items, 1024), dtype=np.float32),
     }
     return InteractionDataset("sports", train, held, held, features)
+
+
+@contextmanager
+def library_at(revision: str) -> Iterator[Path]:
+    """The `src/` folder of this repository at git `revision`, in a temporary folder (put it first
+    on a child process's PYTHONPATH to run that revision's library)."""
+    repository = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(repository), "archive", revision, "src"], check=True, stdout=subprocess.PIPE
+        )
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        yield Path(tmp) / "src"

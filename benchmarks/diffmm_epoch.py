@@ -27,12 +27,11 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
-from common import synthetic_sports
+from common import library_at, synthetic_sports
 
 from mmdiffbench.config import resolve
 from mmdiffbench.data import load_release
@@ -118,15 +117,10 @@ def print_ratios(last: dict[str, dict[str, float]], slow: str, fast: str) -> Non
 
 def compare_with_revision(argv: list[str], revision: str, rounds: int) -> None:
     """Median over `rounds` alternating runs of the last epoch, working tree against `revision`."""
-    repository = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(
-            ["git", "-C", str(repository), "archive", revision, "src"], check=True, stdout=subprocess.PIPE
-        )
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+    with library_at(revision) as baseline:
         runs: dict[str, list[dict[str, float]]] = {"working tree": [], revision: []}
         for round_ in range(rounds):
-            order = [("working tree", None), (revision, Path(tmp) / "src")]
+            order = [("working tree", None), (revision, baseline)]
             for name, src in order if round_ % 2 == 0 else order[::-1]:
                 runs[name].append(child(argv, [], src)[-1])
                 print(f"round {round_}: {name} {runs[name][-1]['total_wall_s']:.2f}s", file=sys.stderr, flush=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from common import library_at
 
 METRIC_KEYS = ("selected_epoch", "val", "test", "test_groups", "paper_protocol")
 
@@ -67,14 +68,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=421)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
-    repository = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(
-            ["git", "-C", str(repository), "archive", args.baseline_ref, "src"], check=True, stdout=subprocess.PIPE
-        )
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+    with library_at(args.baseline_ref) as src, tempfile.TemporaryDirectory() as tmp:
         before, after = Path(tmp) / "before", Path(tmp) / "after"
-        train(Path(tmp) / "src", before, args)
+        train(src, before, args)
         train(None, after, args)
         same = compare(before, after)
     print("same numbers" if same else "NUMBERS DIFFER")

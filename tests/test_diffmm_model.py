@@ -274,3 +274,20 @@ def test_fusion_draws_the_random_edge_drop_per_modality(dataset):
     for graph in (image, audio):
         assert torch.all((graph == 0) | (original != 0))  # only edges of the original graph
     assert not torch.equal(image != 0, audio != 0)
+
+
+@pytest.mark.slow
+def test_compiled_step_gives_the_eager_losses_and_updates(dataset):
+    """compile_step=true: the recommender phase's losses and the weights after it as in eager mode,
+    up to float rounding (inductor fuses the elementwise passes)."""
+    rows, weights = [], []
+    for compiled in ("false", "true"):
+        model, _ = build(dataset, overrides=[f"compile_step={compiled}"])
+        generator_phase(model)
+        runner = PhaseRunner(model, DATA, TRAINER, seed=0)
+        torch.manual_seed(2)
+        rows.append(runner.run_phase(runner.by_name["recommender"], 0, max_steps=3))
+        weights.append({name: p.detach().clone() for name, p in model.named_parameters()})
+    assert rows[1] == pytest.approx(rows[0], rel=1e-5)
+    for name, eager in weights[0].items():
+        torch.testing.assert_close(weights[1][name], eager, rtol=1e-5, atol=1e-6, msg=name)

@@ -16,6 +16,7 @@ from mmdiffbench.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, main
 from mmdiffbench.config import ConfigError, resolve
 from mmdiffbench.data import InteractionDataset, make_synthetic, write_release
 from mmdiffbench.environment import EnvironmentProblem
+from mmdiffbench.train import trainer as trainer_module
 from mmdiffbench.train.checkpoint import write_json
 from mmdiffbench.train.phases import PhaseRunner
 from mmdiffbench.train.run import train_run
@@ -280,6 +281,37 @@ def test_checkpoints_every_n_epochs_resume_exactly(
     assert {k: v for k, v in resumed.items() if k not in volatile} == {
         k: v for k, v in straight.items() if k not in volatile
     }
+
+
+def test_checkpoints_skip_the_last_epoch_unless_kept(
+    synthetic: InteractionDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last epoch's checkpoint would be deleted at once: written only with keep_checkpoint."""
+    written: list[int] = []
+    original = trainer_module.save_torch
+
+    def recording(state: dict[str, Any], path: Path) -> None:
+        written.append(state["epoch"])
+        original(state, path)
+
+    monkeypatch.setattr(trainer_module, "save_torch", recording)
+    _train(synthetic, tmp_path / "a", ["epochs=5", "checkpoint_every=2"])
+    assert written == [1, 3]
+    written.clear()
+    _train(synthetic, tmp_path / "b", ["epochs=5", "checkpoint_every=2", "keep_checkpoint=true"])
+    assert written == [1, 3, 4]
+
+
+def test_a_checkpoint_stores_the_state_selected_at_its_epoch_once(
+    synthetic: InteractionDataset, tmp_path: Path
+) -> None:
+    _train(synthetic, tmp_path, ["epochs=1", "keep_checkpoint=true"])
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["selected"]["epoch"] == state["epoch"] == 0
+    tensors = [key for key, value in state["model"].items() if isinstance(value, torch.Tensor)]
+    assert tensors
+    for key in tensors:  # one storage on disk, shared after loading
+        assert state["best_state"][key].untyped_storage().data_ptr() == state["model"][key].untyped_storage().data_ptr()
 
 
 def test_resume_refuses_other_data(

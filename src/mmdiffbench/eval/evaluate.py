@@ -43,7 +43,9 @@ def evaluate_model(
     try:
         with model.scoring():
             results = {
-                "val": rank_split(model.score, dataset.val, [dataset.train], ks, batch_size, model.device),
+                "val": rank_split(
+                    model.score, dataset.val, [dataset.train], ks, batch_size, model.device, "evaluation val"
+                ),
                 "test": rank_split(
                     model.score,
                     dataset.test,
@@ -51,6 +53,7 @@ def evaluate_model(
                     ks,
                     batch_size,
                     model.device,
+                    "evaluation test",
                 ),
             }
     finally:

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 import torch
 
 from mmdiffbench.eval.metrics import per_user_metrics
+from mmdiffbench.progress import progress
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -60,8 +61,10 @@ def rank_split(
     ks: tuple[int, ...] = (10, 20, 50),
     batch_size: int = 2048,
     device: torch.device | str = "cpu",
+    desc: str = "ranking",
 ) -> RankingResult:
-    """Rank all items for every user with a held-out item; metrics per user."""
+    """Rank all items for every user with a held-out item; metrics per user (`desc` names the
+    progress lines of a long ranking)."""
     n_items = heldout.shape[1]
     max_k = max(ks)
     n_relevant_all = np.diff(heldout.indptr)
@@ -71,7 +74,8 @@ def rank_split(
         mask = mask + matrix
     mask = mask.tocsr()
     hit_rows: list[np.ndarray] = []
-    for start in range(0, len(users), batch_size):
+    starts = range(0, len(users), batch_size)
+    for start in progress(starts, len(starts), desc):
         batch = users[start : start + batch_size]
         with torch.no_grad():
             scores = score_fn(torch.from_numpy(batch).to(device)).float()

@@ -56,6 +56,7 @@ from mmdiffbench.models.losses import bpr_loss
 from mmdiffbench.models.phase import Batch, OptimizerSettings, Phase, UserRowBatch
 from mmdiffbench.models.vgae_generator import VGAEGenerator
 from mmdiffbench.precision import check_mode, compute_dtype
+from mmdiffbench.progress import progress
 from mmdiffbench.tensors import tensor_sum
 
 MODALITY_ORDER = ("image", "text", "audio")  # the official code's order (matters for cl pairs)
@@ -158,8 +159,16 @@ class DiffMM(GraphRecommender):
             after=self.rebuild_after_generators,
             after_name="rebuild",
         )
+        # torch.compile fuses the step's elementwise passes between its sparse and InfoNCE products;
+        # the same losses up to float rounding (see `compile_step` in diffmm.yaml for its cost)
+        losses = torch.compile(self.losses) if c["compile_step"] else self.losses
+
+        def recommender_parts(batch: Batch) -> list[dict[str, torch.Tensor]]:
+            assert isinstance(batch, BPRBatch)
+            return [losses(batch)]
+
         recommender = Phase(
-            "recommender", [p for p in self.parameters() if id(p) not in owned], "bpr", self._bpr_loss_parts
+            "recommender", [p for p in self.parameters() if id(p) not in owned], "bpr", recommender_parts
         )
         return [generator, recommender]
 
@@ -246,7 +255,8 @@ class DiffMM(GraphRecommender):
             chain = None
             if self.generator_kind == "diffusion" and fast_chain_applies(self.denoiser(m), c["sampling_noise"]):
                 chain = FastReverseChain(self.denoiser(m), self.schedule, c["sampling_steps"])
-            parts = [self.generate_topk(m, users, k, chain) for users in self.user_chunks()]
+            chunks = self.user_chunks()
+            parts = [self.generate_topk(m, users, k, chain) for users in progress(chunks, len(chunks), f"rebuild {m}")]
             self.topk[m] = torch.cat(parts).cpu()
         keep_rate = float(c["keep_rate"])
         self.keep = {}

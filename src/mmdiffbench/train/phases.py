@@ -7,18 +7,17 @@ sampler) goes into the checkpoint, never into the model's weights.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.models.base import Recommender
 from mmdiffbench.models.phase import Batch, BPRBatch, Phase, UserRowBatch
+from mmdiffbench.progress import progress
 from mmdiffbench.tensors import tensor_sum
 from mmdiffbench.train.sampling import BPRSampler, UserRowSampler
 
@@ -103,10 +102,7 @@ class PhaseRunner:
             phase.before()
         sums: dict[str, float] = defaultdict(float)
         batches, n_batches = self._batches(phase, phase.batch_size or self.cfg["batch_size"])
-        bar = tqdm(
-            batches, total=n_batches, desc=f"epoch {epoch} {phase.name}", leave=False, disable=not sys.stderr.isatty()
-        )
-        for step, batch in enumerate(bar):
+        for step, batch in enumerate(progress(batches, n_batches, f"epoch {epoch} {phase.name}")):
             if max_steps is not None and step >= max_steps:
                 n_batches = step
                 break

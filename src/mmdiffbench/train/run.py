@@ -170,7 +170,7 @@ def _train_locked(
     }
     write_json(metrics, out_dir / "metrics.json")
     if not config.trainer["keep_checkpoint"]:
-        (out_dir / CHECKPOINT).unlink()  # a finished run keeps what evaluate and the report read
+        (out_dir / CHECKPOINT).unlink(missing_ok=True)  # a finished run keeps what evaluate and the report read
     logger.info(
         "done: selected epoch %d, test %s=%.4f (paper protocol: epoch %d, %.4f)",
         selected.epoch,

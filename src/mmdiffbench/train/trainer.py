@@ -9,7 +9,8 @@ Selection follows the validation split (`selection_metric`, default recall@20) w
 The papers' protocol (the epoch with the best *test* score) is tracked separately and
 reported under `paper_protocol`, never mixed with the selected result.
 A checkpoint holding model, optimisers, sampler and every RNG state is written atomically
-after each epoch, so `resume=True` continues a killed run to exactly the same metrics.
+every `checkpoint_every` epochs (after the last only with `keep_checkpoint`), so `resume=True`
+continues a killed run to exactly the same metrics.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.eval.evaluate import evaluate_model
 from mmdiffbench.eval.ranking import RankingResult
 from mmdiffbench.models.base import Recommender
+from mmdiffbench.progress import clock
 from mmdiffbench.train.checkpoint import load_tensors, save_torch, write_text
 from mmdiffbench.train.phases import PhaseRunner, TrainingDiverged
 from mmdiffbench.train.seeding import capture_rng, restore_rng
@@ -102,14 +104,17 @@ class Trainer:
 
     # ---- checkpoints -------------------------------------------------------------------
     def _state(self, epoch: int) -> dict[str, Any]:
+        model = self.model.state_dict()
         return {
             "epoch": epoch,
-            "model": self.model.state_dict(),
+            "model": model,
             "phases": self.phases.state_dict(),
             "rng": capture_rng(),
             "selected": asdict(self.selected),
             "paper": asdict(self.paper),
-            "best_state": self.best_state,
+            # selected at this epoch, the best state is the model's: the same tensors, which
+            # torch.save writes once (a third of a DiffMM checkpoint)
+            "best_state": model if self.selected.epoch == epoch else self.best_state,
             "history": self.history,
             "bad_evals": self.bad_evals,
             "elapsed": self.elapsed,
@@ -179,7 +184,9 @@ class Trainer:
             self._log_epoch(row)
             write_text(pd.DataFrame(self.history).to_csv(index=False), self.out_dir / "history.csv")
             last = epoch == epochs - 1 or self.stopped_early
-            if last or (epoch + 1) % self.cfg["checkpoint_every"] == 0:
+            # the last epoch's checkpoint only when kept: a kill before metrics.json resumes from
+            # the one before, to the same result
+            if (last and self.cfg["keep_checkpoint"]) or (not last and (epoch + 1) % self.cfg["checkpoint_every"] == 0):
                 save_torch(self._state(epoch), self.out_dir / CHECKPOINT)
         if self.stopped_early:
             self.log.info(
@@ -194,4 +201,7 @@ class Trainer:
             parts.append(f"val {metric}={row[f'val_{metric}']:.4f} test {metric}={row[f'test_{metric}']:.4f}")
         seconds = sum(v for k, v in row.items() if k.startswith("time_"))
         parts.append(f"{seconds:.1f}s")
+        left = self.cfg["epochs"] - row["epoch"] - 1
+        if left > 0:  # at the mean epoch time so far; early stopping can end the run sooner
+            parts.append(f"ETA {clock(self.elapsed / len(self.history) * left)} ({left} epoch{'s' * (left > 1)} left)")
         self.log.info(" ".join(parts))
