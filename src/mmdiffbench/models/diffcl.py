@@ -73,6 +73,7 @@ can be compared with (the features of Baby / Sports are not held, shared/referen
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +82,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.diffusion import Denoiser, GaussianSchedule, diffusion_loss
@@ -252,6 +254,17 @@ class DiffCL(GraphRecommender):
             anchors = torch.arange(len(anchors), device=anchors.device)
         return info_nce(first, second, anchors, self.config["tau"])
 
+    def view(self, m: str, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """One diffusion view of branch m; with `recompute_views` its T denoiser passes over all
+        users + items are run again in the backward pass instead of being held (on Sports the 2 x 2
+        views would hold about 3 GB). The same numbers: checkpointing replays the dropout masks."""
+        steps = int(self.config["view_corrupt_steps"])
+        if not self.config["recompute_views"] or not torch.is_grad_enabled():
+            return diffusion_view(self.denoiser(m), self.schedule, x0, steps, noise)
+        run = functools.partial(diffusion_view, self.denoiser(m), self.schedule, corrupt_steps=steps)
+        out: torch.Tensor = checkpoint(run, x0, noise=noise, use_reentrant=False)
+        return out
+
     def contrastive_terms(self, branches: Branches, batch: BPRBatch) -> dict[str, torch.Tensor]:
         """L_cl (eq. 13-17) on two diffusion views per modality, and the denoisers' own term."""
         c = self.config
@@ -264,10 +277,7 @@ class DiffCL(GraphRecommender):
         cl, denoise = [], []
         for m in self.modalities:
             x0 = source[m]
-            first, second = (
-                diffusion_view(self.denoiser(m), self.schedule, x0, int(c["view_corrupt_steps"]), draw_noise(x0))
-                for _ in range(2)
-            )
+            first, second = (self.view(m, x0, draw_noise(x0)) for _ in range(2))
             u, i = self.n_users, slice(self.n_users, None)
             cl.append(self.node_type_info_nce(first[:u], second[:u], users))
             cl.append(self.node_type_info_nce(first[i], second[i], items))
