@@ -225,22 +225,6 @@ def test_views_carry_gradients_to_the_embeddings_and_denoisers(synthetic: Intera
     assert touched == {"encoders", "user_modal", "denoisers"}  # the ID branch takes no part in L_cl
 
 
-def test_recomputed_views_give_the_same_losses_and_gradients(synthetic: InteractionDataset) -> None:
-    """`recompute_views` changes memory only: losses and every gradient bit-identical (dropout replayed)."""
-    results = []
-    for recompute in ("true", "false"):
-        model = build(synthetic, [f"recompute_views={recompute}", "denoiser_dropout=0.5"])
-        torch.manual_seed(3)
-        terms = model.losses(batch())
-        sum(terms.values()).backward()
-        grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
-        results.append(({k: v.detach() for k, v in terms.items()}, grads, torch.rand(1)))
-    (terms_a, grads_a, next_a), (terms_b, grads_b, next_b) = results
-    assert terms_a.keys() == terms_b.keys() and all(torch.equal(terms_a[k], terms_b[k]) for k in terms_a)
-    assert grads_a.keys() == grads_b.keys() and all(torch.equal(grads_a[k], grads_b[k]) for k in grads_a)
-    assert torch.equal(next_a, next_b)  # the random stream goes on as without recomputation
-
-
 def test_options_of_the_cl_term(synthetic: InteractionDataset, monkeypatch: pytest.MonkeyPatch) -> None:
     """lambda_cl_twice squares the weight, lambda_denoise=0 drops the term, cl_nodes / cl_denominator."""
     monkeypatch.setattr(diffcl, "draw_noise", torch.zeros_like)

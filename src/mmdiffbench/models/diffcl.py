@@ -73,7 +73,6 @@ can be compared with (the features of Baby / Sports are not held, shared/referen
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,7 +81,6 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.diffusion import Denoiser, GaussianSchedule, diffusion_loss
@@ -93,6 +91,7 @@ from mmdiffbench.models.diffmm import ordered_modalities
 from mmdiffbench.models.diffusion_parts import denoiser_from_config, schedule_from_config
 from mmdiffbench.models.embedding import id_embedding
 from mmdiffbench.models.losses import bpr_loss, embedding_l2
+from mmdiffbench.models.modal import recomputed
 from mmdiffbench.tensors import tensor_sum
 
 CHOICES = {
@@ -255,15 +254,14 @@ class DiffCL(GraphRecommender):
         return info_nce(first, second, anchors, self.config["tau"])
 
     def view(self, m: str, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """One diffusion view of branch m; with `recompute_views` its T denoiser passes over all
-        users + items are run again in the backward pass instead of being held (on Sports the 2 x 2
-        views would hold about 3 GB). The same numbers: checkpointing replays the dropout masks."""
-        steps = int(self.config["view_corrupt_steps"])
-        if not self.config["recompute_views"] or not torch.is_grad_enabled():
-            return diffusion_view(self.denoiser(m), self.schedule, x0, steps, noise)
-        run = functools.partial(diffusion_view, self.denoiser(m), self.schedule, corrupt_steps=steps)
-        out: torch.Tensor = checkpoint(run, x0, noise=noise, use_reentrant=False)
-        return out
+        """One diffusion view of branch m; with `recompute` its T denoiser passes over all users +
+        items run again in backward instead of being held (the 2 x 2 views: about 3 GB on Sports)."""
+        steps, denoiser = int(self.config["view_corrupt_steps"]), self.denoiser(m)
+
+        def run(x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+            return diffusion_view(denoiser, self.schedule, x, steps, eps)
+
+        return recomputed(bool(self.config["recompute"]), run, x0, noise)
 
     def contrastive_terms(self, branches: Branches, batch: BPRBatch) -> dict[str, torch.Tensor]:
         """L_cl (eq. 13-17) on two diffusion views per modality, and the denoisers' own term."""
