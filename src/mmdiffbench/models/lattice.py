@@ -51,7 +51,6 @@ from mmdiffbench.models.embedding import id_embedding
 from mmdiffbench.models.item_graphs import ModalityProjections, feature_tables, modality_knn_graphs
 from mmdiffbench.models.lightgcn import propagate_mean
 from mmdiffbench.models.losses import bpr_loss, embedding_l2
-from mmdiffbench.models.modal import recomputed
 from mmdiffbench.models.phase import Phase
 
 #: an item graph as an edge list: (rows, cols, values); repeated positions add up
@@ -154,8 +153,7 @@ class Lattice(EmbeddingRecommender):
             self._epoch_graph = (graph[0], graph[1], graph[2].detach())
         else:
             graph = self._epoch_graph
-        # `recompute`: the edge-wise products (|S| x d gathers, about 230 MB on Sports) rerun in backward
-        users, items = recomputed(bool(self.config["recompute"]), self.propagate, graph)
+        users, items = self.propagate(graph)
         u, p, n = users[batch.users], items[batch.pos], items[batch.neg]
         reg = self.config["reg_weight"] * embedding_l2(len(batch.users), u, p, n)
         return {"bpr": bpr_loss((u * p).sum(-1), (u * n).sum(-1)), "reg": reg}
