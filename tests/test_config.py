@@ -32,3 +32,12 @@ def test_unknown_model_and_variant() -> None:
         resolve("mf_bpr", "baby", variant="nope")
     with pytest.raises(ConfigError, match="unknown model 'nope'"):
         resolve("nope", "baby")
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [("lr_decay=0.0", "lr_decay must be > 0"), ("lr_decay_step=0", "lr_decay_step must be >= 1")],
+)
+def test_a_learning_rate_decay_no_run_can_use_is_refused(setting: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve("lattice", "baby", overrides=[setting])

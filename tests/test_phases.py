@@ -47,8 +47,8 @@ class RowAutoencoder(Recommender):
         return self(self.rows[users])
 
 
-def _trainer(dataset: InteractionDataset, out: Path, epochs: int = 5) -> Trainer:
-    settings = [f"epochs={epochs}", "eval_every=1", "patience=0", "keep_checkpoint=true"]  # the tests read it
+def _trainer(dataset: InteractionDataset, out: Path, epochs: int = 5, extra: tuple[str, ...] = ()) -> Trainer:
+    settings = [f"epochs={epochs}", "eval_every=1", "patience=0", "keep_checkpoint=true", *extra]  # the tests read it
     config = resolve("mf_bpr", dataset.name, overrides=settings)
     torch.manual_seed(7)
     model = RowAutoencoder(dataset)
@@ -71,10 +71,11 @@ def test_a_user_row_model_learns_the_planted_structure(synthetic: InteractionDat
     assert trainer.selected.record["test"]["recall@20"] > 0.35
 
 
+@pytest.mark.parametrize("decay", [(), ("lr_decay=0.5", "lr_decay_step=2")], ids=["constant_lr", "decayed_lr"])
 def test_a_user_row_model_resumes_to_bit_identical_results(
-    synthetic: InteractionDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    synthetic: InteractionDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decay: tuple[str, ...]
 ) -> None:
-    straight = _trainer(synthetic, tmp_path / "straight")
+    straight = _trainer(synthetic, tmp_path / "straight", extra=decay)
     straight.fit()
 
     original = PhaseRunner.run_epoch
@@ -86,19 +87,45 @@ def test_a_user_row_model_resumes_to_bit_identical_results(
 
     monkeypatch.setattr(PhaseRunner, "run_epoch", killed_at_epoch_3)
     with pytest.raises(KeyboardInterrupt):
-        _trainer(synthetic, tmp_path / "resumed").fit()
+        _trainer(synthetic, tmp_path / "resumed", extra=decay).fit()
     monkeypatch.setattr(PhaseRunner, "run_epoch", original)
     assert (tmp_path / "resumed" / CHECKPOINT).is_file()
 
     torch.manual_seed(12345)  # scrambled: the checkpoint must bring back torch's generator
-    resumed = _trainer(synthetic, tmp_path / "resumed")
+    resumed = _trainer(synthetic, tmp_path / "resumed", extra=decay)
     assert resumed.load_checkpoint() and resumed.start_epoch == 3
     resumed.fit()
+    assert (
+        resumed.phases.optimizers["rows"].param_groups[0]["lr"]
+        == straight.phases.optimizers["rows"].param_groups[0]["lr"]
+    )
     pd.testing.assert_frame_equal(_history(tmp_path / "resumed"), _history(tmp_path / "straight"))
     assert resumed.selected.record == straight.selected.record and resumed.paper.record == straight.paper.record
     assert resumed.best_state is not None and straight.best_state is not None
     for key, value in straight.best_state.items():
         assert torch.equal(resumed.best_state[key], value), key
+
+
+def test_the_learning_rate_decays_as_mmrecs_lambdalr(synthetic: InteractionDataset, tmp_path: Path) -> None:
+    """Epoch e trains at lr * decay^(e / step), the rate MMRec's LambdaLR (stepped after each epoch) sets."""
+    trainer = _trainer(synthetic, tmp_path, extra=("lr_decay=0.96", "lr_decay_step=3"))
+    runner = trainer.phases
+    reference = torch.optim.Adam([nn.Parameter(torch.zeros(1))], lr=1e-2)  # the phase's own lr
+    schedule = torch.optim.lr_scheduler.LambdaLR(reference, lambda epoch: 0.96 ** (epoch / 3))
+    for epoch in range(7):
+        runner.run_phase(runner.by_name["rows"], epoch, max_steps=1)
+        assert runner.optimizers["rows"].param_groups[0]["lr"] == pytest.approx(
+            reference.param_groups[0]["lr"], rel=1e-12
+        )
+        assert reference.param_groups[0]["lr"] == pytest.approx(1e-2 * 0.96 ** (epoch / 3), rel=1e-12)
+        reference.step()
+        schedule.step()
+
+
+@pytest.mark.parametrize("model", ["lattice", "mgcn"])
+def test_lattice_and_mgcn_decay_as_their_mmrec_configs(model: str) -> None:
+    trainer = resolve(model, "baby").trainer
+    assert (trainer["lr_decay"], trainer["lr_decay_step"]) == (0.96, 50)
 
 
 def test_the_checkpoint_holds_every_optimizer_and_the_model_none(synthetic: InteractionDataset, tmp_path: Path) -> None:

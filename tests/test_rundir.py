@@ -5,6 +5,7 @@ code of their kind (2 data / configuration / environment, 130 Ctrl-C)."""
 from __future__ import annotations
 
 import errno
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,22 @@ def test_resume_refuses_a_changed_setting_by_name(
     _interrupted_run(synthetic, tmp_path, monkeypatch)
     with pytest.raises(ConfigError, match=f"--resume refused: .*{named}"):
         _train(synthetic, tmp_path, change, resume=True)
+
+
+def test_resume_of_a_run_from_before_the_added_keys(
+    synthetic: InteractionDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A config.json without lr_decay / lr_decay_step / fused_adam resumes when they keep the old
+    behaviour, and is refused by name when they change it."""
+    _interrupted_run(synthetic, tmp_path, monkeypatch)
+    path = tmp_path / "config.json"
+    saved = json.loads(path.read_text())
+    for key in ("lr_decay", "lr_decay_step", "fused_adam"):
+        del saved["trainer"][key]
+    path.write_text(json.dumps(saved))
+    with pytest.raises(ConfigError, match="trainer.lr_decay: 1.0 in the run, 0.5 now"):
+        _train(synthetic, tmp_path, ["lr_decay=0.5"], resume=True)
+    assert _train(synthetic, tmp_path, resume=True)["epochs_run"] > 0
 
 
 def test_resume_refuses_another_seed_or_model(

@@ -166,15 +166,16 @@ def resolve_settings(
 
 def check_trainer(trainer: dict[str, Any]) -> None:
     """ConfigError for trainer values no run can use (a count below 1, an empty topks, ...)."""
-    at_least_one = ("epochs", "batch_size", "eval_every", "eval_batch_size", "checkpoint_every")
+    at_least_one = ("epochs", "batch_size", "eval_every", "eval_batch_size", "checkpoint_every", "lr_decay_step")
     for key in at_least_one:
         if trainer[key] < 1:
             raise ConfigError(f"{key} must be >= 1, got {trainer[key]}")
     for key in ("patience", "weight_decay", "divergence_factor"):
         if trainer[key] < 0:
             raise ConfigError(f"{key} must be >= 0, got {trainer[key]}")
-    if not trainer["lr"] > 0:
-        raise ConfigError(f"lr must be > 0, got {trainer['lr']}")
+    for key in ("lr", "lr_decay"):
+        if not trainer[key] > 0:
+            raise ConfigError(f"{key} must be > 0, got {trainer[key]}")
     topks = trainer["topks"]
     if not topks or any(not isinstance(k, int) or k < 1 for k in topks):
         raise ConfigError(f"topks must be a non-empty list of cut-offs >= 1, got {topks}")

@@ -91,6 +91,7 @@ from mmdiffbench.models.diffmm import ordered_modalities
 from mmdiffbench.models.diffusion_parts import denoiser_from_config, schedule_from_config
 from mmdiffbench.models.embedding import id_embedding
 from mmdiffbench.models.losses import bpr_loss, embedding_l2
+from mmdiffbench.models.modal import recomputed
 from mmdiffbench.tensors import tensor_sum
 
 CHOICES = {
@@ -252,6 +253,16 @@ class DiffCL(GraphRecommender):
             anchors = torch.arange(len(anchors), device=anchors.device)
         return info_nce(first, second, anchors, self.config["tau"])
 
+    def view(self, m: str, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """One diffusion view of branch m; with `recompute` its T denoiser passes over all users +
+        items run again in backward instead of being held (the 2 x 2 views: about 3 GB on Sports)."""
+        steps, denoiser = int(self.config["view_corrupt_steps"]), self.denoiser(m)
+
+        def run(x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+            return diffusion_view(denoiser, self.schedule, x, steps, eps)
+
+        return recomputed(bool(self.config["recompute"]), run, x0, noise)
+
     def contrastive_terms(self, branches: Branches, batch: BPRBatch) -> dict[str, torch.Tensor]:
         """L_cl (eq. 13-17) on two diffusion views per modality, and the denoisers' own term."""
         c = self.config
@@ -264,10 +275,7 @@ class DiffCL(GraphRecommender):
         cl, denoise = [], []
         for m in self.modalities:
             x0 = source[m]
-            first, second = (
-                diffusion_view(self.denoiser(m), self.schedule, x0, int(c["view_corrupt_steps"]), draw_noise(x0))
-                for _ in range(2)
-            )
+            first, second = (self.view(m, x0, draw_noise(x0)) for _ in range(2))
             u, i = self.n_users, slice(self.n_users, None)
             cl.append(self.node_type_info_nce(first[:u], second[:u], users))
             cl.append(self.node_type_info_nce(first[i], second[i], items))

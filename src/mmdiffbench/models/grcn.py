@@ -40,7 +40,7 @@ from torch import nn
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
 from mmdiffbench.models.losses import bpr_loss
-from mmdiffbench.models.modal import ModalityFeatures, bipartite_edges, pair_rows_l2
+from mmdiffbench.models.modal import ModalityFeatures, bipartite_edges, pair_rows_l2, recomputed
 
 
 def xavier_normal(rows: int, cols: int) -> nn.Parameter:
@@ -104,14 +104,21 @@ class GRCN(EmbeddingRecommender):
         alpha = segment_softmax((x[self.target] * x[self.source]).sum(1), self.target, self.n_nodes)
         return x + weighted_sum(x, self.source, self.target, alpha), alpha
 
-    def representation(self) -> torch.Tensor:
-        contents, alphas = zip(*(self.content(m) for m in self.features.names), strict=True)
-        scores = torch.stack(alphas, dim=1) * self.confidence[self.source]
-        weight = torch.relu(scores.max(dim=1).values)
+    def id_gcn(self, weight: torch.Tensor) -> torch.Tensor:
+        """R_id = x + x1 + x2 on the refined edge weights."""
         x = F.normalize(self.id_embedding, dim=1)
         x1 = weighted_sum(x, self.source, self.target, weight)
         x2 = weighted_sum(x1, self.source, self.target, weight)
-        return torch.cat([x + x1 + x2, *contents], dim=1)
+        return x + x1 + x2
+
+    def representation(self) -> torch.Tensor:
+        """[R_id; C_1; ...]; with `recompute` each edge-wise pass (a few 2|E| x d gathers, about
+        1 GB held on Sports) runs again in backward instead of being held: the same numbers."""
+        again = bool(self.config["recompute"])
+        contents, alphas = zip(*(recomputed(again, self.content, m) for m in self.features.names), strict=True)
+        scores = torch.stack(alphas, dim=1) * self.confidence[self.source]
+        weight = torch.relu(scores.max(dim=1).values)
+        return torch.cat([recomputed(again, self.id_gcn, weight), *contents], dim=1)
 
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.representation()

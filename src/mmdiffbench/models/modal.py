@@ -6,13 +6,19 @@ image/text/audio and Baby's image/text need no code of their own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.graph.operator import SparseOperator
+
+T = TypeVar("T")
 
 
 class ModalityFeatures(nn.Module):
@@ -28,10 +34,11 @@ class ModalityFeatures(nn.Module):
         self.trainable = trainable
         self.tables = nn.ParameterDict()
         for m in self.names:
-            table = torch.from_numpy(np.asarray(dataset.features[m], dtype=np.float32).copy())
+            array = np.asarray(dataset.features[m], dtype=np.float32)
             if trainable:
-                self.tables[m] = nn.Parameter(table)
-            else:
+                self.tables[m] = nn.Parameter(torch.from_numpy(array.copy()))
+            else:  # never written: the dataset's own float32 array where it is one (no second copy)
+                table = torch.from_numpy(array if array.flags.writeable else array.copy())
                 self.register_buffer(f"feat_{m}", table, persistent=False)
 
     def __getitem__(self, m: str) -> torch.Tensor:
@@ -77,3 +84,13 @@ def pair_rows_l2(
     ids_u = ids[users]
     ids_i = ids[n_users + torch.stack([pos, neg])]
     return (2 * ids_u.pow(2).sum() + ids_i.pow(2).sum()) / (2 * ids_u.numel())
+
+
+def recomputed(enabled: bool, function: Callable[..., T], *args: object) -> T:
+    """function(*args); when `enabled` and autograd records, its intermediate tensors are not held
+    but rebuilt by running it again in the backward pass (torch.utils.checkpoint, which replays
+    the random stream too): the same numbers for less memory and one more forward pass."""
+    if enabled and torch.is_grad_enabled():
+        out: T = checkpoint(function, *args, use_reentrant=False)
+        return out
+    return function(*args)

@@ -27,6 +27,10 @@ from mmdiffbench.environment import EnvironmentProblem
 RESULT_FILES = ("metrics.json", "model.pt", "checkpoint.pt", "history.csv", "config.json", "train.log")
 # may differ on --resume: the run continues for longer (or stops sooner), checkpoints as asked
 RESUMABLE_KEYS = {"epochs", "checkpoint_every", "keep_checkpoint"}
+# keys added after runs were started: absent from a run's config.json, each means the value that
+# computes what the code did before it existed (`recompute` gives the same numbers either way)
+ADDED_TRAINER_KEYS: dict[str, object] = {"lr_decay": 1.0, "lr_decay_step": 50, "fused_adam": False}
+ADDED_MODEL_KEYS: dict[str, object] = {"recompute": True}
 
 
 @contextmanager
@@ -80,6 +84,9 @@ def check_resume(out_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
     differences = []
     for key in compared:
         old, new = saved.get(key, "<absent>"), record.get(key, "<absent>")
+        added: dict[str, object] = {"trainer": ADDED_TRAINER_KEYS, "model": ADDED_MODEL_KEYS}.get(key, {})
+        if isinstance(old, dict) and isinstance(new, dict):
+            old = {**{k: v for k, v in added.items() if k in new}, **old}
         if key == "trainer" and isinstance(old, dict) and isinstance(new, dict):
             old = {k: v for k, v in old.items() if k not in RESUMABLE_KEYS}
             new = {k: v for k, v in new.items() if k not in RESUMABLE_KEYS}
