@@ -26,8 +26,8 @@ matrices (out of memory on large item sets, CRIPAC-DIG/LATTICE#3); here every gr
 list on the kNN support (k neighbours per item and modality), which is the same matrix, since
 the reference's top-k scatter leaves zeros elsewhere. The kNN never picks the item itself
 (`graph.knn`), where the reference's dense top-k includes the item (cosine 1) as one of its k.
-MMRec's learning-rate decay (x0.96 every 50 epochs) is the trainer's `lr_decay` / `lr_decay_step`
-(lattice.yaml).
+Not a deviation: MMRec's learning-rate decay (x0.96 every 50 epochs) is the trainer's
+`lr_decay` / `lr_decay_step` (lattice.yaml).
 
 Decisions: the top-k of the learned graph is taken on the projected features without gradient
 (top-k selection has none in the reference either); the cosine values on the chosen pairs carry

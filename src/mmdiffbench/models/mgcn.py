@@ -22,8 +22,8 @@ tables; R~ the user-item block of D^-1/2 A D^-1/2):
     InfoNCE in-batch, cosine, temperature 0.2 (models/contrastive.paired_info_nce)
 
 Known deviations: the kNN never picks the item itself (`graph.knn`), where the reference's
-dense top-k includes it. MMRec's learning-rate decay (x0.96 every 50 epochs) is the
-trainer's `lr_decay` / `lr_decay_step` (mgcn.yaml).
+dense top-k includes it. Not a deviation: MMRec's learning-rate decay (x0.96 every 50 epochs)
+is the trainer's `lr_decay` / `lr_decay_step` (mgcn.yaml).
 
 Decisions: with M modalities the fuser's softmax runs over M scores and the side view divides
 by M + 1 (the reference's 3 for image + text).
