@@ -89,4 +89,8 @@ def test_package_costs_name_registered_models_with_their_config_epochs() -> None
         assert row.source.startswith(("estimate", "measured"))
         if row.source.startswith("estimate"):
             dataset = {"small": "tiktok", "large": "sports"}[size]
-            assert row.epochs == resolve_settings(model, dataset).trainer["epochs"]
+            allowed = resolve_settings(model, dataset).trainer["epochs"]
+            if "median epochs_run" in row.source:  # where measured runs stopped early
+                assert 1 <= row.epochs <= allowed, (model, size)
+            else:
+                assert row.epochs == allowed, (model, size)
