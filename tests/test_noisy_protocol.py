@@ -11,8 +11,13 @@ import pytest
 import scipy.sparse as sp
 
 from mmdiffbench.cli import EXIT_BAD_INPUT, main
+from mmdiffbench.config import resolve
 from mmdiffbench.data import InteractionDataset, load_release, make_synthetic, write_mmrec
+from mmdiffbench.data.derived import preset_name
 from mmdiffbench.data.noisy import add_random_noise, split_counts
+from mmdiffbench.experiments import CellSpec
+from mmdiffbench.plan import settings_key
+from mmdiffbench.workflow_datasets import source_of
 
 
 @pytest.fixture
@@ -110,3 +115,19 @@ def test_the_cli_refuses_bad_input(clean: InteractionDataset, tmp_path: Path, ca
     with pytest.raises(SystemExit):
         main(["data", "noisy", str(tmp_path / "toy"), str(tmp_path / "n"), "--ratio", "0"])
     assert "must be > 0" in capsys.readouterr().err
+
+
+def test_a_noisy_copy_trains_with_its_sources_presets(clean: InteractionDataset, tmp_path: Path) -> None:
+    """LD4MRec's Table 3 trains one configuration on clean and noisy data: the folder `tiktok_noisy`
+    gets the `tiktok` preset (tuned on the clean data), in `train` and in the workflow's plan."""
+    write_mmrec(clean, tmp_path / "tiktok")
+    out = tmp_path / "tiktok_noisy"
+    assert main(["data", "noisy", str(tmp_path / "tiktok"), str(out)]) == 0
+    assert preset_name(out, "tiktok_noisy") == "tiktok"
+    assert preset_name(tmp_path / "tiktok", "tiktok") == "tiktok"  # a source folder: its own name
+    noisy = resolve("ld4mrec", preset_name(out, "tiktok_noisy"))
+    assert noisy.model == resolve("ld4mrec", "tiktok").model != resolve("ld4mrec", "tiktok_noisy").model
+    assert noisy.model["text_modality"] == "audio"
+    config = {"datasets": {"tiktok": {}, "tiktok_noisy": {"derived_from": "tiktok", "transform": "random_noise"}}}
+    cell = CellSpec(model="ld4mrec", variant="full", library_variant="full")
+    assert settings_key(source_of(config, "tiktok_noisy"), cell, []) == settings_key("tiktok", cell, [])

@@ -18,7 +18,7 @@ from pathlib import Path
 from mmdiffbench import __version__
 from mmdiffbench.config import ConfigError, declaration, list_variants, resolve
 from mmdiffbench.data import DataError, dataset_stats, load_dataset
-from mmdiffbench.data.derived import write_noisy
+from mmdiffbench.data.derived import preset_name, write_noisy
 from mmdiffbench.data.noisy import NOISE_RATIO
 from mmdiffbench.environment import EnvironmentProblem
 from mmdiffbench.experiments import RegistryError
@@ -184,7 +184,7 @@ def _train_command(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     dataset = load_dataset(args.data, args.modalities)
-    config = resolve(args.model, dataset.name, args.variant, args.overrides)
+    config = resolve(args.model, preset_name(args.data, dataset.name), args.variant, args.overrides)
     device = resolve_device(args.device)
     provenance = {"data_dir": str(args.data.resolve()), "modalities": dataset.modalities, "overrides": args.overrides}
     try:

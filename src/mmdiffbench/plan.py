@@ -85,7 +85,8 @@ def experiment_cells(config: dict[str, Any], entry: Experiment) -> list[CellSpec
 
 def settings_key(dataset: str, spec: CellSpec, cell_overrides: list[str]) -> tuple[str, int]:
     """The cell's resolved configuration as a canonical string (what config.json records, without
-    the library variant's name), and its `epochs`. Equal keys = one training run."""
+    the library variant's name), and its `epochs`. Equal keys = one training run. `dataset` is
+    the one whose presets apply: a derived dataset's source (as `train` resolves it)."""
     try:
         resolved = resolve_settings(spec.model, dataset, spec.library_variant, cell_overrides)
     except ConfigError as err:
@@ -176,7 +177,7 @@ def build_plan(
                     continue
                 cell_overrides = overrides(config, spec)
                 try:
-                    key, epochs = settings_key(dataset, spec, cell_overrides)
+                    key, epochs = settings_key(source_of(config, dataset), spec, cell_overrides)
                 except PlanError as err:
                     raise PlanError(f"{entry.key}: {err}") from None
                 if defined.setdefault((dataset, spec.model, spec.variant), key) != key:

@@ -34,6 +34,16 @@ def _fresh(dest: Path) -> None:
         entry.unlink()
 
 
+def preset_name(directory: Path, name: str) -> str:
+    """The dataset name a run's presets are looked up by: for a derived folder its source
+    folder's name (a noisy copy trains with the settings tuned on its clean data, as LD4MRec's
+    Table 3 compares one configuration clean and noisy), else `name`."""
+    marker = Path(directory) / MARKER
+    if not marker.is_file():
+        return name
+    return Path(json.loads(marker.read_text())["source"]).name.lower()
+
+
 def write_noisy(source: Path, dest: Path, ratio: float, seed: int) -> dict[str, Any]:
     """`source` (either layout) with LD4MRec's random noise in train and validation, written to
     `dest`; returns what `derived.json` records (the split sizes before and after)."""
