@@ -40,7 +40,7 @@ def main() -> None:
         for name in args.models:
             seed_everything(0)
             model = build_model(dataset, resolve(name, dataset.name, "full", []), torch.device("cpu"))
-            save_torch(model.state_dict(), Path(tmp) / "model.pt")
+            save_torch(model.kept_state(model.state_dict()), Path(tmp) / "model.pt")
             size_mb = (Path(tmp) / "model.pt").stat().st_size / 2**20
             rows.append({"model": name, "dataset": dataset.name, "model_pt_mb": round(size_mb, 2)})
             print(rows[-1], flush=True)

@@ -67,7 +67,7 @@ def test_case_study_numbers_match_a_numpy_recount(
     dataset = load_release(release)
     train = sp.csr_matrix(dataset.train)
     model = get_model_class("diffmm")(dataset, json.loads((diffmm_run / "config.json").read_text())["model"])
-    model.load_state_dict(torch.load(diffmm_run / "model.pt", weights_only=True))
+    model.load_selected_state(torch.load(diffmm_run / "model.pt", weights_only=True))
     original = pd.read_csv(out / "original_edges.csv")
     generated = pd.read_csv(out / "generated_edges.csv")
     similarity = pd.read_csv(out / "item_similarity.csv")
@@ -108,6 +108,31 @@ def test_case_study_numbers_match_a_numpy_recount(
         assert set(zip(listed.item_a, listed.item_b)) == within_users and len(listed) == len(within_users)
         for row in listed.itertuples():
             assert row.cosine == pytest.approx(_cosine(features, int(row.item_a), int(row.item_b)), abs=1e-9)
+
+
+def test_model_pt_keeps_ranked_items_instead_of_the_generators(
+    release: Path, diffmm_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """keep_generators false (default): no generator weights in model.pt, yet `case-study --k`
+    gives what re-generating from the kept generators of the same training gives."""
+    lean = torch.load(diffmm_run / "model.pt", weights_only=True)
+    assert lean and not [key for key in lean if key.startswith("generators.")]
+    full_run = _train(release, tmp_path / "full", "diffmm", TINY + ["keep_generators=true", "ranked_kept=0"])
+    full = torch.load(full_run / "model.pt", weights_only=True)
+    assert {key for key in full if key.startswith("generators.")}
+    for key, value in lean.items():  # the same training: the setting changes only what is saved
+        if key != "_extra_state":
+            assert torch.equal(value, full[key]), key
+    assert full["_extra_state"]["ranked"] == {} and lean["_extra_state"]["ranked"]["image"].shape == (60, 20)
+    for run, out in ((diffmm_run, "lean"), (full_run, "full")):
+        assert main(["case-study", str(run), "--out", str(tmp_path / out), "--k", "4", "--users", "5"]) == 0
+    for name in ("generated_edges.csv", "summary.json", "item_similarity.csv"):
+        assert (tmp_path / "lean" / name).read_text() == (tmp_path / "full" / name).read_text(), name
+    assert main(["evaluate", str(diffmm_run)]) == 0
+    capsys.readouterr()
+    assert main(["case-study", str(diffmm_run), "--out", str(tmp_path / "more"), "--k", "21"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "keeps no generator weights" in err and len(err.strip().splitlines()) == 1
 
 
 def test_unfinished_run_uses_its_checkpoint(diffmm_run: Path, tmp_path: Path) -> None:

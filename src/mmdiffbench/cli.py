@@ -117,7 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     case.add_argument("--out", type=Path, required=True, help="folder for the CSVs and summary.json")
     case.add_argument("--data", type=Path, default=None, help="release folder (default: the one in config.json)")
     case.add_argument(
-        "--k", type=_positive_int, default=None, help="re-generate k edges per user (default: the model's own graph)"
+        "--k",
+        type=_positive_int,
+        default=None,
+        help="the first k generated items per user (default: the model's own graph); k above the run's "
+        "ranked_kept (20) needs a run trained with keep_generators=true",
     )
     case.add_argument("--users", type=_positive_int, default=20, help="users sampled for the per-user CSVs")
     case.add_argument("--seed", type=int, default=0)

@@ -14,6 +14,7 @@ model, no config logic (that is mmdiffbench.plan).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -128,9 +129,14 @@ class ExperimentPlan:
         scope = f"scale {self.scale}; seeds {', '.join(map(str, self.seeds))}; {about}"
         return f"SMOKE TEST ({SMOKE}); {scope}" if self.smoke else scope
 
-    def left_out_lines(self, limit: int) -> list[str]:
-        """The cells left out, one footnote line each, at most `limit` and then a count."""
-        return left_out_summary(self.skipped, limit, "left out: ")
+    def left_out_lines(self, limit: int, model_name: Callable[[str], str] = str) -> list[str]:
+        """The cells left out, one footnote line each, at most `limit` and then a count; datasets
+        by their configured label, models by `model_name` (the reports pass the papers' names)."""
+
+        def dataset_name(key: str) -> str:
+            return str(self.datasets.get(key, {}).get("label", key))
+
+        return left_out_summary(self.skipped, limit, "left out: ", dataset_name, model_name)
 
 
 @dataclass
@@ -146,7 +152,13 @@ class Plan:
         return [s for e in self.experiments.values() for s in e.skipped]
 
 
-def left_out_summary(skipped: list[Skipped], limit: int, prefix: str = "") -> list[str]:
+def left_out_summary(
+    skipped: list[Skipped],
+    limit: int,
+    prefix: str = "",
+    dataset_name: Callable[[str], str] = str,
+    model_name: Callable[[str], str] = str,
+) -> list[str]:
     """The left-out cells grouped: one line per (dataset, model, reason) naming its experiments,
     one line for all models not implemented; at most `limit` lines, then a count."""
     missing: dict[str, int] = {}
@@ -157,11 +169,12 @@ def left_out_summary(skipped: list[Skipped], limit: int, prefix: str = "") -> li
         else:
             groups.setdefault((s.dataset, s.model, s.reason), []).append(s.experiment)
     lines = [
-        f"{prefix}{dataset} / {model}: {reason} ({len(names)} cell(s): {', '.join(dict.fromkeys(names))})"
+        f"{prefix}{dataset_name(dataset)} / {model_name(model)}: {reason} "
+        f"({len(names)} cell(s): {', '.join(dict.fromkeys(names))})"
         for (dataset, model, reason), names in groups.items()
     ]
     if missing:
-        models = ", ".join(f"{m} ({n})" for m, n in missing.items())
+        models = ", ".join(f"{model_name(m)} ({n})" for m, n in missing.items())
         lines.insert(0, f"{prefix}{sum(missing.values())} cell(s): {NOT_IMPLEMENTED}: {models}")
     if len(lines) > limit:
         lines = lines[:limit] + [f"... and {len(lines) - limit} more left out (see reproduction.md)"]

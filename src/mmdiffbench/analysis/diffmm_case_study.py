@@ -58,9 +58,12 @@ def _mean_cosine(unit: np.ndarray, pairs: np.ndarray) -> float:
 
 
 def generated_matrix(model: DiffMM, m: str, k: int | None) -> sp.csr_matrix:
-    """The users x items generated edges of modality m (the model's own, or re-generated with k)."""
+    """The users x items generated edges of modality m: the model's graph, or its first k
+    generated items per user (the ranked items the run kept, else re-generated)."""
     if k is None:
         topk = model.topk[m].numpy()
+    elif m in model.ranked and k <= model.ranked[m].shape[1]:
+        topk = model.ranked[m][:, :k].numpy()
     else:
         topk = torch.cat([model.generate_topk(m, u, k) for u in model.user_chunks()]).cpu().numpy()
     users = np.repeat(np.arange(model.n_users), topk.shape[1])

@@ -63,6 +63,20 @@ class Recommender(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    def kept_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """What model.pt keeps of a selected state: all of it, unless a model leaves out parts
+        that neither evaluation nor its analyses read (DiffMM's generators)."""
+        return state
+
+    def load_selected_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Load model.pt (or a checkpoint's best state): every key, except that the ones
+        `kept_state` leaves out may be absent."""
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        optional = set(self.state_dict()) - set(self.kept_state(self.state_dict()))
+        problems = list(unexpected) + [key for key in missing if key not in optional]
+        if problems:
+            raise DataError(f"the saved state does not fit this {type(self).__name__}: {', '.join(problems[:5])}")
+
 
 class EmbeddingRecommender(Recommender):
     """A model whose score is the inner product of final user and item embeddings."""

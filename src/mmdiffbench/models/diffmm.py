@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmdiffbench.data.dataset import InteractionDataset
+from mmdiffbench.data.errors import DataError
 from mmdiffbench.diffusion import (
     Denoiser,
     FastReverseChain,
@@ -119,6 +120,9 @@ class DiffMM(GraphRecommender):
         # current generated graphs: top-k items per user and the epoch's edge-keep masks
         self.topk: dict[str, torch.Tensor] = {}
         self.keep: dict[str, torch.Tensor | None] = {}
+        # the first `ranked_kept` generated items per user of the last rebuild, best first (int32)
+        self.ranked: dict[str, torch.Tensor] = {}
+        self.generators_loaded = True  # False once a model.pt without generator weights is loaded
         self.graphs_full: dict[str, SparseOperator] = {}
         self.graphs_train: dict[str, SparseOperator] = {}
         self.graphs_cl: dict[str, SparseOperator] = {}
@@ -234,6 +238,12 @@ class DiffMM(GraphRecommender):
         if self.generator_kind == "vgae":
             user_mu, item_mu = self.vgae(m).item_user_latents(self.adj_op, self.feature(m))  # cheap: 3 sparse products
             return torch.topk(user_mu[torch.from_numpy(users).to(device)] @ item_mu.T, k, dim=-1).indices
+        if not self.generators_loaded:
+            raise DataError(
+                f"this model.pt keeps no generator weights (keep_generators: false), only the first "
+                f"{self.config['ranked_kept']} generated items per user: ask for k <= that, or retrain "
+                f"with keep_generators=true"
+            )
         generator = self.denoiser(m)
         if chain is None and fast_chain_applies(generator, c["sampling_noise"]):
             chain = FastReverseChain(generator, self.schedule, c["sampling_steps"])
@@ -250,14 +260,18 @@ class DiffMM(GraphRecommender):
     def rebuild_graphs(self) -> None:
         release_free_memory()
         c = self.config
-        k = int(c["rebuild_k"])
+        k, kept = int(c["rebuild_k"]), int(c["ranked_kept"])
+        ranked = max(k, min(kept, self.n_items))
         for m in self.modalities:
             chain = None
             if self.generator_kind == "diffusion" and fast_chain_applies(self.denoiser(m), c["sampling_noise"]):
                 chain = FastReverseChain(self.denoiser(m), self.schedule, c["sampling_steps"])
             chunks = self.user_chunks()
-            parts = [self.generate_topk(m, users, k, chain) for users in progress(chunks, len(chunks), f"rebuild {m}")]
-            self.topk[m] = torch.cat(parts).cpu()
+            parts = [self.generate_topk(m, u, ranked, chain) for u in progress(chunks, len(chunks), f"rebuild {m}")]
+            items = torch.cat(parts).cpu()  # best first: torch.topk sorts
+            self.topk[m] = items[:, :k].contiguous()
+            if kept:
+                self.ranked[m] = items[:, :kept].to(torch.int32)
         keep_rate = float(c["keep_rate"])
         self.keep = {}
         for m in self.modalities:
@@ -389,17 +403,32 @@ class DiffMM(GraphRecommender):
 
     # ---- state beyond parameters: the current generated graphs ---------------------------
     def get_extra_state(self) -> dict[str, dict[str, torch.Tensor | None]]:
-        """The top-k items and edge-keep masks of the current graphs: tensors only, so that
-        model.pt loads with `weights_only=True` (no pickled objects, no code)."""
+        """The top-k items, ranked items and edge-keep masks of the current graphs: tensors only,
+        so that model.pt loads with `weights_only=True` (no pickled objects, no code)."""
         return {
             "topk": dict(self.topk),
             "keep": {m: (None if v is None else v.cpu()) for m, v in self.keep.items()},
+            "ranked": dict(self.ranked),
         }
 
     def set_extra_state(self, state: dict[str, dict[str, torch.Tensor | None]]) -> None:
-        if not isinstance(state, dict) or set(state) != {"topk", "keep"}:
-            raise ValueError(f"DiffMM extra state must be {{'topk', 'keep'}} of tensors, got {type(state).__name__}")
+        # runs of code before ranked_kept hold no "ranked" entry
+        if not isinstance(state, dict) or not {"topk", "keep"} <= set(state) <= {"topk", "keep", "ranked"}:
+            raise ValueError(f"DiffMM extra state must be {{'topk', 'keep', 'ranked'}} of tensors, got {state!r:.80}")
         self.topk = {m: t.cpu() for m, t in state["topk"].items() if t is not None}
         self.keep = {m: (None if v is None else v.to(self.device)) for m, v in state["keep"].items()}
+        self.ranked = {m: t.cpu() for m, t in state.get("ranked", {}).items() if t is not None}
         if self.topk:
             self._refresh_graphs()
+
+    # ---- what model.pt keeps -----------------------------------------------------------
+    def kept_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The selected state without the generators (keep_generators: false): evaluation uses
+        the graphs they generated (extra state), the case study the ranked items."""
+        if self.config["keep_generators"]:
+            return state
+        return {key: value for key, value in state.items() if not key.startswith("generators.")}
+
+    def load_selected_state(self, state: dict[str, torch.Tensor]) -> None:
+        super().load_selected_state(state)
+        self.generators_loaded = any(key.startswith("generators.") for key in state)

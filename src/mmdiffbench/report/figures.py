@@ -67,7 +67,7 @@ def _finish(fig: plt.Figure, plan: ExperimentPlan, out_dir: Path, footnote: str)
 def _footnote(plan: ExperimentPlan, about: str = "mean ± std over seeds", extra: tuple[str, ...] = ()) -> str:
     """Scale, seeds, what the numbers are, the registry's note, `extra` lines, and the cells left out."""
     note = experiment(plan.name).note
-    return "\n".join([plan.scope_line(about), *([note] if note else []), *extra, *plan.left_out_lines(6)])
+    return "\n".join([plan.scope_line(about), *([note] if note else []), *extra, *plan.left_out_lines(6, model_label)])
 
 
 def _empty(plan: ExperimentPlan, out_dir: Path, message: str = "No runnable cell at this scale.") -> pd.DataFrame:

@@ -232,7 +232,7 @@ def write_table(plan: ExperimentPlan, out_dir: Path | str) -> tuple[Path, Path]:
     if entry.kind == "tuning":
         table = grid_table(plan)
         table.to_csv(csv_path, index=False, float_format="%.6g")
-        notes = [plan.scope_line(), choice_line(entry), entry.note, *plan.left_out_lines(8)]
+        notes = [plan.scope_line(), choice_line(entry), entry.note, *plan.left_out_lines(8, model_label)]
         save_png(display_grid(entry, table), entry.title, notes, plan, png_path)
         return csv_path, png_path
     table = datasets_table(plan) if entry.kind == "dataset_stats" else result_table(plan)
@@ -247,7 +247,7 @@ def write_table(plan: ExperimentPlan, out_dir: Path | str) -> tuple[Path, Path]:
         notes += sorted({f"* {note}" for note in table["note"] if note})
         notes += [f"paper's numbers: {line}" for line in provenance_lines(paper_results(entry))]
     notes += [entry.note] if entry.note else []
-    notes += plan.left_out_lines(8)
+    notes += plan.left_out_lines(8, model_label)
     title = f"{entry.title} (ours vs paper)" if entry.paper_csv else entry.title
     save_png(display_frame(plan, table), title, notes, plan, png_path)
     return csv_path, png_path

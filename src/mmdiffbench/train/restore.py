@@ -61,5 +61,5 @@ def restore_run(
     config = RunConfig(saved["model_name"], saved["variant"], saved["dataset"], saved["model"], saved["trainer"])
     seed_everything(saved["seed"])
     model = build_model(dataset, config, device)
-    model.load_state_dict(state)
+    model.load_selected_state(state)
     return dataset, config, model

@@ -136,7 +136,7 @@ def _train_locked(
     trainer.fit()
     if trainer.best_state is None:
         raise RuntimeError("no evaluation happened; check epochs and eval_every")
-    save_torch(trainer.best_state, out_dir / "model.pt")
+    save_torch(model.kept_state(trainer.best_state), out_dir / "model.pt")
     selected, paper = trainer.selected, trainer.paper
     metrics = {
         "model": config.model_name,
