@@ -102,6 +102,7 @@ def test_sweep_figure(tmp_path: Path, drawn: list[plt.Figure]) -> None:
     assert (ax.get_ylabel(), ax.get_xlabel()) == ("Recall@20", "ω (weight of Norm(H₀))")  # the paper's names
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["TikTok"]
     assert "SMOKE" not in _texts(fig)
+    assert "left out: baby / DiffMM: no features" in _texts(fig)  # the model as the paper names it
 
 
 def test_user_groups_figure_counts_users_and_keeps_empty_groups(tmp_path: Path, drawn: list[plt.Figure]) -> None:
