@@ -21,7 +21,7 @@ from mmdiffbench.train import trainer as trainer_module
 from mmdiffbench.train.checkpoint import write_json
 from mmdiffbench.train.phases import PhaseRunner
 from mmdiffbench.train.run import train_run
-from mmdiffbench.train.rundir import run_lock
+from mmdiffbench.train.rundir import check_resume, run_lock
 
 SMALL = ["epochs=3", "eval_every=1", "patience=0", "embedding_dim=8", "batch_size=64", "topks=[20]", "group_edges=[0]"]
 
@@ -339,3 +339,14 @@ def test_resume_refuses_other_data(
     assert other.name == synthetic.name and other.train.shape == synthetic.train.shape
     with pytest.raises(ConfigError, match="data_fingerprint: "):
         _train(other, tmp_path, resume=True)
+
+
+def test_diffmm_keys_that_change_only_model_pt_resume_an_older_run(tmp_path: Path) -> None:
+    """ranked_kept / keep_generators came after DiffMM runs were started: absent, they read as
+    today's defaults (what is trained does not depend on them); another value is named."""
+    record = {"model_name": "diffmm", "model": {"lambda1": 0.1, "ranked_kept": 20, "keep_generators": False}}
+    (tmp_path / "config.json").write_text(json.dumps({"model_name": "diffmm", "model": {"lambda1": 0.1}}))
+    assert check_resume(tmp_path, record)["model"] == {"lambda1": 0.1}
+    record["model"]["keep_generators"] = True
+    with pytest.raises(ConfigError, match="model.keep_generators: False in the run, True now"):
+        check_resume(tmp_path, record)

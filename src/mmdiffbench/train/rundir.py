@@ -28,9 +28,10 @@ RESULT_FILES = ("metrics.json", "model.pt", "checkpoint.pt", "history.csv", "con
 # may differ on --resume: the run continues for longer (or stops sooner), checkpoints as asked
 RESUMABLE_KEYS = {"epochs", "checkpoint_every", "keep_checkpoint"}
 # keys added after runs were started: absent from a run's config.json, each means the value that
-# computes what the code did before it existed (`recompute` gives the same numbers either way)
+# computes what the code did before it existed (`recompute` gives the same numbers either way;
+# DiffMM's `ranked_kept` and `keep_generators` change only what model.pt keeps)
 ADDED_TRAINER_KEYS: dict[str, object] = {"lr_decay": 1.0, "lr_decay_step": 50, "fused_adam": False}
-ADDED_MODEL_KEYS: dict[str, object] = {"recompute": True}
+ADDED_MODEL_KEYS: dict[str, object] = {"recompute": True, "ranked_kept": 20, "keep_generators": False}
 
 
 @contextmanager
