@@ -46,6 +46,7 @@ from torch import nn
 
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.graph import SparseOperator, bipartite_adjacency, knn_neighbours, to_torch_sparse
+from mmdiffbench.graph.edges import edge_product
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
 from mmdiffbench.models.embedding import id_embedding
 from mmdiffbench.models.item_graphs import ModalityProjections, feature_tables, modality_knn_graphs
@@ -62,12 +63,6 @@ def row_normalized_with_self_loops(interactions: sp.spmatrix) -> sp.csr_matrix:
     adj = bipartite_adjacency(interactions, self_loops=True)
     degree = np.asarray(adj.sum(axis=1)).ravel()
     return (sp.diags(1.0 / degree) @ adj).tocsr().astype(np.float32)
-
-
-def edge_product(edges: EdgeList, x: torch.Tensor) -> torch.Tensor:
-    """S x for S given as an edge list, differentiable in the values and in x."""
-    rows, cols, values = edges
-    return torch.zeros_like(x).index_add(0, rows, values.unsqueeze(1) * x[cols])
 
 
 def concatenated(graphs: list[EdgeList]) -> EdgeList:
@@ -139,7 +134,7 @@ class Lattice(EmbeddingRecommender):
     def propagate(self, graph: EdgeList) -> tuple[torch.Tensor, torch.Tensor]:
         h: torch.Tensor = self.item_embedding
         for _ in range(int(self.config["n_layers"])):
-            h = edge_product(graph, h)
+            h = edge_product(*graph, h)
         ego = torch.cat([self.user_embedding, self.item_embedding])
         out = propagate_mean(self.ui_op, ego, int(self.config["n_ui_layers"]))
         return out[: self.n_users], out[self.n_users :] + F.normalize(h, dim=1)
