@@ -89,7 +89,7 @@ class PhaseRunner:
         the epoch alone, so a resumed run sets the same rate without any scheduler state."""
         return float(self.cfg.get("lr_decay", 1.0)) ** (epoch / float(self.cfg.get("lr_decay_step", 1)))
 
-    def _batches(self, phase: Phase, batch_size: int) -> tuple[Iterator[Batch], int]:
+    def batches(self, phase: Phase, batch_size: int) -> tuple[Iterator[Batch], int]:
         """The phase's batches for one epoch, on the model's device, and how many there are."""
         if phase.batches == "none":
             return iter([None]), 1
@@ -118,7 +118,7 @@ class PhaseRunner:
         if phase.before is not None:
             phase.before()
         sums: dict[str, float] = defaultdict(float)
-        batches, n_batches = self._batches(phase, phase.batch_size or self.cfg["batch_size"])
+        batches, n_batches = self.batches(phase, phase.batch_size or self.cfg["batch_size"])
         for step, batch in enumerate(progress(batches, n_batches, f"epoch {epoch} {phase.name}")):
             if max_steps is not None and step >= max_steps:
                 n_batches = step
