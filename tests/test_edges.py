@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import torch
 
-from mmdiffbench.graph.edges import edge_product
+from mmdiffbench.graph import edge_product
 
 Product = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 Result = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]

@@ -24,8 +24,10 @@ through that step only) and used detached by the epoch's other steps, as the ref
 Known deviations: the reference holds the learned and mixed graphs as dense items x items
 matrices (out of memory on large item sets, CRIPAC-DIG/LATTICE#3); here every graph is an edge
 list on the kNN support (k neighbours per item and modality), which is the same matrix, since
-the reference's top-k scatter leaves zeros elsewhere. The kNN never picks the item itself
-(`graph.knn`), where the reference's dense top-k includes the item (cosine 1) as one of its k.
+the reference's top-k scatter leaves zeros elsewhere; S h is `graph.edges.edge_product`, over
+chunks of edges with nothing edge-sized held for backward (the same numbers). The kNN never picks
+the item itself (`graph.knn`), where the reference's dense top-k includes the item (cosine 1) as
+one of its k.
 Not a deviation: MMRec's learning-rate decay (x0.96 every 50 epochs) is the trainer's
 `lr_decay` / `lr_decay_step` (lattice.yaml).
 
@@ -45,8 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmdiffbench.data.dataset import InteractionDataset
-from mmdiffbench.graph import SparseOperator, bipartite_adjacency, knn_neighbours, to_torch_sparse
-from mmdiffbench.graph.edges import edge_product
+from mmdiffbench.graph import SparseOperator, bipartite_adjacency, edge_product, knn_neighbours, to_torch_sparse
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
 from mmdiffbench.models.embedding import id_embedding
 from mmdiffbench.models.item_graphs import ModalityProjections, feature_tables, modality_knn_graphs
