@@ -38,7 +38,7 @@ class _EdgeProduct(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, None, torch.Tensor | None, torch.Tensor | None, None]:
         """The unchunked form's gradients: index_add's grad.index_select(rows), then the product's
-        (grad * x[cols]).sum(1) for the values and grad * values added onto x's rows cols."""
+        (grad * x[cols]).sum(1) for the values, and grad * values added onto the rows `cols` of x's."""
         rows, cols, values, x = ctx.saved_tensors
         need_values, need_x = ctx.needs_input_grad[2], ctx.needs_input_grad[3]
         grad_values = torch.empty_like(values) if need_values else None
