@@ -5,11 +5,16 @@ each in its own child process (its own peak RSS). Not a test: run it by hand on 
         --out benchmarks/results/model_epoch_tiktok.csv
     PYTHONPATH=src python benchmarks/model_epoch.py --synthetic-sports --threads 2 --models lightgcn diffrec \
         --max-steps 20 --out benchmarks/results/model_epoch_sports.csv
+    PYTHONPATH=src python benchmarks/model_epoch.py --synthetic-sports --models lattice --max-steps 4 \
+        --baseline-ref 264f365
 
 Each model runs with its YAML defaults and the dataset's preset. `--max-steps N` stops every phase
 after N steps (slow models on a small machine): the epoch time is then the measured time per step
 (after one untimed warm-up step) times the steps of a full epoch, plus the phases' once-per-epoch
 hooks (DiffMM's rebuild) timed as they are; the CSV says so (`steps_run` < `steps_per_epoch`).
+With `--baseline-ref REV` each model also runs with the library at git revision REV, just before
+the working tree's run (its rows are printed, not written to `--out`): before and after in one
+invocation.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ import resource
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import pandas as pd
 import torch
-from common import synthetic_sports
+from common import library_at, synthetic_sports
 
 from mmdiffbench.config import resolve
 from mmdiffbench.data import load_dataset
@@ -84,9 +90,13 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
     return row
 
 
-def child(model_name: str, argv: list[str]) -> dict[str, object]:
+def child(model_name: str, argv: list[str], library: Path | None = None) -> dict[str, object]:
+    """`measure` in a fresh process, with the library in `library` first on its path when given."""
     command = [sys.executable, __file__, *argv, "--one", model_name]
-    done = subprocess.run(command, check=False, stdout=subprocess.PIPE, text=True)
+    env = dict(os.environ)
+    if library is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(library), env.get("PYTHONPATH", "")])
+    done = subprocess.run(command, check=False, stdout=subprocess.PIPE, text=True, env=env)
     if done.returncode != 0:
         return {"model": model_name, "error": f"exit {done.returncode}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -100,6 +110,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None, help="CSV to write (default: print only)")
+    parser.add_argument("--baseline-ref", default=None, metavar="REV", help="also run the library at revision REV")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -108,11 +119,19 @@ def main() -> int:
     argv = ["--threads", str(args.threads)]
     argv += ["--synthetic-sports"] if args.synthetic_sports else ["--data", str(args.data)]
     argv += ["--max-steps", str(args.max_steps)] if args.max_steps else []
-    rows = []
-    for name in args.models or sorted(MODELS):
-        rows.append(child(name, argv))
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    rows, baseline_rows = [], []
+    with library_at(args.baseline_ref) if args.baseline_ref else nullcontext(None) as baseline:
+        for name in args.models or sorted(MODELS):
+            if baseline is not None:
+                baseline_rows.append({**child(name, argv, baseline), "revision": args.baseline_ref})
+                print(json.dumps(baseline_rows[-1]), file=sys.stderr, flush=True)
+            rows.append(child(name, argv))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     frame = pd.DataFrame(rows)
+    if baseline_rows:
+        print(f"library at {args.baseline_ref}:")
+        print(pd.DataFrame(baseline_rows).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        print("working tree:")
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     if args.out:
         frame.to_csv(args.out, index=False)

@@ -176,6 +176,8 @@ def check_trainer(trainer: dict[str, Any]) -> None:
     for key in ("lr", "lr_decay"):
         if not trainer[key] > 0:
             raise ConfigError(f"{key} must be > 0, got {trainer[key]}")
+    if not 0 <= trainer["mmap_threshold_mib"] <= 32:  # glibc refuses a threshold above 32 MiB
+        raise ConfigError(f"mmap_threshold_mib must be in [0, 32], got {trainer['mmap_threshold_mib']}")
     topks = trainer["topks"]
     if not topks or any(not isinstance(k, int) or k < 1 for k in topks):
         raise ConfigError(f"topks must be a non-empty list of cut-offs >= 1, got {topks}")

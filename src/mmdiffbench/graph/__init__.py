@@ -8,6 +8,7 @@ from mmdiffbench.graph.adjacency import (
     symmetric_normalize,
     to_torch_sparse,
 )
+from mmdiffbench.graph.edges import edge_product
 from mmdiffbench.graph.knn import knn_item_graph, knn_neighbours
 from mmdiffbench.graph.operator import SparseOperator, propagate_sum
 
@@ -15,6 +16,7 @@ __all__ = [
     "SparseOperator",
     "bipartite_adjacency",
     "drop_edges",
+    "edge_product",
     "keep_entries",
     "knn_item_graph",
     "knn_neighbours",

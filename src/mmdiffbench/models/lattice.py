@@ -24,8 +24,10 @@ through that step only) and used detached by the epoch's other steps, as the ref
 Known deviations: the reference holds the learned and mixed graphs as dense items x items
 matrices (out of memory on large item sets, CRIPAC-DIG/LATTICE#3); here every graph is an edge
 list on the kNN support (k neighbours per item and modality), which is the same matrix, since
-the reference's top-k scatter leaves zeros elsewhere. The kNN never picks the item itself
-(`graph.knn`), where the reference's dense top-k includes the item (cosine 1) as one of its k.
+the reference's top-k scatter leaves zeros elsewhere; S h is `graph.edges.edge_product`, over
+chunks of edges with nothing edge-sized held for backward (the same numbers). The kNN never picks
+the item itself (`graph.knn`), where the reference's dense top-k includes the item (cosine 1) as
+one of its k.
 Not a deviation: MMRec's learning-rate decay (x0.96 every 50 epochs) is the trainer's
 `lr_decay` / `lr_decay_step` (lattice.yaml).
 
@@ -45,7 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmdiffbench.data.dataset import InteractionDataset
-from mmdiffbench.graph import SparseOperator, bipartite_adjacency, knn_neighbours, to_torch_sparse
+from mmdiffbench.graph import SparseOperator, bipartite_adjacency, edge_product, knn_neighbours, to_torch_sparse
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
 from mmdiffbench.models.embedding import id_embedding
 from mmdiffbench.models.item_graphs import ModalityProjections, feature_tables, modality_knn_graphs
@@ -62,12 +64,6 @@ def row_normalized_with_self_loops(interactions: sp.spmatrix) -> sp.csr_matrix:
     adj = bipartite_adjacency(interactions, self_loops=True)
     degree = np.asarray(adj.sum(axis=1)).ravel()
     return (sp.diags(1.0 / degree) @ adj).tocsr().astype(np.float32)
-
-
-def edge_product(edges: EdgeList, x: torch.Tensor) -> torch.Tensor:
-    """S x for S given as an edge list, differentiable in the values and in x."""
-    rows, cols, values = edges
-    return torch.zeros_like(x).index_add(0, rows, values.unsqueeze(1) * x[cols])
 
 
 def concatenated(graphs: list[EdgeList]) -> EdgeList:
@@ -139,7 +135,7 @@ class Lattice(EmbeddingRecommender):
     def propagate(self, graph: EdgeList) -> tuple[torch.Tensor, torch.Tensor]:
         h: torch.Tensor = self.item_embedding
         for _ in range(int(self.config["n_layers"])):
-            h = edge_product(graph, h)
+            h = edge_product(*graph, h)
         ego = torch.cat([self.user_embedding, self.item_embedding])
         out = propagate_mean(self.ui_op, ego, int(self.config["n_ui_layers"]))
         return out[: self.n_users], out[self.n_users :] + F.normalize(h, dim=1)

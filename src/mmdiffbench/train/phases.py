@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from mmdiffbench.data.dataset import InteractionDataset
+from mmdiffbench.memory import map_large_buffers
 from mmdiffbench.models.base import Recommender
 from mmdiffbench.models.phase import Batch, BPRBatch, Phase, UserRowBatch
 from mmdiffbench.progress import progress
@@ -45,12 +46,15 @@ def check_phases(model: Recommender, phases: list[Phase]) -> None:
 
 class PhaseRunner:
     """Steps a model's phases with the trainer settings `cfg` (`lr`, `weight_decay`, `batch_size`;
-    `lr_decay`, `lr_decay_step`, `fused_adam` optional, absent = a constant rate, torch's default Adam)."""
+    `lr_decay`, `lr_decay_step`, `fused_adam`, `mmap_threshold_mib` optional, absent = a constant rate,
+    torch's default Adam, glibc's own mmap threshold)."""
 
     def __init__(self, model: Recommender, dataset: InteractionDataset, cfg: dict[str, Any], seed: int) -> None:
         self.model = model
         self.cfg = cfg
         self.device = model.device
+        if threshold := int(cfg.get("mmap_threshold_mib", 0)):  # process-wide: see mmdiffbench.memory
+            map_large_buffers(threshold << 20)
         self.phases = model.phases()
         check_phases(model, self.phases)
         self.by_name = {phase.name: phase for phase in self.phases}
@@ -85,7 +89,7 @@ class PhaseRunner:
         the epoch alone, so a resumed run sets the same rate without any scheduler state."""
         return float(self.cfg.get("lr_decay", 1.0)) ** (epoch / float(self.cfg.get("lr_decay_step", 1)))
 
-    def _batches(self, phase: Phase, batch_size: int) -> tuple[Iterator[Batch], int]:
+    def batches(self, phase: Phase, batch_size: int) -> tuple[Iterator[Batch], int]:
         """The phase's batches for one epoch, on the model's device, and how many there are."""
         if phase.batches == "none":
             return iter([None]), 1
@@ -114,7 +118,7 @@ class PhaseRunner:
         if phase.before is not None:
             phase.before()
         sums: dict[str, float] = defaultdict(float)
-        batches, n_batches = self._batches(phase, phase.batch_size or self.cfg["batch_size"])
+        batches, n_batches = self.batches(phase, phase.batch_size or self.cfg["batch_size"])
         for step, batch in enumerate(progress(batches, n_batches, f"epoch {epoch} {phase.name}")):
             if max_steps is not None and step >= max_steps:
                 n_batches = step

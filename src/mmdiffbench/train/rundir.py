@@ -25,8 +25,9 @@ from mmdiffbench.config import ConfigError
 from mmdiffbench.environment import EnvironmentProblem
 
 RESULT_FILES = ("metrics.json", "model.pt", "checkpoint.pt", "history.csv", "config.json", "train.log")
-# may differ on --resume: the run continues for longer (or stops sooner), checkpoints as asked
-RESUMABLE_KEYS = {"epochs", "checkpoint_every", "keep_checkpoint"}
+# may differ on --resume: the run continues for longer (or stops sooner), checkpoints as asked,
+# gives memory back otherwise (the same numbers)
+RESUMABLE_KEYS = {"epochs", "checkpoint_every", "keep_checkpoint", "mmap_threshold_mib"}
 # keys added after runs were started: absent from a run's config.json, each means the value that
 # computes what the code did before it existed (`recompute` gives the same numbers either way;
 # DiffMM's `ranked_kept` and `keep_generators` change only what model.pt keeps)
