@@ -255,6 +255,33 @@ def test_options_of_the_cl_term(synthetic: InteractionDataset, monkeypatch: pyte
     torch.testing.assert_close(got.double(), 0.1 * expected, atol=1e-4, rtol=1e-4)
 
 
+def loss_and_gradients(model: DiffCL, seed: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    torch.manual_seed(seed)
+    terms = model.losses(batch())
+    model.zero_grad()
+    sum(terms.values()).backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    return {key: value.detach() for key, value in terms.items()}, grads
+
+
+@pytest.mark.parametrize("overrides", [[], ["cl_denominator=batch"], ["recompute=false"]])
+def test_views_at_the_read_rows_only_equal_the_views_over_every_row(
+    synthetic: InteractionDataset, monkeypatch: pytest.MonkeyPatch, overrides: list[str]
+) -> None:
+    """Skipping the view rows no InfoNCE reads changes no loss and no gradient (the chain is row-wise)."""
+    model = build(synthetic, [*LOUD, *overrides])
+    rows = model.view_rows(batch().users, batch().pos)
+    assert rows[0] is not None and len(rows[0]) < model.n_users + model.n_items
+    assert (rows[1] is None) == ("cl_denominator=batch" not in overrides)
+    skipped = loss_and_gradients(model, 5)
+    monkeypatch.setattr(DiffCL, "view_rows", lambda self, users, items: (None, None))
+    every = loss_and_gradients(model, 5)
+    for got, expected in zip(skipped, every, strict=True):
+        assert set(got) == set(expected)
+        for key in expected:
+            torch.testing.assert_close(got[key], expected[key], rtol=1e-5, atol=1e-6, msg=key)
+
+
 def test_table_iii_variants_switch_exactly_their_components(synthetic: InteractionDataset) -> None:
     flags = {"diff": "use_diff", "align": "use_align", "h": "use_h"}
     rows = {"baseline": set(), "full": {"diff", "align", "h"}}
