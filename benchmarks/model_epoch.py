@@ -10,11 +10,21 @@ Each model runs with its YAML defaults and the dataset's preset. `--max-steps N`
 after N steps (slow models on a small machine): the epoch time is then the measured time per step
 (after one untimed warm-up step) times the steps of a full epoch, plus the phases' once-per-epoch
 hooks (DiffMM's rebuild) timed as they are; the CSV says so (`steps_run` < `steps_per_epoch`).
+
+`--set KEY=VALUE` overrides a model key. Before / after in one invocation: `--baseline-ref REV` (the
+library at git revision REV) and / or `--baseline-set KEY=VALUE` (other overrides) define a
+baseline, run alternately with the measured setting `--rounds` times per model (this machine's
+speed drifts over minutes); the CSV then holds every run (`arm` = baseline / measured, `round`)
+and the medians and baseline / measured ratios are printed.
+
+    PYTHONPATH=src python benchmarks/model_epoch.py --data ../shared/datasets/tiktok --models diffcl \
+        --max-steps 4 --baseline-ref 264f365 --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -25,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from common import synthetic_sports
+from common import library_at, synthetic_sports
 
 from mmdiffbench.config import resolve
 from mmdiffbench.data import load_dataset
@@ -40,7 +50,7 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
     """One model, one epoch (or `max_steps` steps of each phase) and one evaluation, timed."""
     torch.set_num_threads(args.threads)
     dataset = synthetic_sports() if args.synthetic_sports else load_dataset(args.data)
-    config = resolve(model_name, dataset.name, "full", [])
+    config = resolve(model_name, dataset.name, "full", args.overrides)
     seed_everything(0)
     started = time.perf_counter()
     model = build_model(dataset, config, torch.device("cpu"))
@@ -84,12 +94,47 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
     return row
 
 
-def child(model_name: str, argv: list[str]) -> dict[str, object]:
+def child(model_name: str, argv: list[str], src: Path | None = None) -> dict[str, object]:
+    """`measure` in a fresh process (its own peak RSS), importing the library from `src` if given."""
     command = [sys.executable, __file__, *argv, "--one", model_name]
-    done = subprocess.run(command, check=False, stdout=subprocess.PIPE, text=True)
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")])
+    done = subprocess.run(command, check=False, stdout=subprocess.PIPE, text=True, env=env)
     if done.returncode != 0:
         return {"model": model_name, "error": f"exit {done.returncode}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def settings(overrides: list[str]) -> list[str]:
+    return [arg for item in overrides for arg in ("--set", item)]
+
+
+def alternating(name: str, argv: list[str], args: argparse.Namespace, baseline: Path | None) -> list[dict[str, object]]:
+    """`rounds` runs of the baseline and the measured setting, alternating which goes first."""
+    arms = [
+        ("measured", argv + settings(args.overrides), None),
+        ("baseline", argv + settings(args.baseline_overrides), baseline),
+    ]
+    rows = []
+    for round_ in range(args.rounds):
+        for arm, arm_argv, src in arms if round_ % 2 == 0 else arms[::-1]:
+            rows.append({"arm": arm, "round": round_, **child(name, arm_argv, src)})
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
+def print_ratios(frame: pd.DataFrame) -> None:
+    """Medians per model and arm, and baseline / measured of each time column (peak RSS too)."""
+    columns = [c for c in frame.columns if c.endswith("_s") or c == "peak_rss_mib"]
+    medians = frame.groupby(["model", "arm"])[columns].median()
+    print(medians.to_string(float_format=lambda v: f"{v:.2f}"))
+    for model in frame["model"].unique():
+        ratio = medians.loc[(model, "baseline")] / medians.loc[(model, "measured")]
+        print(
+            f"{model} baseline / measured: "
+            + ", ".join(f"{c} {ratio[c]:.2f}x" for c in columns if ratio[c] == ratio[c])
+        )
 
 
 def main() -> int:
@@ -99,6 +144,10 @@ def main() -> int:
     parser.add_argument("--models", nargs="*", default=None, help="registered names (default: all)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--baseline-ref", default=None, metavar="REV", help="baseline: the library at REV")
+    parser.add_argument("--baseline-set", dest="baseline_overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per arm (with a baseline)")
     parser.add_argument("--out", type=Path, default=None, help="CSV to write (default: print only)")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -108,12 +157,19 @@ def main() -> int:
     argv = ["--threads", str(args.threads)]
     argv += ["--synthetic-sports"] if args.synthetic_sports else ["--data", str(args.data)]
     argv += ["--max-steps", str(args.max_steps)] if args.max_steps else []
-    rows = []
-    for name in args.models or sorted(MODELS):
-        rows.append(child(name, argv))
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    compared = args.baseline_ref is not None or bool(args.baseline_overrides)
+    rows: list[dict[str, object]] = []
+    with library_at(args.baseline_ref) if args.baseline_ref else contextlib.nullcontext() as baseline:
+        for name in args.models or sorted(MODELS):
+            if compared:
+                rows += alternating(name, argv, args, baseline)
+                continue
+            rows.append(child(name, argv + settings(args.overrides)))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     frame = pd.DataFrame(rows)
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    if compared:
+        print_ratios(frame)
     if args.out:
         frame.to_csv(args.out, index=False)
     return 0
