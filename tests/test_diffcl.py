@@ -282,6 +282,20 @@ def test_views_at_the_read_rows_only_equal_the_views_over_every_row(
             torch.testing.assert_close(got[key], expected[key], rtol=1e-5, atol=1e-6, msg=key)
 
 
+@pytest.mark.parametrize("switch", ["contrastive_bf16", "denoiser_bf16"])
+def test_bfloat16_switches_stay_close_to_float32(synthetic: InteractionDataset, switch: str) -> None:
+    """The speed switches round the products' inputs to bfloat16: near float32, never equal."""
+    exact = loss_and_gradients(build(synthetic, [f"{switch}=never"]), 5)
+    rounded = loss_and_gradients(build(synthetic, [f"{switch}=always"]), 5)
+    terms = ("cl", "denoise") if switch == "denoiser_bf16" else ("cl",)
+    for key in terms:
+        assert not torch.equal(rounded[0][key], exact[0][key]), key
+        torch.testing.assert_close(rounded[0][key], exact[0][key], rtol=2e-2, atol=1e-3, msg=key)
+    for name, grad in exact[1].items():
+        scale = float(grad.abs().max())
+        torch.testing.assert_close(rounded[1][name], grad, rtol=0.0, atol=0.05 * scale + 1e-6, msg=name)
+
+
 def test_table_iii_variants_switch_exactly_their_components(synthetic: InteractionDataset) -> None:
     flags = {"diff": "use_diff", "align": "use_align", "h": "use_h"}
     rows = {"baseline": set(), "full": {"diff", "align", "h"}}

@@ -92,6 +92,7 @@ from mmdiffbench.models.diffusion_parts import denoiser_from_config, schedule_fr
 from mmdiffbench.models.embedding import id_embedding
 from mmdiffbench.models.losses import bpr_loss, embedding_l2
 from mmdiffbench.models.modal import recomputed
+from mmdiffbench.precision import check_mode, compute_dtype
 from mmdiffbench.tensors import tensor_sum
 
 CHOICES = {
@@ -159,6 +160,7 @@ class DiffCL(GraphRecommender):
         for key, allowed in CHOICES.items():
             if c[key] not in allowed:
                 raise ValueError(f"{key} must be one of {allowed}, got {c[key]!r}")
+        check_mode("contrastive_bf16", c["contrastive_bf16"])
         dim = int(c["embedding_dim"])
         self.n_layers = int(c["n_layers"])
         self.modalities = modality_roles(dataset.modalities, c["modalities"])
@@ -256,7 +258,8 @@ class DiffCL(GraphRecommender):
         if self.config["cl_denominator"] == "batch":
             first, second = first[anchors], second[anchors]
             anchors = torch.arange(len(anchors), device=anchors.device)
-        return info_nce(first, second, anchors, self.config["tau"])
+        dtype = compute_dtype(self.config["contrastive_bf16"], first.device)
+        return info_nce(first, second, anchors, self.config["tau"], dtype)
 
     def view(self, m: str, x0: torch.Tensor, noise: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
         """One diffusion view of branch m at `rows` (None: every row), zero elsewhere.
