@@ -3,8 +3,10 @@ NCL): values and gradients against the literal float64 formulas."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from mmdiffbench.models import contrastive
 from mmdiffbench.models.contrastive import in_batch_info_nce, info_nce, info_nce_at
 
 
@@ -72,3 +74,20 @@ def test_info_nce_holds_no_anchors_x_table_tensor_and_scales_its_gradient() -> N
     torch.testing.assert_close(b.grad.double(), y.grad, rtol=1e-4, atol=1e-6)
     with torch.no_grad():
         torch.testing.assert_close(info_nce(a, b, nodes, 0.3), loss.detach())
+
+
+def test_info_nce_in_anchor_chunks_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anchors taken a few rows at a time (the Sports-sized case): the same loss and gradients."""
+    torch.manual_seed(5)
+    a, b = torch.randn(30, 4, requires_grad=True), torch.randn(20, 4, requires_grad=True)
+    nodes = torch.tensor([0, 3, 3, 9, 11, 17, 19, 19, 2])
+    whole = info_nce(a, b, nodes, 0.2)
+    whole.backward()
+    grads = a.grad.clone(), b.grad.clone()  # type: ignore[union-attr]
+    a.grad = b.grad = None
+    monkeypatch.setattr(contrastive, "CHUNK_ENTRIES", 3 * len(b))  # 3 anchors per chunk
+    chunked = info_nce(a, b, nodes, 0.2)
+    chunked.backward()
+    torch.testing.assert_close(chunked, whole)
+    torch.testing.assert_close(a.grad, grads[0])
+    torch.testing.assert_close(b.grad, grads[1])

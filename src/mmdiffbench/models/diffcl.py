@@ -67,6 +67,11 @@ Decisions (every gap of the fact sheet; the YAML repeats them next to each key):
 
 Table III's components are switches: `use_diff` (views, L_cl, L_denoise), `use_align` (L_align),
 `use_h` (item-item enhancement); the variants in the YAML turn exactly those on and off.
+Compute (the numbers stay those of the equations): a view's chain is row-wise, so the first view
+(the InfoNCE anchor table) is computed at the anchors' rows only and the second at the rows its
+denominator reads (all of the node type under `cl_denominator: all`); `recompute` trades one more
+forward pass of the views for their activations; `denoiser_bf16` and `contrastive_bf16` are
+speed switches that change the rounding (float32 by default; benchmarks/README.md, DiffCL).
 Known deviations: none from the paper's equations beyond the decisions above; no paper number
 can be compared with (the features of Baby / Sports are not held, shared/reference/diffcl.md 7).
 """
