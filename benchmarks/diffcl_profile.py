@@ -9,7 +9,8 @@ enhancement, the diffusion views, the InfoNCE terms, the denoisers' loss, the al
 and around the trainer's backward and Adam step; a phase's time is the CPU time of its ranges
 (all threads), inclusive: the views rerun inside backward under `recompute` are counted both in
 `backward` and in `views (in backward)`. The top ops by self CPU time follow, then one
-evaluation (validation and test ranking), timed and profiled the same way.
+evaluation (validation and test ranking), timed and profiled the same way. With PYTHONPATH at
+an older `src/` (`git archive REV src`) it profiles that revision: the pieces it lacks stay unlabelled.
 """
 
 from __future__ import annotations
@@ -77,8 +78,9 @@ def main() -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    for owner, name, label in PIECES:
-        setattr(owner, name, labelled(label, getattr(owner, name)))
+    for owner, name, label in PIECES:  # a piece an older library lacks (PYTHONPATH=<old src>) stays unlabelled
+        if hasattr(owner, name):
+            setattr(owner, name, labelled(label, getattr(owner, name)))
     dataset = synthetic_sports() if args.synthetic_sports else load_dataset(args.data)
     config = resolve("diffcl", dataset.name, "full", args.overrides)
     seed_everything(0)

@@ -6,7 +6,9 @@ model.pt compared exactly. Not a test: run it by hand after a refactoring.
     PYTHONPATH=src python benchmarks/same_numbers.py --baseline-ref 08853eb \
         --data ../shared/datasets/tiktok --model diffmm --seed 421 --set epochs=1
 
-Columns that exist on one side only (a renamed loss term) are listed, not compared.
+Columns that exist on one side only (a renamed loss term) are listed, not compared. Where numbers
+differ, the largest relative difference of each history column and of each tensor is printed (a
+change meant to differ by float rounding only shows it there).
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ def compare(before: Path, after: Path) -> bool:
     shared = [c for c in old.columns if c in new.columns and not c.startswith("time_")]
     differing = [c for c in shared if old[c].tolist() != new[c].tolist()]
     print(f"history: {len(shared)} shared columns, {len(differing)} differ {differing}")
+    for column in differing:
+        gap = ((new[column] - old[column]).abs() / old[column].abs().clip(lower=1e-30)).max()
+        print(f"  {column}: largest relative difference {gap:.2e}")
     print(f"  only before: {sorted(set(old.columns) - set(new.columns))}")
     print(f"  only after:  {sorted(set(new.columns) - set(old.columns))}")
     metrics_old, metrics_new = (json.loads((d / "metrics.json").read_text()) for d in (before, after))
@@ -57,6 +62,10 @@ def compare(before: Path, after: Path) -> bool:
     weights_old, weights_new = tensors(before / "model.pt"), tensors(after / "model.pt")
     same = [k for k in weights_old if k in weights_new and torch.equal(weights_old[k], weights_new[k])]
     print(f"model.pt: {len(same)} of {len(weights_old)} tensors identical")
+    for key in (k for k in weights_old if k in weights_new and k not in same):
+        new_value, old_value = weights_new[key].double(), weights_old[key].double()
+        gap = (new_value - old_value).norm() / old_value.norm().clamp(min=1e-30)
+        print(f"  {key}: relative difference (Frobenius) {float(gap):.2e}")
     return not differing and not metric_diff and len(same) == len(weights_old) == len(weights_new)
 
 
