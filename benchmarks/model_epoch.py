@@ -14,7 +14,8 @@ hooks (DiffMM's rebuild) timed as they are; the CSV says so (`steps_run` < `step
 `--set KEY=VALUE` overrides a model key. Before / after in one invocation: `--baseline-ref REV` (the
 library at git revision REV) and / or `--baseline-set KEY=VALUE` (other overrides) define a
 baseline, run alternately with the measured setting `--rounds` times per model (this machine's
-speed drifts over minutes); the CSV then holds every run (`arm` = baseline / measured, `round`)
+speed drifts over minutes; `epoch_cpu_s`, the CPU time of all threads, moves less with the load
+than the wall time); the CSV then holds every run (`arm` = baseline / measured, `round`)
 and the medians and baseline / measured ratios are printed.
 
     PYTHONPATH=src python benchmarks/model_epoch.py --data ../shared/datasets/tiktok --models diffcl \
@@ -58,7 +59,7 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
     build_s = time.perf_counter() - started
     row: dict[str, object] = {"model": model_name, "dataset": dataset.name, "threads": args.threads}
     steps_run = steps_full = 0
-    train_s = 0.0
+    train_s = train_cpu_s = 0.0
     for phase in runner.phases:
         size = phase.batch_size or config.trainer["batch_size"]
         full = {"bpr": runner.sampler.n_batches(size), "none": 1}.get(phase.batches)
@@ -68,23 +69,26 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
         cap = min(full, args.max_steps) if args.max_steps else full
         if cap < full:
             runner.run_phase(phase, 0, max_steps=1)  # warm-up step, untimed: a capped pass is scaled up
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         runner.run_phase(phase, 0, max_steps=cap)
         seconds = (time.perf_counter() - t0) * full / cap  # the full phase's time (measured when cap = full)
         row[f"{phase.name}_s"] = seconds
         train_s += seconds
+        train_cpu_s += (time.process_time() - cpu0) * full / cap
         if phase.after is not None:  # once per epoch whatever the cap: timed, never scaled
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
             phase.after()
             hook_s = time.perf_counter() - t0
             row[f"{phase.after_name}_s"] = hook_s
             train_s += hook_s
+            train_cpu_s += time.process_time() - cpu0
         steps_run, steps_full = steps_run + cap, steps_full + full
     t0 = time.perf_counter()
     evaluate_model(model, dataset, tuple(config.trainer["topks"]), config.trainer["eval_batch_size"])
     row.update(
         build_s=build_s,
         epoch_s=train_s,
+        epoch_cpu_s=train_cpu_s,
         eval_s=time.perf_counter() - t0,
         steps_run=steps_run,
         steps_per_epoch=steps_full,
