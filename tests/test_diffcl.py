@@ -17,7 +17,7 @@ from mmdiffbench.models.diffcl import DiffCL
 from mmdiffbench.models.phase import BPRBatch
 from tests._planted import planted_dataset, popularity_recall, trained_recall
 
-SMALL = ["denoiser_dims=[32]", "knn_k=5", "item_layers=2"]
+SMALL = ["denoiser_dims=[32]", "knn_k=5", "item_layers=2", "denoiser_bf16=never", "contrastive_bf16=never"]
 D = torch.float64
 LOUD = ["noise_scale=1.0", "noise_max=0.3", "steps=3", "view_corrupt_steps=2"]  # views far from x0
 
