@@ -49,7 +49,8 @@ def main() -> int:
             print("a training run failed", file=sys.stderr)
             return 1
         history = {name: pd.read_csv(out / "history.csv") for name, (out, _) in runs.items()}
-    columns = [c for c in history["float32"].columns if c.startswith("loss_") or c in KEYS or c == "time_train"]
+    timed = [c for c in history["float32"].columns if c.startswith("time_") and c != "time_epoch_start"]
+    columns = [c for c in history["float32"].columns if c.startswith("loss_") or c in KEYS] + timed
     side = pd.concat({name: frame[["epoch", *columns]].set_index("epoch") for name, frame in history.items()}, axis=1)
     print(f"{args.model}: float32 = {' '.join(reference)}; switched = {' '.join(args.switch)}")
     print(side.swaplevel(axis=1).sort_index(axis=1).to_string(float_format=lambda v: f"{v:.4f}"))
