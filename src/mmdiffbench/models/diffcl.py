@@ -273,7 +273,7 @@ class DiffCL(GraphRecommender):
         The chain is row-wise (the denoiser, q_sample and the posterior mean treat each row alone),
         so a row's view does not depend on which other rows are computed: rows that no loss reads
         are skipped. With `recompute` the T denoiser passes run again in backward instead of being
-        held (the second views over all users + items: about 1 GB on Sports).
+        held (the second views over all users + items: 0.3-0.5 GB of Sports' peak).
         """
         steps, denoiser = int(self.config["view_corrupt_steps"]), self.denoiser(m)
 
