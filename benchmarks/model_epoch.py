@@ -5,28 +5,33 @@ each in its own child process (its own peak RSS). Not a test: run it by hand on 
         --out benchmarks/results/model_epoch_tiktok.csv
     PYTHONPATH=src python benchmarks/model_epoch.py --synthetic-sports --threads 2 --models lightgcn diffrec \
         --max-steps 20 --out benchmarks/results/model_epoch_sports.csv
-    PYTHONPATH=src python benchmarks/model_epoch.py --synthetic-sports --models lattice --max-steps 4 \
-        --baseline-ref 264f365
 
 Each model runs with its YAML defaults and the dataset's preset. `--max-steps N` stops every phase
 after N steps (slow models on a small machine): the epoch time is then the measured time per step
 (after one untimed warm-up step) times the steps of a full epoch, plus the phases' once-per-epoch
 hooks (DiffMM's rebuild) timed as they are; the CSV says so (`steps_run` < `steps_per_epoch`).
-With `--baseline-ref REV` each model also runs with the library at git revision REV, just before
-the working tree's run (its rows are printed, not written to `--out`): before and after in one
-invocation.
+
+`--set KEY=VALUE` overrides a model key. Before / after in one invocation: `--baseline-ref REV` (the
+library at git revision REV) and / or `--baseline-set KEY=VALUE` (other overrides) define a
+baseline, run alternately with the measured setting `--rounds` times per model (this machine's
+speed drifts over minutes; `epoch_cpu_s`, the CPU time of all threads, moves less with the load
+than the wall time); the CSV then holds every run (`arm` = baseline / measured, `round`)
+and the medians and baseline / measured ratios are printed.
+
+    PYTHONPATH=src python benchmarks/model_epoch.py --data ../shared/datasets/tiktok --models diffcl \
+        --max-steps 4 --baseline-ref 264f365 --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import subprocess
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import pandas as pd
@@ -46,7 +51,7 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
     """One model, one epoch (or `max_steps` steps of each phase) and one evaluation, timed."""
     torch.set_num_threads(args.threads)
     dataset = synthetic_sports() if args.synthetic_sports else load_dataset(args.data)
-    config = resolve(model_name, dataset.name, "full", [])
+    config = resolve(model_name, dataset.name, "full", args.overrides)
     seed_everything(0)
     started = time.perf_counter()
     model = build_model(dataset, config, torch.device("cpu"))
@@ -54,7 +59,7 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
     build_s = time.perf_counter() - started
     row: dict[str, object] = {"model": model_name, "dataset": dataset.name, "threads": args.threads}
     steps_run = steps_full = 0
-    train_s = 0.0
+    train_s = train_cpu_s = 0.0
     for phase in runner.phases:
         size = phase.batch_size or config.trainer["batch_size"]
         full = {"bpr": runner.sampler.n_batches(size), "none": 1}.get(phase.batches)
@@ -64,23 +69,26 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
         cap = min(full, args.max_steps) if args.max_steps else full
         if cap < full:
             runner.run_phase(phase, 0, max_steps=1)  # warm-up step, untimed: a capped pass is scaled up
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         runner.run_phase(phase, 0, max_steps=cap)
         seconds = (time.perf_counter() - t0) * full / cap  # the full phase's time (measured when cap = full)
         row[f"{phase.name}_s"] = seconds
         train_s += seconds
+        train_cpu_s += (time.process_time() - cpu0) * full / cap
         if phase.after is not None:  # once per epoch whatever the cap: timed, never scaled
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
             phase.after()
             hook_s = time.perf_counter() - t0
             row[f"{phase.after_name}_s"] = hook_s
             train_s += hook_s
+            train_cpu_s += time.process_time() - cpu0
         steps_run, steps_full = steps_run + cap, steps_full + full
     t0 = time.perf_counter()
     evaluate_model(model, dataset, tuple(config.trainer["topks"]), config.trainer["eval_batch_size"])
     row.update(
         build_s=build_s,
         epoch_s=train_s,
+        epoch_cpu_s=train_cpu_s,
         eval_s=time.perf_counter() - t0,
         steps_run=steps_run,
         steps_per_epoch=steps_full,
@@ -90,16 +98,47 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
     return row
 
 
-def child(model_name: str, argv: list[str], library: Path | None = None) -> dict[str, object]:
-    """`measure` in a fresh process, with the library in `library` first on its path when given."""
+def child(model_name: str, argv: list[str], src: Path | None = None) -> dict[str, object]:
+    """`measure` in a fresh process (its own peak RSS), importing the library from `src` if given."""
     command = [sys.executable, __file__, *argv, "--one", model_name]
     env = dict(os.environ)
-    if library is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(library), env.get("PYTHONPATH", "")])
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")])
     done = subprocess.run(command, check=False, stdout=subprocess.PIPE, text=True, env=env)
     if done.returncode != 0:
         return {"model": model_name, "error": f"exit {done.returncode}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def settings(overrides: list[str]) -> list[str]:
+    return [arg for item in overrides for arg in ("--set", item)]
+
+
+def alternating(name: str, argv: list[str], args: argparse.Namespace, baseline: Path | None) -> list[dict[str, object]]:
+    """`rounds` runs of the baseline and the measured setting, alternating which goes first."""
+    arms = [
+        ("measured", argv + settings(args.overrides), None),
+        ("baseline", argv + settings(args.baseline_overrides), baseline),
+    ]
+    rows = []
+    for round_ in range(args.rounds):
+        for arm, arm_argv, src in arms if round_ % 2 == 0 else arms[::-1]:
+            rows.append({"arm": arm, "round": round_, **child(name, arm_argv, src)})
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
+def print_ratios(frame: pd.DataFrame) -> None:
+    """Medians per model and arm, and baseline / measured of each time column (peak RSS too)."""
+    columns = [c for c in frame.columns if c.endswith("_s") or c == "peak_rss_mib"]
+    medians = frame.groupby(["model", "arm"])[columns].median()
+    print(medians.to_string(float_format=lambda v: f"{v:.2f}"))
+    for model in frame["model"].unique():
+        ratio = medians.loc[(model, "baseline")] / medians.loc[(model, "measured")]
+        print(
+            f"{model} baseline / measured: "
+            + ", ".join(f"{c} {ratio[c]:.2f}x" for c in columns if ratio[c] == ratio[c])
+        )
 
 
 def main() -> int:
@@ -109,8 +148,11 @@ def main() -> int:
     parser.add_argument("--models", nargs="*", default=None, help="registered names (default: all)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--baseline-ref", default=None, metavar="REV", help="baseline: the library at REV")
+    parser.add_argument("--baseline-set", dest="baseline_overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per arm (with a baseline)")
     parser.add_argument("--out", type=Path, default=None, help="CSV to write (default: print only)")
-    parser.add_argument("--baseline-ref", default=None, metavar="REV", help="also run the library at revision REV")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -119,20 +161,19 @@ def main() -> int:
     argv = ["--threads", str(args.threads)]
     argv += ["--synthetic-sports"] if args.synthetic_sports else ["--data", str(args.data)]
     argv += ["--max-steps", str(args.max_steps)] if args.max_steps else []
-    rows, baseline_rows = [], []
-    with library_at(args.baseline_ref) if args.baseline_ref else nullcontext(None) as baseline:
+    compared = args.baseline_ref is not None or bool(args.baseline_overrides)
+    rows: list[dict[str, object]] = []
+    with library_at(args.baseline_ref) if args.baseline_ref else contextlib.nullcontext() as baseline:
         for name in args.models or sorted(MODELS):
-            if baseline is not None:
-                baseline_rows.append({**child(name, argv, baseline), "revision": args.baseline_ref})
-                print(json.dumps(baseline_rows[-1]), file=sys.stderr, flush=True)
-            rows.append(child(name, argv))
+            if compared:
+                rows += alternating(name, argv, args, baseline)
+                continue
+            rows.append(child(name, argv + settings(args.overrides)))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     frame = pd.DataFrame(rows)
-    if baseline_rows:
-        print(f"library at {args.baseline_ref}:")
-        print(pd.DataFrame(baseline_rows).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-        print("working tree:")
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    if compared:
+        print_ratios(frame)
     if args.out:
         frame.to_csv(args.out, index=False)
     return 0

@@ -7,7 +7,9 @@ model.pt compared exactly. Not a test: run it by hand after a refactoring.
         --data ../shared/datasets/tiktok --model diffmm --seed 421 --set epochs=1
 
 Columns and model.pt tensors that exist on one side only (a renamed loss term, weights a
-revision no longer keeps in model.pt) are listed, not compared.
+revision no longer keeps in model.pt) are listed, not compared. Where numbers differ, the largest
+relative difference of each history column and of each tensor is printed (a change meant to
+differ by float rounding only shows it there).
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ def compare(before: Path, after: Path) -> bool:
     shared = [c for c in old.columns if c in new.columns and not c.startswith("time_")]
     differing = [c for c in shared if old[c].tolist() != new[c].tolist()]
     print(f"history: {len(shared)} shared columns, {len(differing)} differ {differing}")
+    for column in differing:
+        gap = ((new[column] - old[column]).abs() / old[column].abs().clip(lower=1e-30)).max()
+        print(f"  {column}: largest relative difference {gap:.2e}")
     print(f"  only before: {sorted(set(old.columns) - set(new.columns))}")
     print(f"  only after:  {sorted(set(new.columns) - set(old.columns))}")
     metrics_old, metrics_new = (json.loads((d / "metrics.json").read_text()) for d in (before, after))
@@ -59,6 +64,10 @@ def compare(before: Path, after: Path) -> bool:
     both = [k for k in weights_old if k in weights_new]
     same = [k for k in both if torch.equal(weights_old[k], weights_new[k])]
     print(f"model.pt: {len(same)} of {len(both)} shared tensors identical")
+    for key in (k for k in both if k not in same):
+        new_value, old_value = weights_new[key].double(), weights_old[key].double()
+        gap = (new_value - old_value).norm() / old_value.norm().clamp(min=1e-30)
+        print(f"  {key}: relative difference (Frobenius) {float(gap):.2e}")
     for side, keys in (("before", set(weights_old) - set(both)), ("after", set(weights_new) - set(both))):
         if keys:  # e.g. parts a revision's kept_state leaves out of model.pt: listed, not compared
             print(f"  only {side}: {len(keys)} tensors, {sorted(keys)[:4]}{' ...' if len(keys) > 4 else ''}")

@@ -3,9 +3,11 @@ NCL): values and gradients against the literal float64 formulas."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from mmdiffbench.models.contrastive import in_batch_info_nce, info_nce_at
+from mmdiffbench.models import contrastive
+from mmdiffbench.models.contrastive import in_batch_info_nce, info_nce, info_nce_at
 
 
 def literal(anchors: torch.Tensor, table: torch.Tensor, positives: list[int], tau: float) -> torch.Tensor:
@@ -45,3 +47,47 @@ def test_info_nce_at_takes_the_positive_from_the_given_column() -> None:
     assert anchors.grad is not None and a.grad is not None
     torch.testing.assert_close(loss.double(), expected.detach(), rtol=1e-5, atol=1e-7)
     torch.testing.assert_close(anchors.grad.double(), a.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_info_nce_holds_no_anchors_x_table_tensor_and_scales_its_gradient() -> None:
+    """The gradients are formed in forward and kept (anchors x d, table x d), never the softmax;
+    the backward scales them by the incoming gradient."""
+    torch.manual_seed(4)
+    a, b = torch.randn(40, 3, requires_grad=True), torch.randn(50, 3, requires_grad=True)
+    nodes = torch.tensor([0, 7, 7, 21, 39])
+    saved: list[torch.Size] = []
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        saved.append(tensor.shape)
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = info_nce(a, b, nodes, 0.3)
+    assert saved and all(shape.numel() <= 50 * 3 for shape in saved), saved
+    (2.5 * loss).backward()
+    x, y = a.detach().double().requires_grad_(), b.detach().double().requires_grad_()
+    expected = 2.5 * literal(x[nodes], y, nodes.tolist(), 0.3)
+    expected.backward()
+    assert a.grad is not None and b.grad is not None and x.grad is not None and y.grad is not None
+    torch.testing.assert_close(loss.double(), expected / 2.5, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(a.grad.double(), x.grad, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(b.grad.double(), y.grad, rtol=1e-4, atol=1e-6)
+    with torch.no_grad():
+        torch.testing.assert_close(info_nce(a, b, nodes, 0.3), loss.detach())
+
+
+def test_info_nce_in_anchor_chunks_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anchors taken a few rows at a time (the Sports-sized case): the same loss and gradients."""
+    torch.manual_seed(5)
+    a, b = torch.randn(30, 4, requires_grad=True), torch.randn(20, 4, requires_grad=True)
+    nodes = torch.tensor([0, 3, 3, 9, 11, 17, 19, 19, 2])
+    whole = info_nce(a, b, nodes, 0.2)
+    whole.backward()
+    grads = a.grad.clone(), b.grad.clone()  # type: ignore[union-attr]
+    a.grad = b.grad = None
+    monkeypatch.setattr(contrastive, "CHUNK_ENTRIES", 3 * len(b))  # 3 anchors per chunk
+    chunked = info_nce(a, b, nodes, 0.2)
+    chunked.backward()
+    torch.testing.assert_close(chunked, whole)
+    torch.testing.assert_close(a.grad, grads[0])
+    torch.testing.assert_close(b.grad, grads[1])

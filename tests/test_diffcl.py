@@ -17,7 +17,7 @@ from mmdiffbench.models.diffcl import DiffCL
 from mmdiffbench.models.phase import BPRBatch
 from tests._planted import planted_dataset, popularity_recall, trained_recall
 
-SMALL = ["denoiser_dims=[32]", "knn_k=5", "item_layers=2"]
+SMALL = ["denoiser_dims=[32]", "knn_k=5", "item_layers=2", "denoiser_bf16=never", "contrastive_bf16=never"]
 D = torch.float64
 LOUD = ["noise_scale=1.0", "noise_max=0.3", "steps=3", "view_corrupt_steps=2"]  # views far from x0
 
@@ -253,6 +253,47 @@ def test_options_of_the_cl_term(synthetic: InteractionDataset, monkeypatch: pyte
             rows = torch.arange(len(nodes))  # in-batch: the batch's rows (duplicates too) form the table
             expected = expected + direct_info_nce(first[part][nodes], second[part][nodes], rows, 0.4)
     torch.testing.assert_close(got.double(), 0.1 * expected, atol=1e-4, rtol=1e-4)
+
+
+def loss_and_gradients(model: DiffCL, seed: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    torch.manual_seed(seed)
+    terms = model.losses(batch())
+    model.zero_grad()
+    sum(terms.values()).backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    return {key: value.detach() for key, value in terms.items()}, grads
+
+
+@pytest.mark.parametrize("overrides", [[], ["cl_denominator=batch"], ["recompute=false"]])
+def test_views_at_the_read_rows_only_equal_the_views_over_every_row(
+    synthetic: InteractionDataset, monkeypatch: pytest.MonkeyPatch, overrides: list[str]
+) -> None:
+    """Skipping the view rows no InfoNCE reads changes no loss and no gradient (the chain is row-wise)."""
+    model = build(synthetic, [*LOUD, *overrides])
+    rows = model.view_rows(batch().users, batch().pos)
+    assert rows[0] is not None and len(rows[0]) < model.n_users + model.n_items
+    assert (rows[1] is None) == ("cl_denominator=batch" not in overrides)
+    skipped = loss_and_gradients(model, 5)
+    monkeypatch.setattr(DiffCL, "view_rows", lambda self, users, items: (None, None))
+    every = loss_and_gradients(model, 5)
+    for got, expected in zip(skipped, every, strict=True):
+        assert set(got) == set(expected)
+        for key in expected:
+            torch.testing.assert_close(got[key], expected[key], rtol=1e-5, atol=1e-6, msg=key)
+
+
+@pytest.mark.parametrize("switch", ["contrastive_bf16", "denoiser_bf16"])
+def test_bfloat16_switches_stay_close_to_float32(synthetic: InteractionDataset, switch: str) -> None:
+    """The speed switches round the products' inputs to bfloat16: near float32, never equal."""
+    exact = loss_and_gradients(build(synthetic, [f"{switch}=never"]), 5)
+    rounded = loss_and_gradients(build(synthetic, [f"{switch}=always"]), 5)
+    terms = ("cl", "denoise") if switch == "denoiser_bf16" else ("cl",)
+    for key in terms:
+        assert not torch.equal(rounded[0][key], exact[0][key]), key
+        torch.testing.assert_close(rounded[0][key], exact[0][key], rtol=2e-2, atol=1e-3, msg=key)
+    for name, grad in exact[1].items():
+        scale = float(grad.abs().max())
+        torch.testing.assert_close(rounded[1][name], grad, rtol=0.0, atol=0.05 * scale + 1e-6, msg=name)
 
 
 def test_table_iii_variants_switch_exactly_their_components(synthetic: InteractionDataset) -> None:

@@ -7,10 +7,11 @@ not the batch (official code). Duplicate anchors give identical terms, so the lo
 computed once per distinct index and weighted by its count: the same value and gradient
 with fewer rows in the (anchors x table) similarity product.
 
-The denominator, logsumexp over the (anchors x table) logits, is one autograd node
-(`_LogSumExpOfProducts`) that keeps only the softmax for its backward: autograd's own graph
-holds the logits and the exponentials at full size for each of the four to six terms of a
-step, which is most of a Sports step's memory. Its two matmuls can run in bfloat16 (`dtype`).
+The denominator, the anchors' weighted logsumexp over the (anchors x table) logits, is one
+autograd node (`weighted_log_sum_exp`) that forms its gradients in the forward pass and keeps
+only those: autograd's own graph holds the logits and the exponentials at full size for each of
+the four to six terms of a step, which is most of a Sports step's memory. Its three matmuls can
+run in bfloat16 (`dtype`).
 
 Two other forms, built on the same pieces for the ID-only baselines:
 - `in_batch_info_nce` (SimGCL as SELFRec codes it, HCCF's `contrastLoss`): the denominator runs
@@ -27,9 +28,19 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+#: logits per chunk of anchors (64 MB in float32): Sports' ~2,000 batch users x 35,598 users go in 5
+CHUNK_ENTRIES = 1 << 24
 
-class _LogSumExpOfProducts(torch.autograd.Function):
-    """lse_n = log sum_v exp(a_n . b_v), with d lse_n / d(a_n . b_v) = softmax_v, saved in `dtype`.
+
+class _WeightedLogSumExpOfProducts(torch.autograd.Function):
+    """sum_n w_n lse_n, lse_n = log sum_v exp(a_n . b_v), its gradients formed in the forward pass.
+
+    d/da_n = w_n softmax_n b and d/db = softmax^T diag(w) a are the two products a backward pass
+    would run on the saved softmax; run while the softmax exists, they are kept instead of it
+    (anchors x d and table x d instead of anchors x table: about 850 MB at the end of a Sports
+    DiffCL forward) and the backward only scales them by the incoming gradient. Outside grad mode
+    (`with_grad` false) they are not formed. The anchors go in chunks of at most `CHUNK_ENTRIES`
+    logits, so the (anchors x table) logits and softmax never exist whole either.
 
     For any column j, softmax_nj = exp(l_nj - lse_n), so lse_n = l_nj - log softmax_nj: read at
     one given column per row (`columns`, the anchor's own row of b), it costs no pass over the
@@ -38,28 +49,60 @@ class _LogSumExpOfProducts(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, a: torch.Tensor, b: torch.Tensor, columns: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    def forward(
+        ctx,
+        a: torch.Tensor,
+        b: torch.Tensor,
+        columns: torch.Tensor,
+        weights: torch.Tensor,
+        dtype: torch.dtype,
+        with_grad: bool,
+    ) -> torch.Tensor:
         a_low, b_low = a.to(dtype), b.to(dtype)
-        logits = a_low @ b_low.T
-        weights = torch.softmax(logits, dim=1)  # accumulates in float32 whatever the storage dtype
-        at = columns.unsqueeze(1)
-        weight_at = weights.gather(1, at).squeeze(1)
-        if not bool(weight_at.all()):
-            weight_at, at = weights.max(dim=1, keepdim=True)
-            weight_at = weight_at.squeeze(1)
-        lse = logits.gather(1, at).squeeze(1).float() - torch.log(weight_at.float())
-        ctx.save_for_backward(a_low, b_low, weights)
-        return lse
+        need_a, need_b = (with_grad and bool(need) for need in ctx.needs_input_grad[:2])
+        grad_a = torch.empty(a.shape, dtype=torch.float32, device=a.device) if need_a else None
+        grad_b = torch.zeros(b.shape, dtype=torch.float32, device=b.device) if need_b else None
+        total = torch.zeros((), dtype=torch.float32, device=a.device)
+        rows = max(1, CHUNK_ENTRIES // max(1, len(b)))
+        for start in range(0, len(a), rows):
+            part = slice(start, start + rows)
+            a_part, w = a_low[part], weights[part]
+            logits = a_part @ b_low.T
+            soft = torch.softmax(logits, dim=1)  # accumulates in float32 whatever the storage dtype
+            at = columns[part].unsqueeze(1)
+            soft_at = soft.gather(1, at).squeeze(1)
+            if not bool(soft_at.all()):
+                soft_at, at = soft.max(dim=1, keepdim=True)
+                soft_at = soft_at.squeeze(1)
+            lse = logits.gather(1, at).squeeze(1).float() - torch.log(soft_at.float())
+            total += (lse * w).sum()
+            del logits
+            # diag(w) W b and W^T diag(w) a: the row scale goes on the small operands, not on W
+            if grad_a is not None:
+                grad_a[part] = (soft @ b_low).float() * w.unsqueeze(1)
+            if grad_b is not None:
+                grad_b += (soft.T @ (a_part * w.to(dtype).unsqueeze(1))).float()
+        ctx.save_for_backward(grad_a, grad_b)
+        return total
 
     @staticmethod
-    def backward(ctx, grad_lse: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None, None]:
-        a_low, b_low, weights = ctx.saved_tensors
-        # diag(g) W b and W^T diag(g) a: the row scale goes on the small operands, not on W
-        grad_a = (weights @ b_low).float() * grad_lse.unsqueeze(1) if ctx.needs_input_grad[0] else None
-        grad_b = (
-            (weights.T @ (a_low * grad_lse.to(a_low.dtype).unsqueeze(1))).float() if ctx.needs_input_grad[1] else None
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None, None, None, None]:
+        grad_a, grad_b = ctx.saved_tensors
+        return (
+            None if grad_a is None else grad_a * grad,
+            None if grad_b is None else grad_b * grad,
+            None,
+            None,
+            None,
+            None,
         )
-        return grad_a, grad_b, None, None
+
+
+def weighted_log_sum_exp(
+    a: torch.Tensor, b: torch.Tensor, columns: torch.Tensor, weights: torch.Tensor, dtype: torch.dtype
+) -> torch.Tensor:
+    """sum_n weights_n log sum_v exp(a_n . b_v), the (anchors x table) products in `dtype`."""
+    return _WeightedLogSumExpOfProducts.apply(a, b, columns, weights, dtype, torch.is_grad_enabled())
 
 
 def info_nce(
@@ -74,8 +117,8 @@ def info_nce(
     anchors = F.normalize(anchor_table[unique], dim=-1) / tau  # scale the few anchors, not the big logits
     targets = F.normalize(target_table, dim=-1)
     positive = (anchors * targets[unique]).sum(-1)  # float32 always: the one logit that is not averaged
-    per_node = _LogSumExpOfProducts.apply(anchors, targets, unique, dtype) - positive
-    return (per_node * counts).sum() / len(nodes)
+    weights = counts / len(nodes)
+    return weighted_log_sum_exp(anchors, targets, unique, weights, dtype) - (positive * weights).sum()
 
 
 def in_batch_info_nce(view1: torch.Tensor, view2: torch.Tensor, nodes: torch.Tensor, tau: float) -> torch.Tensor:
@@ -104,4 +147,5 @@ def info_nce_at(anchors: torch.Tensor, targets: torch.Tensor, columns: torch.Ten
     scaled = F.normalize(anchors, dim=-1) / tau
     table = F.normalize(targets, dim=-1)
     positive = (scaled * table[columns]).sum(-1)
-    return (_LogSumExpOfProducts.apply(scaled, table, columns, torch.float32) - positive).mean()
+    weights = torch.full_like(positive, 1.0 / len(columns))
+    return weighted_log_sum_exp(scaled, table, columns, weights, torch.float32) - (positive * weights).sum()

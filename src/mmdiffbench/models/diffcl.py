@@ -67,6 +67,12 @@ Decisions (every gap of the fact sheet; the YAML repeats them next to each key):
 
 Table III's components are switches: `use_diff` (views, L_cl, L_denoise), `use_align` (L_align),
 `use_h` (item-item enhancement); the variants in the YAML turn exactly those on and off.
+Compute (the numbers stay those of the equations): a view's chain is row-wise, so the first view
+(the InfoNCE anchor table) is computed at the anchors' rows only and the second at the rows its
+denominator reads (all of the node type under `cl_denominator: all`); `recompute` trades one more
+forward pass of the views for their activations; `denoiser_bf16` and `contrastive_bf16` are
+speed switches that change the rounding (bfloat16 products on CPU by default, after 210 TikTok
+steps gave the float32 losses within 1e-4 and the same validation Recall@20; benchmarks/README.md).
 Known deviations: none from the paper's equations beyond the decisions above; no paper number
 can be compared with (the features of Baby / Sports are not held, shared/reference/diffcl.md 7).
 """
@@ -92,6 +98,7 @@ from mmdiffbench.models.diffusion_parts import denoiser_from_config, schedule_fr
 from mmdiffbench.models.embedding import id_embedding
 from mmdiffbench.models.losses import bpr_loss, embedding_l2
 from mmdiffbench.models.modal import recomputed
+from mmdiffbench.precision import check_mode, compute_dtype
 from mmdiffbench.tensors import tensor_sum
 
 CHOICES = {
@@ -159,6 +166,7 @@ class DiffCL(GraphRecommender):
         for key, allowed in CHOICES.items():
             if c[key] not in allowed:
                 raise ValueError(f"{key} must be one of {allowed}, got {c[key]!r}")
+        check_mode("contrastive_bf16", c["contrastive_bf16"])
         dim = int(c["embedding_dim"])
         self.n_layers = int(c["n_layers"])
         self.modalities = modality_roles(dataset.modalities, c["modalities"])
@@ -219,12 +227,17 @@ class DiffCL(GraphRecommender):
             encoded[m] = propagate_sum(self.adj_op, torch.cat([users0, items0]), self.n_layers)
             enhanced[m] = encoded[m]
             if self.config["use_h"]:
-                extra = items0
-                for _ in range(int(self.config["item_layers"])):
-                    extra = self.operator(f"item_graph_{m}") @ extra
+                extra = self.item_enhancement(m, items0)
                 pad = torch.zeros(self.n_users, extra.shape[1], dtype=extra.dtype, device=extra.device)
                 enhanced[m] = encoded[m] + torch.cat([pad, extra])
         return Branches(propagate_sum(self.adj_op, ego, self.n_layers), encoded, enhanced)
+
+    def item_enhancement(self, m: str, items0: torch.Tensor) -> torch.Tensor:
+        """A_m = S_m^l Enc_m(f_m) (eq. 22): the items' layer 0 through `item_layers` kNN products."""
+        extra = items0
+        for _ in range(int(self.config["item_layers"])):
+            extra = self.operator(f"item_graph_{m}") @ extra
+        return extra
 
     def fused(self, branches: Branches) -> torch.Tensor:
         """E_vt = mu E_v + (1 - mu) E_t (eq. 24)."""
@@ -251,17 +264,38 @@ class DiffCL(GraphRecommender):
         if self.config["cl_denominator"] == "batch":
             first, second = first[anchors], second[anchors]
             anchors = torch.arange(len(anchors), device=anchors.device)
-        return info_nce(first, second, anchors, self.config["tau"])
+        dtype = compute_dtype(self.config["contrastive_bf16"], first.device)
+        return info_nce(first, second, anchors, self.config["tau"], dtype)
 
-    def view(self, m: str, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """One diffusion view of branch m; with `recompute` its T denoiser passes over all users +
-        items run again in backward instead of being held (the 2 x 2 views: about 3 GB on Sports)."""
+    def view(self, m: str, x0: torch.Tensor, noise: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+        """One diffusion view of branch m at `rows` (None: every row), zero elsewhere.
+
+        The chain is row-wise (the denoiser, q_sample and the posterior mean treat each row alone),
+        so a row's view does not depend on which other rows are computed: rows that no loss reads
+        are skipped. With `recompute` the T denoiser passes run again in backward instead of being
+        held (the second views over all users + items: 0.3-0.5 GB of Sports' peak).
+        """
         steps, denoiser = int(self.config["view_corrupt_steps"]), self.denoiser(m)
 
         def run(x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
             return diffusion_view(denoiser, self.schedule, x, steps, eps)
 
-        return recomputed(bool(self.config["recompute"]), run, x0, noise)
+        if rows is None:
+            return recomputed(bool(self.config["recompute"]), run, x0, noise)
+        out = recomputed(bool(self.config["recompute"]), run, x0[rows], noise[rows])
+        return torch.zeros_like(x0).index_copy(0, rows, out)
+
+    def view_rows(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The rows of (users + items) that the InfoNCE terms read of the first and second view.
+
+        The first view is the anchor table: only its anchors' rows enter (`info_nce` indexes them);
+        the second is the denominator's table, every row of it under `cl_denominator: all`. With
+        `cl_nodes: all` every row is an anchor (None: all rows, no gather).
+        """
+        if self.config["cl_nodes"] == "all":
+            return None, None
+        anchors = torch.cat([torch.unique(users), self.n_users + torch.unique(items)])
+        return anchors, anchors if self.config["cl_denominator"] == "batch" else None
 
     def contrastive_terms(self, branches: Branches, batch: BPRBatch) -> dict[str, torch.Tensor]:
         """L_cl (eq. 13-17) on two diffusion views per modality, and the denoisers' own term."""
@@ -272,10 +306,12 @@ class DiffCL(GraphRecommender):
         else:
             users = torch.arange(self.n_users, device=batch.users.device)
             items = torch.arange(self.n_items, device=batch.users.device)
+        first_rows, second_rows = self.view_rows(users, items)
         cl, denoise = [], []
         for m in self.modalities:
             x0 = source[m]
-            first, second = (self.view(m, x0, draw_noise(x0)) for _ in range(2))
+            noise = [draw_noise(x0) for _ in range(2)]  # drawn in the views' order; the views draw nothing
+            first, second = self.view(m, x0, noise[0], first_rows), self.view(m, x0, noise[1], second_rows)
             u, i = self.n_users, slice(self.n_users, None)
             cl.append(self.node_type_info_nce(first[:u], second[:u], users))
             cl.append(self.node_type_info_nce(first[i], second[i], items))

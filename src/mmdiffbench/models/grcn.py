@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmdiffbench.data.dataset import InteractionDataset
+from mmdiffbench.graph import edge_product
 from mmdiffbench.models.base import BPRBatch, EmbeddingRecommender
 from mmdiffbench.models.losses import bpr_loss
 from mmdiffbench.models.modal import ModalityFeatures, bipartite_edges, pair_rows_l2, recomputed
@@ -52,11 +53,6 @@ def segment_softmax(logits: torch.Tensor, groups: torch.Tensor, n_groups: int) -
     peak = logits.new_full((n_groups,), float("-inf")).scatter_reduce(0, groups, logits, "amax")
     weights = torch.exp(logits - peak[groups])
     return weights / weights.new_zeros(n_groups).index_add(0, groups, weights)[groups]
-
-
-def weighted_sum(x: torch.Tensor, source: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """out_i = sum over edges j -> i of weight(j -> i) x_j."""
-    return torch.zeros_like(x).index_add(0, target, weight.unsqueeze(1) * x[source])
 
 
 class GRCN(EmbeddingRecommender):
@@ -102,13 +98,13 @@ class GRCN(EmbeddingRecommender):
         items = F.normalize(F.leaky_relu(self.mlp[m](self.features[m])), dim=1)
         x = torch.cat([self.routed_preference(m, items), items])
         alpha = segment_softmax((x[self.target] * x[self.source]).sum(1), self.target, self.n_nodes)
-        return x + weighted_sum(x, self.source, self.target, alpha), alpha
+        return x + edge_product(self.target, self.source, alpha, x), alpha
 
     def id_gcn(self, weight: torch.Tensor) -> torch.Tensor:
         """R_id = x + x1 + x2 on the refined edge weights."""
         x = F.normalize(self.id_embedding, dim=1)
-        x1 = weighted_sum(x, self.source, self.target, weight)
-        x2 = weighted_sum(x1, self.source, self.target, weight)
+        x1 = edge_product(self.target, self.source, weight, x)
+        x2 = edge_product(self.target, self.source, weight, x1)
         return x + x1 + x2
 
     def representation(self) -> torch.Tensor:
