@@ -125,15 +125,17 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
     build_s = time.perf_counter() - started
     started = time.perf_counter()
     model.pre_epoch_processing()
-    loss, _ = trainer._train_epoch(train_data, 0)
+    loss, batches = trainer._train_epoch(train_data, 0)
     epoch_s = time.perf_counter() - started
+    if torch.is_tensor(batches):  # MMRec's trainer leaves the epoch at a NaN loss
+        raise SystemExit(f"{args.model}: NaN loss: MMRec's trainer left the epoch early, no full epoch to time")
     return {
         "epoch_s": epoch_s,
         "build_s": build_s,
         "steps": len(train_data),
         "batch_size": config["train_batch_size"],
         "embedding_size": config["embedding_size"],
-        "loss": float(sum(loss)) if isinstance(loss, tuple) else float(loss),
+        "loss": float(sum(loss)) if isinstance(loss, tuple) else loss,
         "settings": chosen,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }

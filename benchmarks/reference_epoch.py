@@ -198,7 +198,7 @@ def main() -> int:
     parser.add_argument("--mmrec", type=Path, help="MMRec's source folder (holding src/)")
     parser.add_argument("--mmrec-python", type=Path, default=Path(sys.executable), help="a Python with MMRec's deps")
     parser.add_argument("--mmrec-commit", default="unrecorded", help="the MMRec commit the folder holds")
-    parser.add_argument("--models", nargs="*", default=sorted(REFERENCE), choices=sorted(REFERENCE))
+    parser.add_argument("--models", nargs="*", default=list(REFERENCE), choices=sorted(REFERENCE))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="CSV to write (default: print only)")
@@ -214,20 +214,18 @@ def main() -> int:
     if args.mmrec is None or not (args.mmrec / "src" / "models").is_dir():
         parser.error(f"--mmrec {args.mmrec}: not an MMRec source folder (no src/models/)")
     dataset = load_dataset(args.data)
-    rows = []
+    commit = our_commit()
+    rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / dataset.name
         write_mmrec(dataset, folder)
         write_user_graph(dataset, folder / "user_graph_dict.npy")
         for model_name in args.models:
             rows.append(compare(args, model_name, Path(tmp), dataset))
-    frame = pd.DataFrame(rows)
-    frame["threads"] = args.threads
-    frame["our_commit"] = our_commit()
-    frame["mmrec_commit"] = args.mmrec_commit
-    print(frame.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    if args.out:
-        frame.to_csv(args.out, index=False, float_format="%.4g")
+            rows[-1].update(threads=args.threads, our_commit=commit, mmrec_commit=args.mmrec_commit)
+            if args.out:  # after every model: a long run stopped early keeps what it measured
+                pd.DataFrame(rows).to_csv(args.out, index=False, float_format="%.4g")
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     return 0
 
 
