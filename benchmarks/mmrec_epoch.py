@@ -9,8 +9,9 @@ MMRec's files are read and run, never changed. What this process changes in memo
 - `utils.data_utils` is replaced by an empty module before MMRec's dataset module imports it: it
   only holds raw-image helpers (torchvision, unused with MMRec's `use_raw_features: False`), and
   PyPI's torchvision wheels for this torch are CUDA builds that do not load on a CPU-only torch.
-- `torch_scatter` (imported by SLMRec, whose one call is commented out; no CPU wheel on PyPI for
-  this torch) is a module whose `scatter` is torch_geometric's, which falls back to torch.
+- `torch_scatter` (no CPU wheel on PyPI for this torch; SLMRec imports `scatter` and never calls
+  it, MGCN's graph build calls `scatter_add`) is a module whose `scatter` is torch_geometric's and
+  `scatter_add` that with `reduce="sum"`; torch_geometric falls back to torch's scatter_reduce.
 - `scipy.sparse.dok_matrix._update` (gone from scipy 1.12 on; MMRec's adjacency builders call it)
   is put back as the plain dict update it was.
 - `torch.Tensor.cuda` returns the tensor itself when no GPU is present: LATTICE, MGCN and GRCN call
@@ -30,6 +31,7 @@ training time; evaluation is excluded. The last line printed is a JSON object.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -55,6 +57,7 @@ def install_patches() -> None:
 
         scatter_module = types.ModuleType("torch_scatter")
         scatter_module.scatter = scatter  # type: ignore[attr-defined]
+        scatter_module.scatter_add = functools.partial(scatter, reduce="sum")  # type: ignore[attr-defined]
         sys.modules["torch_scatter"] = scatter_module
     if not hasattr(sp.dok_matrix, "_update"):
         sp.dok_matrix._update = lambda self, entries: self._dict.update(entries)
