@@ -181,13 +181,16 @@ def compare(args: argparse.Namespace, model_name: str, root: Path, dataset: Inte
 
 
 def our_commit() -> str:
-    """HEAD's short hash, `-dirty` when src/ or benchmarks/ differ from it."""
+    """HEAD's short hash, `-dirty` when tracked files of src/ or benchmarks/ differ from it."""
     git = ["git", "-C", str(HERE.parent)]
     head = subprocess.run(
         [*git, "rev-parse", "--short", "HEAD"], check=True, capture_output=True, text=True
     ).stdout.strip()
     dirty = subprocess.run(
-        [*git, "status", "--porcelain", "src", "benchmarks"], check=True, capture_output=True, text=True
+        [*git, "status", "--porcelain", "--untracked-files=no", "src", "benchmarks"],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return head + ("-dirty" if dirty.stdout.strip() else "")
 
