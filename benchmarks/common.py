@@ -10,8 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
+from mmdiffbench.config import RunConfig, resolve
 from mmdiffbench.data.dataset import InteractionDataset
+from mmdiffbench.train.phases import PhaseRunner
+from mmdiffbench.train.run import build_model
+from mmdiffbench.train.seeding import seed_everything
 
 
 def synthetic_sports(seed: int = 0) -> InteractionDataset:
@@ -44,3 +49,14 @@ def library_at(revision: str) -> Iterator[Path]:
         )
         subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
         yield Path(tmp) / "src"
+
+
+def phase_runner(
+    model_name: str, dataset: InteractionDataset, seed: int = 0, overrides: list[str] | None = None
+) -> tuple[RunConfig, PhaseRunner]:
+    """The model with its YAML defaults, the dataset's preset and `overrides` (KEY=VALUE), built on
+    CPU, and the runner that steps its phases as the trainer does: what the epoch benchmarks time."""
+    config = resolve(model_name, dataset.name, "full", list(overrides or []))
+    seed_everything(seed)
+    model = build_model(dataset, config, torch.device("cpu"))
+    return config, PhaseRunner(model, dataset, config.trainer, seed)

@@ -36,26 +36,19 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from common import library_at, synthetic_sports
+from common import library_at, phase_runner, synthetic_sports
 
-from mmdiffbench.config import resolve
 from mmdiffbench.data import load_dataset
 from mmdiffbench.eval import evaluate_model
 from mmdiffbench.models import MODELS
-from mmdiffbench.train.phases import PhaseRunner
-from mmdiffbench.train.run import build_model
-from mmdiffbench.train.seeding import seed_everything
 
 
 def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
     """One model, one epoch (or `max_steps` steps of each phase) and one evaluation, timed."""
     torch.set_num_threads(args.threads)
     dataset = synthetic_sports() if args.synthetic_sports else load_dataset(args.data)
-    config = resolve(model_name, dataset.name, "full", args.overrides)
-    seed_everything(0)
     started = time.perf_counter()
-    model = build_model(dataset, config, torch.device("cpu"))
-    runner = PhaseRunner(model, dataset, config.trainer, 0)
+    config, runner = phase_runner(model_name, dataset, overrides=args.overrides)
     build_s = time.perf_counter() - started
     row: dict[str, object] = {"model": model_name, "dataset": dataset.name, "threads": args.threads}
     steps_run = steps_full = 0
@@ -84,7 +77,7 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
             train_cpu_s += time.process_time() - cpu0
         steps_run, steps_full = steps_run + cap, steps_full + full
     t0 = time.perf_counter()
-    evaluate_model(model, dataset, tuple(config.trainer["topks"]), config.trainer["eval_batch_size"])
+    evaluate_model(runner.model, dataset, tuple(config.trainer["topks"]), config.trainer["eval_batch_size"])
     row.update(
         build_s=build_s,
         epoch_s=train_s,
