@@ -1,7 +1,7 @@
 """A whole DiffMM training run as a user sees it: `mmdiffbench train` from process start to exit,
 its peak RSS and the disk of the finished run folder. Not a test: run it by hand.
 
-    PYTHONPATH=src python benchmarks/diffmm_run.py --data ../shared/datasets/tiktok --epochs 5 --threads 2
+    PYTHONPATH=src python benchmarks/diffmm_run.py --data ../shared/datasets/tiktok --epochs 5 --threads 2 --keep runs/
     PYTHONPATH=src python benchmarks/diffmm_run.py --data ../shared/datasets/tiktok --epochs 2 --baseline-ref 45df76c
 
 Each run is a child process, timed from its start to its exit; its peak RSS is its own
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,6 +54,9 @@ def one_run(args: argparse.Namespace, src: Path | None) -> dict[str, float]:
             wall = time.perf_counter() - started
         if status != 0:
             raise RuntimeError(f"the run failed (status {status}): {log.read_text()[-2000:]}")
+        if args.keep is not None:  # the run's history and metrics outlive the measurement
+            kept = args.keep / f"{'working_tree' if src is None else 'baseline'}_{time.strftime('%H%M%S')}"
+            shutil.copytree(out, kept, ignore=shutil.ignore_patterns("*.pt", ".lock"))
         history = pd.read_csv(out / "history.csv")
         compute = float(history[[c for c in history.columns if c.startswith("time_")]].to_numpy().sum())
         return {
@@ -93,6 +97,7 @@ def main() -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--baseline-ref", default=None, metavar="REV", help="also run the library at revision REV")
     parser.add_argument("--rounds", type=int, default=1, help="runs per side (alternating with --baseline-ref)")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR", help="copy each run's text files here")
     parser.add_argument("--extrapolate", type=int, default=None, metavar="E", help="print an E-epoch wall estimate")
     args = parser.parse_args()
     runs: dict[str, list[dict[str, float]]] = {"working tree": []}
