@@ -72,7 +72,8 @@ class Recommender(nn.Module):
         """Load model.pt (or a checkpoint's best state): every key, except that the ones
         `kept_state` leaves out may be absent."""
         missing, unexpected = self.load_state_dict(state, strict=False)
-        optional = set(self.state_dict()) - set(self.kept_state(self.state_dict()))
+        full = self.state_dict()
+        optional = set(full) - set(self.kept_state(full))
         problems = list(unexpected) + [key for key in missing if key not in optional]
         if problems:
             raise DataError(f"the saved state does not fit this {type(self).__name__}: {', '.join(problems[:5])}")
