@@ -26,8 +26,15 @@ from mmdiffbench.train.rundir import check_resume, run_lock
 SMALL = ["epochs=3", "eval_every=1", "patience=0", "embedding_dim=8", "batch_size=64", "topks=[20]", "group_edges=[0]"]
 
 
-def _train(dataset: InteractionDataset, out: Path, extra: list[str] = (), seed: int = 1, resume: bool = False) -> Any:
-    config = resolve("mf_bpr", dataset.name, overrides=[*SMALL, *extra])
+def _train(
+    dataset: InteractionDataset,
+    out: Path,
+    extra: list[str] = (),
+    seed: int = 1,
+    resume: bool = False,
+    model_name: str = "mf_bpr",
+) -> Any:
+    config = resolve(model_name, dataset.name, overrides=[*SMALL, *extra])
     try:
         return train_run(dataset, config, seed, out, torch.device("cpu"), resume=resume)
     finally:
@@ -72,6 +79,25 @@ def test_resume_of_a_run_from_before_the_added_keys(
     assert _train(synthetic, tmp_path, resume=True)["epochs_run"] > 0
 
 
+def test_resume_with_another_memory_switch_gives_the_uninterrupted_result(
+    synthetic: InteractionDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`recompute` only trades memory for time: a GRCN run begun with it on (the default before
+    3a45649), or from before the key existed, resumes under today's default to the same numbers."""
+    uninterrupted = _train(synthetic, tmp_path / "whole", model_name="grcn")
+    for run, drop_key in (("on", False), ("absent", True)):
+        out = tmp_path / run
+        _interrupted_run(synthetic, out, monkeypatch, ["recompute=true"], model_name="grcn")
+        if drop_key:
+            saved = json.loads((out / "config.json").read_text())
+            del saved["model"]["recompute"]
+            (out / "config.json").write_text(json.dumps(saved))
+        resumed = _train(synthetic, out, resume=True, model_name="grcn")
+        assert resumed["test"] == uninterrupted["test"] and resumed["epochs_run"] == uninterrupted["epochs_run"]
+    with pytest.raises(ConfigError, match="model.embedding_dim"):  # a key that changes numbers still refuses
+        _train(synthetic, tmp_path / "on", ["embedding_dim=16"], resume=True, model_name="grcn")
+
+
 def test_resume_refuses_another_seed_or_model(
     synthetic: InteractionDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -84,7 +110,13 @@ def test_resume_refuses_another_seed_or_model(
     assert _train(synthetic, tmp_path, ["epochs=4"], resume=True)["epochs_run"] == 4  # longer is allowed
 
 
-def _interrupted_run(dataset: InteractionDataset, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _interrupted_run(
+    dataset: InteractionDataset,
+    out: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    extra: list[str] = (),
+    model_name: str = "mf_bpr",
+) -> None:
     original = PhaseRunner.run_epoch
 
     def killed_at_epoch_2(self: PhaseRunner, epoch: int, row: dict[str, Any]) -> None:
@@ -94,7 +126,7 @@ def _interrupted_run(dataset: InteractionDataset, out: Path, monkeypatch: pytest
 
     monkeypatch.setattr(PhaseRunner, "run_epoch", killed_at_epoch_2)
     with pytest.raises(KeyboardInterrupt):
-        _train(dataset, out)
+        _train(dataset, out, extra, model_name=model_name)
     monkeypatch.setattr(PhaseRunner, "run_epoch", original)
 
 

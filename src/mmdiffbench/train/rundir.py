@@ -7,8 +7,8 @@ refuses a changed run.
   its own settings were checked and before it writes anything, so the folder never holds files
   of two runs (and `evaluate` never scores an old model.pt as the new run's).
 - `check_resume`: the resolved configuration, model, seed, modalities and the data's fingerprint
-  must equal what the run's config.json records; only `epochs` (and the checkpoint settings) may
-  change.
+  must equal what the run's config.json records; only `epochs`, the checkpoint settings and the
+  memory switches (which give the same numbers) may change.
 """
 
 from __future__ import annotations
@@ -28,11 +28,14 @@ RESULT_FILES = ("metrics.json", "model.pt", "checkpoint.pt", "history.csv", "con
 # may differ on --resume: the run continues for longer (or stops sooner), checkpoints as asked,
 # gives memory back otherwise (the same numbers)
 RESUMABLE_KEYS = {"epochs", "checkpoint_every", "keep_checkpoint", "mmap_threshold_mib"}
+# model keys that trade memory for time and give the same numbers (tests/test_recompute.py): a run
+# may resume with either value, so a changed default never strands a half-finished run
+RESUMABLE_MODEL_KEYS = {"recompute"}
 # keys added after runs were started: absent from a run's config.json, each means the value that
-# computes what the code did before it existed (`recompute` gives the same numbers either way;
-# DiffMM's `ranked_kept` and `keep_generators` change only what model.pt keeps)
+# computes what the code did before it existed (DiffMM's `ranked_kept` and `keep_generators`
+# change only what model.pt keeps)
 ADDED_TRAINER_KEYS: dict[str, object] = {"lr_decay": 1.0, "lr_decay_step": 50, "fused_adam": False}
-ADDED_MODEL_KEYS: dict[str, object] = {"recompute": True, "ranked_kept": 20, "keep_generators": False}
+ADDED_MODEL_KEYS: dict[str, object] = {"ranked_kept": 20, "keep_generators": False}
 
 
 @contextmanager
@@ -89,9 +92,10 @@ def check_resume(out_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
         added: dict[str, object] = {"trainer": ADDED_TRAINER_KEYS, "model": ADDED_MODEL_KEYS}.get(key, {})
         if isinstance(old, dict) and isinstance(new, dict):
             old = {**{k: v for k, v in added.items() if k in new}, **old}
-        if key == "trainer" and isinstance(old, dict) and isinstance(new, dict):
-            old = {k: v for k, v in old.items() if k not in RESUMABLE_KEYS}
-            new = {k: v for k, v in new.items() if k not in RESUMABLE_KEYS}
+        resumable = {"trainer": RESUMABLE_KEYS, "model": RESUMABLE_MODEL_KEYS}.get(key, set())
+        if isinstance(old, dict) and isinstance(new, dict):
+            old = {k: v for k, v in old.items() if k not in resumable}
+            new = {k: v for k, v in new.items() if k not in resumable}
         differences += _differences(old, new, f"{key}.")
     if differences:
         raise ConfigError(
