@@ -30,7 +30,7 @@ class _EdgeProduct(torch.autograd.Function):
         out = torch.zeros_like(x)
         for start in range(0, len(rows), chunk):
             part = slice(start, start + chunk)
-            out.index_add_(0, rows[part], values[part].unsqueeze(1) * x[cols[part]])
+            out.index_add_(0, rows[part], values[part].unsqueeze(1) * x.index_select(0, cols[part]))
         ctx.save_for_backward(rows, cols, values, x)
         ctx.chunk = chunk
         return out
@@ -47,7 +47,7 @@ class _EdgeProduct(torch.autograd.Function):
             part = slice(start, start + ctx.chunk)
             gathered = grad.index_select(0, rows[part])
             if grad_values is not None:
-                grad_values[part] = (gathered * x[cols[part]]).sum(1)
+                grad_values[part] = (gathered * x.index_select(0, cols[part])).sum(1)
             if grad_x is not None:
                 grad_x.index_add_(0, cols[part], gathered * values[part].unsqueeze(1))
         return None, None, grad_values, grad_x, None

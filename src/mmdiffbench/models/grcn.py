@@ -10,7 +10,8 @@ the edge list instead of torch_geometric. Directed edges j -> i run both ways ov
 Per modality m (`CGCN`, has_norm on, no activation):
     F_m = Norm(lrelu(MLP_m(f_m))),  P_m = Norm(preference_m)
     routing, r = 1..R: P_u <- Norm(P_u + sum_{i in N(u)} softmax_i(<P_u, F_i>) F_i)
-    x_m = [P_m; F_m];  alpha_m(j->i) = softmax over the j of i of <x_i, x_j>    (attention, no weights)
+    x_m = [P_m; F_m];  alpha_m(j->i) = softmax over the j of i of <x_i, x_j>    (attention, no weights;
+                                        the logit computed once per user-item pair, both directions)
     C_m = x_m + sum_j alpha_m(j->i) x_j                                        (content representation)
 Graph refining (weight_mode `confid`, pruning on):
     w(j->i) = relu( max_m alpha_m(j->i) * conf[j, m] )          (conf: a learned (U+I) x M table, source node's row)
@@ -51,8 +52,8 @@ def xavier_normal(rows: int, cols: int) -> nn.Parameter:
 def segment_softmax(logits: torch.Tensor, groups: torch.Tensor, n_groups: int) -> torch.Tensor:
     """Softmax of `logits` within each group (torch_geometric.utils.softmax)."""
     peak = logits.new_full((n_groups,), float("-inf")).scatter_reduce(0, groups, logits, "amax")
-    weights = torch.exp(logits - peak[groups])
-    return weights / weights.new_zeros(n_groups).index_add(0, groups, weights)[groups]
+    weights = torch.exp(logits - peak.index_select(0, groups))
+    return weights / weights.new_zeros(n_groups).index_add(0, groups, weights).index_select(0, groups)
 
 
 class GRCN(EmbeddingRecommender):
@@ -88,8 +89,9 @@ class GRCN(EmbeddingRecommender):
         half = len(self.source) // 2  # the item -> user edges
         item, user = self.source[half:] - self.n_users, self.target[half:]
         for _ in range(self.n_routing):
-            alpha = segment_softmax((preference[user] * items[item]).sum(1), user, self.n_users)
-            gathered = torch.zeros_like(preference).index_add(0, user, alpha.unsqueeze(1) * items[item])
+            sent = items.index_select(0, item)
+            alpha = segment_softmax((preference.index_select(0, user) * sent).sum(1), user, self.n_users)
+            gathered = torch.zeros_like(preference).index_add(0, user, alpha.unsqueeze(1) * sent)
             preference = F.normalize(preference + gathered, dim=1)
         return preference
 
@@ -97,7 +99,9 @@ class GRCN(EmbeddingRecommender):
         """(C_m, alpha_m): the modality's representation and its attention on every directed edge."""
         items = F.normalize(F.leaky_relu(self.mlp[m](self.features[m])), dim=1)
         x = torch.cat([self.routed_preference(m, items), items])
-        alpha = segment_softmax((x[self.target] * x[self.source]).sum(1), self.target, self.n_nodes)
+        half = len(self.source) // 2  # the two directions of a pair share <x_u, x_i>: computed once
+        logit = (x.index_select(0, self.source[:half]) * x.index_select(0, self.target[:half])).sum(1)
+        alpha = segment_softmax(torch.cat([logit, logit]), self.target, self.n_nodes)
         return x + edge_product(self.target, self.source, alpha, x), alpha
 
     def id_gcn(self, weight: torch.Tensor) -> torch.Tensor:
@@ -112,7 +116,7 @@ class GRCN(EmbeddingRecommender):
         1 GB held on Sports) runs again in backward instead of being held: the same numbers."""
         again = bool(self.config["recompute"])
         contents, alphas = zip(*(recomputed(again, self.content, m) for m in self.features.names), strict=True)
-        scores = torch.stack(alphas, dim=1) * self.confidence[self.source]
+        scores = torch.stack(alphas, dim=1) * self.confidence.index_select(0, self.source)
         weight = torch.relu(scores.max(dim=1).values)
         return torch.cat([recomputed(again, self.id_gcn, weight), *contents], dim=1)
 
