@@ -117,6 +117,29 @@ def test_representation_fuses_modalities_and_smooths_over_users(synthetic: Inter
     assert math.isclose(float(model.user_modal_weight.detach().sum(1).mean()), 1.0, rel_tol=1e-5)  # softmax init
 
 
+def test_the_user_graph_follows_each_new_draw_and_a_loaded_state(synthetic: InteractionDataset) -> None:
+    """The sparse user graph is a cache of the sampled buffers: a new epoch's draw, or a checkpoint
+    loaded into them, must change the smoothing (a twin built on the same state is the truth)."""
+    small = small_dataset(synthetic)  # lists shorter than k: every draw pads them differently
+    model = build(small, ["user_neighbours=6"])
+
+    def fresh(state: dict[str, torch.Tensor]) -> torch.Tensor:
+        twin = build(small, ["user_neighbours=6"])
+        twin.load_state_dict(state)
+        return twin.final_embeddings()[0]
+
+    before = model.final_embeddings()[0]  # the cache now holds the first draw
+    torch.manual_seed(5)
+    model.sample_user_graph()
+    after = model.final_embeddings()[0]
+    assert not torch.allclose(after, before)  # the draw changed the graph
+    torch.testing.assert_close(after, fresh(model.state_dict()))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state["user_weights"] = torch.rand_like(state["user_weights"])
+    model.load_state_dict(state)
+    torch.testing.assert_close(model.final_embeddings()[0], fresh(state))
+
+
 def test_dualgnn_learns_better_than_item_popularity(tmp_path: Path) -> None:
     dataset = planted_dataset(modalities={"image": 16, "text": 8})
     recall = trained_recall(dataset, "dualgnn", ["epochs=8", "batch_size=512", "lr=1e-2"], tmp_path)
