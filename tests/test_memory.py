@@ -1,5 +1,6 @@
-"""The heap trim between DiffMM's phases and the fixed mmap threshold (`mmap_threshold_mib`) are
-really active where CI runs (Linux, glibc): freed buffers leave RSS, and the trainer sets it."""
+"""The heap trim between DiffMM's phases, the fixed mmap threshold (`mmap_threshold_mib`) and the
+raised trim threshold (`trim_threshold_mib`) are really active where CI runs (Linux, glibc): freed
+buffers leave RSS, or stay mapped for the next ones, and the trainer sets them."""
 
 import platform
 import subprocess
@@ -8,9 +9,10 @@ import sys
 import pytest
 import torch
 
+from mmdiffbench import memory
 from mmdiffbench.config import ConfigError, resolve
 from mmdiffbench.data import InteractionDataset
-from mmdiffbench.memory import map_large_buffers, release_free_memory
+from mmdiffbench.memory import keep_freed_heap, map_large_buffers, release_free_memory
 from mmdiffbench.train import phases
 from mmdiffbench.train.run import build_model
 
@@ -55,20 +57,60 @@ def test_a_fixed_mmap_threshold_returns_freed_buffers_at_once():
     assert adaptive - fixed > 400, (adaptive, fixed)  # 600 MiB freed: held by the heap, or not
 
 
+# a training step's pattern: four 6 MiB temporaries, then all freed, 40 times; glibc's adaptive trim
+# threshold (twice the adaptive mmap threshold, here 12 MiB) returns the heap's free top each time
+# and every step faults those pages in again; with the trim threshold raised they stay mapped
+REUSING = """
+import resource, sys
+import numpy as np
+from mmdiffbench.memory import keep_freed_heap
+if sys.argv[1] == "kept":
+    assert keep_freed_heap(1 << 30, 32 << 20)
+np.ones(6 << 17)  # the adaptive mmap threshold rises to 6 MiB
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(40):
+    step = [np.ones(6 << 17) for _ in range(4)]
+    del step
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def _faults(mode: str) -> int:
+    done = subprocess.run([sys.executable, "-c", REUSING, mode], check=True, capture_output=True, text=True)
+    return int(done.stdout)
+
+
+@glibc_only
+def test_a_raised_trim_threshold_keeps_freed_buffers_mapped_for_the_next_step():
+    adaptive, kept = _faults("adaptive"), _faults("kept")
+    # seen here: 81,000 (2,000 pages of 4 KiB faulted in again per step) against 1,500 (about once)
+    assert adaptive > 40 * 1000 and kept * 20 < adaptive, (adaptive, kept)
+
+
+def test_heap_settings_refuse_a_threshold_below_one_byte():
+    with pytest.raises(ValueError, match="thresholds must be >= 1"):
+        keep_freed_heap(0, 1 << 20)
+
+
 def test_map_large_buffers_refuses_a_threshold_below_one_byte():
     with pytest.raises(ValueError, match="threshold_bytes"):
         map_large_buffers(0)
 
 
-def test_the_trainer_key_sets_the_threshold_and_mmgcn_turns_it_on(
+def test_the_trainer_keys_set_the_thresholds_and_mmgcn_maps_its_large_buffers(
     synthetic: InteractionDataset, monkeypatch: pytest.MonkeyPatch
 ):
-    calls: list[int] = []
-    monkeypatch.setattr(phases, "map_large_buffers", calls.append)
+    kept: list[tuple[int, int]] = []
+    mapped: list[int] = []
+    monkeypatch.setattr(memory, "keep_freed_heap", lambda trim, mmap: kept.append((trim, mmap)))
+    monkeypatch.setattr(memory, "map_large_buffers", mapped.append)
     assert resolve("lightgcn", "baby").trainer["mmap_threshold_mib"] == 0
-    for model_name in ("lightgcn", "mmgcn"):
-        config = resolve(model_name, synthetic.name, "full", [])
+    for model_name, extra in (("lightgcn", []), ("mmgcn", []), ("mmgcn", ["trim_threshold_mib=0"])):
+        config = resolve(model_name, synthetic.name, "full", extra)
         phases.PhaseRunner(build_model(synthetic, config, torch.device("cpu")), synthetic, config.trainer, 0)
-    assert calls == [4 << 20]
+    assert kept == [(1024 << 20, 32 << 20), (1024 << 20, 4 << 20)]  # 32 MiB: glibc's cap, where adaptive ends
+    assert mapped == [4 << 20]  # a fixed mmap threshold alone: glibc's small trim threshold stays
     with pytest.raises(ConfigError, match=r"mmap_threshold_mib must be in \[0, 32\], got 33"):
         resolve("mmgcn", "baby", overrides=["mmap_threshold_mib=33"])
+    with pytest.raises(ConfigError, match=r"trim_threshold_mib must be in \[0, 2047\], got 2048"):
+        resolve("mmgcn", "baby", overrides=["trim_threshold_mib=2048"])

@@ -178,6 +178,8 @@ def check_trainer(trainer: dict[str, Any]) -> None:
             raise ConfigError(f"{key} must be > 0, got {trainer[key]}")
     if not 0 <= trainer["mmap_threshold_mib"] <= 32:  # glibc refuses a threshold above 32 MiB
         raise ConfigError(f"mmap_threshold_mib must be in [0, 32], got {trainer['mmap_threshold_mib']}")
+    if not 0 <= trainer["trim_threshold_mib"] <= 2047:  # mallopt takes an int of bytes
+        raise ConfigError(f"trim_threshold_mib must be in [0, 2047], got {trainer['trim_threshold_mib']}")
     topks = trainer["topks"]
     if not topks or any(not isinstance(k, int) or k < 1 for k in topks):
         raise ConfigError(f"topks must be a non-empty list of cut-offs >= 1, got {topks}")

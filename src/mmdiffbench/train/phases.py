@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from mmdiffbench.data.dataset import InteractionDataset
-from mmdiffbench.memory import map_large_buffers
+from mmdiffbench.memory import apply_heap_settings
 from mmdiffbench.models.base import Recommender
 from mmdiffbench.models.phase import Batch, BPRBatch, Phase, UserRowBatch
 from mmdiffbench.progress import progress
@@ -46,15 +46,15 @@ def check_phases(model: Recommender, phases: list[Phase]) -> None:
 
 class PhaseRunner:
     """Steps a model's phases with the trainer settings `cfg` (`lr`, `weight_decay`, `batch_size`;
-    `lr_decay`, `lr_decay_step`, `fused_adam`, `mmap_threshold_mib` optional, absent = a constant rate,
-    torch's default Adam, glibc's own mmap threshold)."""
+    `lr_decay`, `lr_decay_step`, `fused_adam`, `mmap_threshold_mib`, `trim_threshold_mib` optional,
+    absent = a constant rate, torch's default Adam, glibc's own heap thresholds)."""
 
     def __init__(self, model: Recommender, dataset: InteractionDataset, cfg: dict[str, Any], seed: int) -> None:
         self.model = model
         self.cfg = cfg
         self.device = model.device
-        if threshold := int(cfg.get("mmap_threshold_mib", 0)):  # process-wide: see mmdiffbench.memory
-            map_large_buffers(threshold << 20)
+        # process-wide: see mmdiffbench.memory
+        apply_heap_settings(int(cfg.get("mmap_threshold_mib", 0)), int(cfg.get("trim_threshold_mib", 0)))
         self.phases = model.phases()
         check_phases(model, self.phases)
         self.by_name = {phase.name: phase for phase in self.phases}
