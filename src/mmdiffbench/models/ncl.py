@@ -30,7 +30,9 @@ keeps its centroid, and the draws come from torch's generator). BPR is -log sigm
 adds 1e-10 inside the log).
 
 Decisions: the epoch counter that switches the prototype term on is a persistent buffer, so a
-resumed run continues the warm-up where it stopped.
+resumed run continues the warm-up where it stopped. `contrastive_bf16` (ours, `cpu` by default):
+the structural InfoNCE's products in bfloat16 on CPU, a speed switch checked against float32
+(benchmarks/README.md); the prototype term stays float32.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from mmdiffbench.models.contrastive import info_nce, info_nce_at
 from mmdiffbench.models.embedding import id_embedding
 from mmdiffbench.models.losses import bpr_loss, embedding_norms
 from mmdiffbench.models.phase import Phase
+from mmdiffbench.precision import check_mode, compute_dtype
 
 
 def nearest_centroid(x: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
@@ -75,6 +78,7 @@ class NCL(GraphRecommender):
 
     def __init__(self, dataset: InteractionDataset, config: dict[str, Any]) -> None:
         super().__init__(dataset, config)
+        check_mode("contrastive_bf16", config["contrastive_bf16"])
         if int(config["num_clusters"]) > min(self.n_users, self.n_items):
             raise ValueError(
                 f"num_clusters {config['num_clusters']} exceeds the {min(self.n_users, self.n_items)} users or items "
@@ -121,8 +125,9 @@ class NCL(GraphRecommender):
         u, p, n = users[batch.users], items[batch.pos], items[batch.neg]
         size, nu, tau = len(batch.users), self.n_users, float(self.config["tau"])
         center, context = layers[0], layers[self.context_layer]
-        structural = info_nce(context[:nu], center[:nu], batch.users, tau) + self.config["alpha"] * info_nce(
-            context[nu:], center[nu:], batch.pos, tau
+        dtype = compute_dtype(self.config["contrastive_bf16"], center.device)
+        structural = info_nce(context[:nu], center[:nu], batch.users, tau, dtype) + self.config["alpha"] * info_nce(
+            context[nu:], center[nu:], batch.pos, tau, dtype
         )
         reg = embedding_norms(
             size, self.user_embedding[batch.users], self.item_embedding[batch.pos], self.item_embedding[batch.neg]

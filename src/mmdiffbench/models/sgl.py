@@ -25,6 +25,8 @@ resumed runs redraw the same views.
 
 Decisions: SELFRec's SGL differs (2 layers, tau 0.2, lambda 0.1, one InfoNCE over the batch's
 users and items together, batch-local denominator); we follow RecBole, the paper's eq. 10.
+`contrastive_bf16` (ours, `cpu` by default): the InfoNCE products in bfloat16 on CPU, a speed
+switch checked against float32 (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from mmdiffbench.models.contrastive import info_nce
 from mmdiffbench.models.embedding import id_embedding
 from mmdiffbench.models.losses import bpr_loss, embedding_norms
 from mmdiffbench.models.phase import Phase
+from mmdiffbench.precision import check_mode, compute_dtype
 
 AUGMENTATIONS = ("ED", "ND", "RW")
 
@@ -54,6 +57,7 @@ class SGL(GraphRecommender):
         super().__init__(dataset, config)
         if config["augmentation"] not in AUGMENTATIONS:
             raise ValueError(f"augmentation must be one of {AUGMENTATIONS}, got {config['augmentation']!r}")
+        check_mode("contrastive_bf16", config["contrastive_bf16"])
         dim = int(config["embedding_dim"])
         self.n_layers = int(config["n_layers"])
         self.user_embedding = id_embedding(self.n_users, dim)
@@ -109,7 +113,8 @@ class SGL(GraphRecommender):
         users1, items1 = self.encode(self.views[0])
         users2, items2 = self.encode(self.views[1])
         tau = float(self.config["tau"])
-        ssl = info_nce(users1, users2, batch.users, tau) + info_nce(items1, items2, batch.pos, tau)
+        dtype = compute_dtype(self.config["contrastive_bf16"], users1.device)
+        ssl = info_nce(users1, users2, batch.users, tau, dtype) + info_nce(items1, items2, batch.pos, tau, dtype)
         size = len(batch.users)
         reg = embedding_norms(
             size, self.user_embedding[batch.users], self.item_embedding[batch.pos], self.item_embedding[batch.neg]
