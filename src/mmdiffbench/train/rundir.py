@@ -33,9 +33,10 @@ RESUMABLE_KEYS = {"epochs", "checkpoint_every", "keep_checkpoint", "mmap_thresho
 RESUMABLE_MODEL_KEYS = {"recompute"}
 # keys added after runs were started: absent from a run's config.json, each means the value that
 # computes what the code did before it existed (DiffMM's `ranked_kept` and `keep_generators`
-# change only what model.pt keeps)
+# change only what model.pt keeps; SGL's and NCL's `contrastive_bf16` came with e3a31c4, their
+# runs before it computed in float32, so they resume only with `never`)
 ADDED_TRAINER_KEYS: dict[str, object] = {"lr_decay": 1.0, "lr_decay_step": 50, "fused_adam": False}
-ADDED_MODEL_KEYS: dict[str, object] = {"ranked_kept": 20, "keep_generators": False}
+ADDED_MODEL_KEYS: dict[str, object] = {"ranked_kept": 20, "keep_generators": False, "contrastive_bf16": "never"}
 
 
 @contextmanager
