@@ -19,7 +19,7 @@ MiB, so after the first big temporaries every 4-32 MiB buffer comes from the hea
 - `keep_freed_heap` raises the trim threshold: glibc's adaptive one (twice the mmap threshold)
   returns the heap's free top as soon as a few of a step's freed 4-32 MiB buffers lie there, and
   the next step touches those pages again, one page fault per 4 KiB. On TikTok this took 0.6-1.0
-  million faults and 1.2-2.0 s of system time per DiffMM epoch, 1.1-1.9 million and 2.3-3.8 s
+  million faults and 1.1-2.0 s of system time per DiffMM epoch, 1.1-1.9 million and 2.3-3.8 s
   per CLCRec epoch (1.19x its epoch; benchmarks/README.md). Peak RSS grows by 1-6% (freed
   memory is reused, not returned), and `release_free_memory` still returns it between phases.
 
