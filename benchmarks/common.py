@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -13,10 +14,23 @@ import scipy.sparse as sp
 import torch
 
 from mmdiffbench.config import RunConfig, resolve
+from mmdiffbench.data import load_dataset
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.train.phases import PhaseRunner
 from mmdiffbench.train.run import build_model
 from mmdiffbench.train.seeding import seed_everything
+
+
+def add_dataset_source(parser: argparse.ArgumentParser) -> None:
+    """`--data DIR` or `--synthetic-sports`, exactly one: the dataset a benchmark measures on."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="a dataset folder (either layout)")
+    source.add_argument("--synthetic-sports", action="store_true", help="Amazon-Sports' shapes, random features")
+
+
+def dataset_from(args: argparse.Namespace) -> InteractionDataset:
+    """The dataset `add_dataset_source`'s arguments name."""
+    return synthetic_sports() if args.synthetic_sports else load_dataset(args.data)
 
 
 def synthetic_sports(seed: int = 0) -> InteractionDataset:

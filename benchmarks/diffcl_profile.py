@@ -21,16 +21,14 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
-from common import synthetic_sports
+from common import add_dataset_source, dataset_from
 from torch.autograd.profiler import record_function
 from torch.profiler import ProfilerActivity, profile
 
 from mmdiffbench.config import resolve
-from mmdiffbench.data import load_dataset
 from mmdiffbench.eval import evaluate_model
 from mmdiffbench.models import diffcl
 from mmdiffbench.models.diffcl import DiffCL
@@ -70,8 +68,7 @@ def phase_table(events: Any, n_steps: int) -> list[tuple[str, float]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None)
-    parser.add_argument("--synthetic-sports", action="store_true")
+    add_dataset_source(parser)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--top", type=int, default=15, help="op rows to print")
@@ -81,7 +78,7 @@ def main() -> int:
     for owner, name, label in PIECES:  # a piece an older library lacks (PYTHONPATH=<old src>) stays unlabelled
         if hasattr(owner, name):
             setattr(owner, name, labelled(label, getattr(owner, name)))
-    dataset = synthetic_sports() if args.synthetic_sports else load_dataset(args.data)
+    dataset = dataset_from(args)
     config = resolve("diffcl", dataset.name, "full", args.overrides)
     seed_everything(0)
     model = build_model(dataset, config, torch.device("cpu"))

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import library_at, synthetic_sports
+from common import add_dataset_source, library_at, synthetic_sports
 
 from mmdiffbench.config import resolve
 from mmdiffbench.data import load_release
@@ -132,8 +132,7 @@ def compare_with_revision(argv: list[str], revision: str, rounds: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None)
-    parser.add_argument("--synthetic-sports", action="store_true")
+    add_dataset_source(parser)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=421)
@@ -151,8 +150,6 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per side with --baseline-ref")
     parser.add_argument("--json", action="store_true", help="print the per-epoch rows as JSON on stdout")
     args = parser.parse_args()
-    if args.data is None and not args.synthetic_sports:
-        parser.error("give --data DIR or --synthetic-sports")
     argv = [a for a in sys.argv[1:] if a != "--compare-fp32"]
     if args.baseline_ref is not None:
         skip = {"--baseline-ref", "--rounds"}

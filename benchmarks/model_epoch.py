@@ -36,9 +36,8 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from common import library_at, phase_runner, synthetic_sports
+from common import add_dataset_source, dataset_from, library_at, phase_runner
 
-from mmdiffbench.data import load_dataset
 from mmdiffbench.eval import evaluate_model
 from mmdiffbench.models import MODELS
 
@@ -46,7 +45,7 @@ from mmdiffbench.models import MODELS
 def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
     """One model, one epoch (or `max_steps` steps of each phase) and one evaluation, timed."""
     torch.set_num_threads(args.threads)
-    dataset = synthetic_sports() if args.synthetic_sports else load_dataset(args.data)
+    dataset = dataset_from(args)
     started = time.perf_counter()
     config, runner = phase_runner(model_name, dataset, overrides=args.overrides)
     build_s = time.perf_counter() - started
@@ -136,8 +135,7 @@ def print_ratios(frame: pd.DataFrame) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None)
-    parser.add_argument("--synthetic-sports", action="store_true")
+    add_dataset_source(parser)
     parser.add_argument("--models", nargs="*", default=None, help="registered names (default: all)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-steps", type=int, default=None)

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from common import synthetic_sports
+from common import add_dataset_source, dataset_from
 
 from mmdiffbench.config import resolve
-from mmdiffbench.data import load_dataset
 from mmdiffbench.models import MODELS
 from mmdiffbench.train.checkpoint import save_torch
 from mmdiffbench.train.run import build_model
@@ -27,14 +26,12 @@ from mmdiffbench.train.seeding import seed_everything
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", type=Path, help="a dataset folder")
-    source.add_argument("--synthetic-sports", action="store_true", help="Amazon-Sports' shapes, random features")
+    add_dataset_source(parser)
     parser.add_argument("--models", nargs="*", default=sorted(MODELS))
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    dataset = synthetic_sports() if args.synthetic_sports else load_dataset(args.data)
+    dataset = dataset_from(args)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:

@@ -17,10 +17,9 @@ import sys
 from pathlib import Path
 
 import torch
-from common import synthetic_sports
+from common import add_dataset_source, dataset_from
 
 from mmdiffbench.config import resolve
-from mmdiffbench.data import load_dataset
 from mmdiffbench.eval import evaluate_model
 from mmdiffbench.memory import release_free_memory
 from mmdiffbench.tensors import tensor_sum
@@ -55,8 +54,7 @@ class Meter:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None)
-    parser.add_argument("--synthetic-sports", action="store_true")
+    add_dataset_source(parser)
     parser.add_argument("--model", required=True)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     parser.add_argument("--steps", type=int, default=2, help="steps per pass of each phase")
@@ -67,7 +65,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     meter = Meter(args.trim)
     meter.read("start")
-    dataset = synthetic_sports() if args.synthetic_sports else load_dataset(args.data)
+    dataset = dataset_from(args)
     meter.read("dataset")
     config = resolve(args.model, dataset.name, "full", args.set)
     seed_everything(0)
