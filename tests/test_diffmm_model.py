@@ -218,6 +218,10 @@ def test_resume_equals_uninterrupted(dataset, tmp_path, variant):
         "diffmm", dataset.name, variant, [*SMALL, "epochs=2", "topks=[20]", "group_edges=[0]", "keep_checkpoint=true"]
     )
     train_run(dataset, short, 5, tmp_path / "resumed", torch.device("cpu"))
+    checkpoint = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
+    kept = set(checkpoint["best_state"])  # what model.pt keeps: the generators are never read back
+    assert kept and not {key for key in kept if key.startswith("generators.")}
+    assert {key for key in checkpoint["model"] if key.startswith("generators.")}
     resumed = train_run(dataset, config, 5, tmp_path / "resumed", torch.device("cpu"), resume=True)
     for key in ("val", "test", "paper_protocol"):
         assert json.dumps(resumed[key], sort_keys=True) == json.dumps(straight[key], sort_keys=True)

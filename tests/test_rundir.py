@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from mmdiffbench.config import ConfigError, resolve
 from mmdiffbench.data import InteractionDataset, make_synthetic, write_release
 from mmdiffbench.environment import EnvironmentProblem
 from mmdiffbench.train import trainer as trainer_module
-from mmdiffbench.train.checkpoint import write_json
+from mmdiffbench.train.checkpoint import load_tensors, save_torch, write_json
 from mmdiffbench.train.phases import PhaseRunner
 from mmdiffbench.train.run import train_run
 from mmdiffbench.train.rundir import check_resume, run_lock
@@ -357,8 +358,8 @@ def test_a_checkpoint_stores_the_state_selected_at_its_epoch_once(
     _train(synthetic, tmp_path, ["epochs=1", "keep_checkpoint=true"])
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert state["selected"]["epoch"] == state["epoch"] == 0
-    tensors = [key for key, value in state["model"].items() if isinstance(value, torch.Tensor)]
-    assert tensors
+    tensors = [key for key, value in state["best_state"].items() if isinstance(value, torch.Tensor)]
+    assert tensors and set(state["best_state"]) == set(state["model"])  # MF-BPR's model.pt keeps everything
     for key in tensors:  # one storage on disk, shared after loading
         assert state["best_state"][key].untyped_storage().data_ptr() == state["model"][key].untyped_storage().data_ptr()
 
@@ -382,3 +383,22 @@ def test_diffmm_keys_that_change_only_model_pt_resume_an_older_run(tmp_path: Pat
     record["model"]["keep_generators"] = True
     with pytest.raises(ConfigError, match="model.keep_generators: False in the run, True now"):
         check_resume(tmp_path, record)
+
+
+def test_checkpoints_are_written_without_crc32_and_load_back_equal(tmp_path: Path) -> None:
+    """torch.load never checks the records' CRC32 (a flipped byte loads), so save_torch skips
+    computing it; the files still load to the same tensors, and torch's own setting is left as found."""
+    state = {"w": torch.arange(50_000, dtype=torch.float32), "nested": {"b": torch.ones(3)}, "epoch": 4}
+    before = torch.serialization.get_crc32_options()
+    save_torch(state, tmp_path / "c.pt")
+    assert torch.serialization.get_crc32_options() == before
+    records = [info for info in zipfile.ZipFile(tmp_path / "c.pt").infolist() if "/data/" in info.filename]
+    assert records and all(info.CRC == 0 for info in records)
+    loaded = load_tensors(tmp_path / "c.pt")
+    assert torch.equal(loaded["w"], state["w"]) and torch.equal(loaded["nested"]["b"], state["nested"]["b"])
+    assert loaded["epoch"] == 4
+    torch.save(state, tmp_path / "plain.pt")  # the premise: torch.load accepts a corrupted record
+    raw = bytearray((tmp_path / "plain.pt").read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    (tmp_path / "plain.pt").write_bytes(bytes(raw))
+    assert not torch.equal(load_tensors(tmp_path / "plain.pt")["w"], state["w"])

@@ -112,9 +112,9 @@ class Trainer:
             "rng": capture_rng(),
             "selected": asdict(self.selected),
             "paper": asdict(self.paper),
-            # selected at this epoch, the best state is the model's: the same tensors, which
-            # torch.save writes once (a third of a DiffMM checkpoint)
-            "best_state": model if self.selected.epoch == epoch else self.best_state,
+            # selected at this epoch, the best state is (what model.pt keeps of) the model's: the
+            # same tensors, which torch.save writes once
+            "best_state": self.model.kept_state(model) if self.selected.epoch == epoch else self.best_state,
             "history": self.history,
             "bad_evals": self.bad_evals,
             "elapsed": self.elapsed,
@@ -160,7 +160,8 @@ class Trainer:
         row.update({f"test_{k}": v for k, v in record["test"].items()})
         self.paper.offer(epoch, record)
         if self.selected.offer(epoch, record):
-            self.best_state = cpu_copy(self.model.state_dict())
+            # only what model.pt keeps: DiffMM's generators (107 MB on TikTok) are never read back
+            self.best_state = cpu_copy(self.model.kept_state(self.model.state_dict()))
             self.bad_evals = 0
         else:
             self.bad_evals += 1
