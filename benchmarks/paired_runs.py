@@ -1,8 +1,8 @@
 """Two sets of finished runs of the same seeds, side by side: does a setting change the result?
 (A precision switch before it becomes a default; one model against another.) Not a test.
 
-    python benchmarks/paired_runs.py --a float32=/work/runs/base/tiktok/diffrec \\
-        --b bfloat16=/work/runs/grid/tiktok/diffrec/denoiser_bf16_cpu --out results/x.csv
+    python benchmarks/paired_runs.py --a float32=runs/tiktok/diffrec \\
+        --b bfloat16=grid/tiktok/diffrec/denoiser_bf16_cpu --out benchmarks/results/diffrec_bf16_tiktok.csv
 
 Each side is LABEL=FOLDER, the folder holding `seed<N>/metrics.json` run folders. Per seed both
 sides finished: test Recall@20 and NDCG@20 at the validation-selected epoch, the selected epoch,
