@@ -84,10 +84,10 @@ def write_clcrec(dataset: InteractionDataset, folder: Path) -> None:
     """CLCRec's files in `folder/Data/<name>/` (items numbered after the users, as its code expects)."""
     target = folder / "Data" / dataset.name
     target.mkdir(parents=True, exist_ok=True)
-    users, items = pairs(dataset.train)
-    np.save(target / "train.npy", np.stack([users, items + dataset.n_users], axis=1))
-    every = sp.csr_matrix(dataset.train + dataset.val + dataset.test)
     offset = dataset.n_users
+    users, items = pairs(dataset.train)
+    np.save(target / "train.npy", np.stack([users, items + offset], axis=1))
+    every = sp.csr_matrix(dataset.train + dataset.val + dataset.test)
     every_items = {
         u: (every.indices[every.indptr[u] : every.indptr[u + 1]] + offset).tolist() for u in range(every.shape[0])
     }
