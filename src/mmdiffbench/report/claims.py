@@ -16,8 +16,17 @@ from mmdiffbench.experiments import Experiment, experiment
 from mmdiffbench.plan_types import ExperimentPlan
 from mmdiffbench.report.claim_specs import Claim, claims
 from mmdiffbench.report.collect import PROTOCOLS
+from mmdiffbench.report.labels import model_label
 from mmdiffbench.report.paper import paper_results
-from mmdiffbench.report.verdicts import NOT_RUN, Verdict, judge_beats, judge_improvement, judge_order, paper_tiers
+from mmdiffbench.report.verdicts import (
+    NOT_IN_PAPER,
+    NOT_RUN,
+    Verdict,
+    judge_beats,
+    judge_improvement,
+    judge_order,
+    paper_tiers,
+)
 
 SMOKE_RUN = "smoke run (not a reproduction)"
 COLUMNS = ["claim", "dataset", "metric", "protocol", "paper's", "ours", "test", "status"]
@@ -28,7 +37,9 @@ INTRO = (
     "freedom) p < 0.05 needs |t| > 4.30, so 'not significant' is weak evidence either way, and no "
     "correction for the many rows is made. Status: holds (our means agree, p < 0.05), not significant "
     "(they agree, p >= 0.05), does not hold (they contradict the claim; p of the contradiction given), "
-    "not run here, smoke run. Beats: the model against our strongest baseline (the others are below it "
+    "not run here, not in the paper (a dataset the paper has no numbers for: ours shown, the "
+    "beats claim still judged), smoke run. Claims on transformed data (LD4MRec's noisy training) are judged on "
+    "the transformed runs only. Beats: the model against our strongest baseline (the others are below it "
     "in mean). Improvement: ours = mean(model) / mean(strongest baseline) - 1, beside the paper's "
     "computed the same way from its table; when ours is smaller, the test compares the per-seed "
     "improvements with the paper's value. Ablation order: every claimed step (a tier above the next) "
@@ -57,7 +68,9 @@ def _labels(claim: Claim, entry: Experiment, paper: pd.DataFrame) -> tuple[dict[
     own = paper[paper.model_key == claim.model]
     variants = dict(zip(own["variant"], own["label_as_printed"]))
     for cell in entry.cells:
-        models.setdefault(cell.model, cell.model)
+        models.setdefault(
+            cell.model, model_label(cell.model)
+        )  # a row the paper does not have (LightGCN in LD4MRec's Table 3)
         if cell.model == claim.model:
             variants.setdefault(cell.paper_key, cell.label or cell.variant)
     return models, variants
@@ -84,8 +97,10 @@ class _Context:
         if claim.kind == "ablation_order":
             return _tiers_text(self.tiers(paper)) + ("" if claim.order == "table" else " (stated)"), math.nan
         rows = paper[paper.variant == "full"].dropna(subset=["paper_value"])
-        own = float(rows.loc[rows.model_key == claim.model, "paper_value"].iloc[0])
-        others = rows[rows.model_key != claim.model]
+        own_rows, others = rows[rows.model_key == claim.model], rows[rows.model_key != claim.model]
+        if own_rows.empty or others.empty:  # a dataset of ours the paper has no numbers for (TikTok in LD4MRec)
+            return NOT_IN_PAPER, math.nan
+        own = float(own_rows["paper_value"].iloc[0])
         best = others.loc[others["paper_value"].idxmax()]
         gain = own / float(best["paper_value"]) - 1.0
         if claim.kind == "improvement":
@@ -109,15 +124,32 @@ class _Context:
         return judge_beats(claim.name, model, baselines)
 
 
+def judged_datasets(entry: Experiment, plan: ExperimentPlan) -> list[str]:
+    """The datasets a claim of `entry` is judged on: its datasets, or for an entry of transformed
+    data (LD4MRec's noisy training) the plan's datasets derived from each by those transforms,
+    never the clean source (`<source>+<transform>` when the plan has no such dataset: not run here)."""
+    if not entry.derived:
+        return list(entry.datasets)
+    judged = []
+    for source in entry.datasets:
+        derived = [
+            name
+            for name, info in plan.datasets.items()
+            if info.get("derived_from") == source and info.get("transform") in entry.derived
+        ]
+        judged += derived or [f"{source}+{transform}" for transform in entry.derived]
+    return judged
+
+
 def claim_rows(claim: Claim, plan: ExperimentPlan | None, tidy: pd.DataFrame, tag: str) -> list[dict[str, str]]:
     """The claim's rows: one per dataset, metric and protocol; one per dataset where nothing is judged."""
     if plan is None:
         return [{"claim": tag, "dataset": "all", "status": f"{NOT_RUN}: experiment not at this scale"}]
     entry = experiment(claim.experiment)
-    paper = paper_results(entry)
+    paper = paper_results(entry, plan.datasets)
     context = _Context(claim, entry, *_labels(claim, entry, paper))
     rows = []
-    for dataset in entry.datasets:
+    for dataset in judged_datasets(entry, plan):
         if plan.smoke or dataset not in plan.datasets:
             status = SMOKE_RUN if plan.smoke else f"{NOT_RUN}: dataset not at this scale"
             rows.append({"claim": tag, "dataset": dataset, "status": status})

@@ -5,7 +5,8 @@ empty Series = no run): the status logic of the claims section, free of files an
 - not significant: our means agree, p >= 0.05 (with 3 seeds, a likely outcome);
 - does not hold: our means contradict the claim (the test's p says whether the contradiction
   is itself significant);
-- not run here: the model, a variant or every baseline has no run.
+- not run here: the model, a variant or every baseline has no run;
+- not in the paper: an improvement on a dataset the paper prints no numbers for (ours is shown).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 from mmdiffbench.report.significance import paired_t_test, relative_gains, t_test
 
 HOLDS, FAILS, NOT_SIGNIFICANT, NOT_RUN = "holds", "does not hold", "not significant", "not run here"
+NOT_IN_PAPER = "not in the paper"  # a dataset of ours the paper prints no numbers for: nothing to check against
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ def judge_improvement(name: str, model: pd.Series, baselines: dict[str, pd.Serie
     best, values, count = strongest
     gain = float(model.mean() / values.mean()) - 1.0
     ours = f"{gain:+.1%} over {best} ({count})"
+    if math.isnan(paper_gain):
+        return Verdict(NOT_IN_PAPER, ours, f"vs {best}: {paired_t_test(model, values).text()}")
     if gain >= paper_gain:
         test = paired_t_test(model, values)
         return Verdict(HOLDS if test.significant else NOT_SIGNIFICANT, ours, f"vs {best}: {test.text()}")

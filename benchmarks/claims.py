@@ -1,0 +1,93 @@
+"""The papers' headline claims rechecked on the benchmark's own runs: the workflow's "Claims"
+section (`mmdiffbench.report.claims`, the same verdicts and paired t-tests) fed with the
+per-seed test values that `baselines.py --collect-only` and `diffmm_tiktok_accuracy.py` wrote,
+so a claim's verdict traces to run folders, not to numbers typed into a note. Not a test.
+
+    python benchmarks/claims.py --out benchmarks/results/claims.md
+
+The plan is the paper scale's, restricted to the datasets the per-seed CSV holds, so every
+cell this benchmark did not run reads "not run here" with the plan's reason (features absent,
+...). DiffMM's rows come from one code tag of `diffmm_tiktok.csv` (standard protocol).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from mmdiffbench.plan import build_plan
+from mmdiffbench.report.claims import INTRO, claims_table
+
+HERE = Path(__file__).resolve().parent
+METRICS = ("recall@20", "ndcg@20")
+# baselines.py's protocol labels -> the report's protocol keys (mmdiffbench.report.collect.PROTOCOLS)
+PROTOCOL_KEYS = {"validation-selected": "val_selected", "best-test-epoch (paper)": "best_test_epoch"}
+
+
+def tidy_from_per_seed(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """baselines_per_seed.csv -> the report's tidy rows (dataset, model, variant, seed, protocol, metric, value)."""
+    unknown = set(per_seed["protocol"]) - set(PROTOCOL_KEYS)
+    if unknown:
+        raise SystemExit(f"per-seed CSV: unknown protocol label(s) {sorted(unknown)}")
+    frame = per_seed.assign(protocol=per_seed["protocol"].map(PROTOCOL_KEYS), variant="full")
+    return frame.melt(
+        id_vars=["dataset", "model", "variant", "seed", "protocol"], value_vars=list(METRICS), var_name="metric"
+    )
+
+
+def tidy_from_diffmm(diffmm: pd.DataFrame, tag: str, dataset: str = "tiktok") -> pd.DataFrame:
+    """diffmm_tiktok.csv's rows of one code tag, standard protocol, as tidy DiffMM `full` rows."""
+    rows = diffmm[(diffmm["tag"] == tag) & (diffmm["protocol"] == "standard")]
+    if rows.empty:
+        raise SystemExit(f"diffmm CSV: no standard-protocol rows tagged {tag!r}")
+    frame = rows.assign(dataset=dataset, model="diffmm", variant="full", protocol=rows["eval_mode"])
+    return frame.melt(
+        id_vars=["dataset", "model", "variant", "seed", "protocol"], value_vars=list(METRICS), var_name="metric"
+    )
+
+
+def paper_scale_config(config_file: Path, data_dir: Path, datasets: list[str]) -> dict[str, Any]:
+    """config.yaml at the paper scale, its datasets cut to those with runs (derived ones come with their source)."""
+    config = yaml.safe_load(config_file.read_text())
+    config["scale"], config["data_dir"] = "paper", str(data_dir)
+    sources = [d for d in datasets if not config["datasets"].get(d, {}).get("derived_from")]
+    config["scales"]["paper"]["datasets"] = sources
+    return config
+
+
+def markdown(lines: list[str], table: pd.DataFrame, sources: list[str]) -> str:
+    cells = table.fillna("").astype(str)
+    head = "| " + " | ".join(cells.columns) + " |\n|" + "---|" * len(cells.columns) + "\n"
+    body = "".join("| " + " | ".join(row) + " |\n" for row in cells.itertuples(index=False))
+    claims = "".join(f"- {line}\n" for line in lines)
+    return f"# Claims rechecked on this benchmark's runs\n\nFrom: {', '.join(sources)}.\n\n{INTRO}\n\n{claims}\n{head}{body}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-seed", type=Path, default=HERE / "results" / "baselines_per_seed.csv")
+    parser.add_argument("--diffmm", type=Path, default=HERE / "results" / "diffmm_tiktok.csv")
+    parser.add_argument(
+        "--diffmm-tag", default="code_d38b33e", help="which code's DiffMM seeds (diffmm_tiktok.csv `tag`)"
+    )
+    parser.add_argument("--config", type=Path, default=HERE.parent / "config.yaml")
+    parser.add_argument("--data", type=Path, default=HERE.parents[1] / "shared" / "datasets")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "claims.md")
+    args = parser.parse_args()
+
+    tidy = pd.concat(
+        [tidy_from_per_seed(pd.read_csv(args.per_seed)), tidy_from_diffmm(pd.read_csv(args.diffmm), args.diffmm_tag)]
+    )
+    config = paper_scale_config(args.config, args.data, sorted(tidy["dataset"].unique()))
+    lines, table = claims_table(list(build_plan(config).experiments.values()), tidy)
+    sources = [args.per_seed.name, f"{args.diffmm.name} (tag {args.diffmm_tag})"]
+    args.out.write_text(markdown(lines, table, sources))
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""benchmarks/claims.py: the benchmark's per-seed CSVs become the report's tidy rows value for
+value, and the claims table it writes judges those values (hand-made seeds, a t-test by scipy)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+import pytest
+from scipy import stats
+
+from mmdiffbench.plan import build_plan
+from mmdiffbench.report.claims import claims_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def script() -> ModuleType:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        return importlib.import_module("claims")
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def per_seed(model: str, recall: tuple[float, ...], dataset: str = "tiktok") -> pd.DataFrame:
+    """baselines_per_seed.csv rows: both protocols, best-test-epoch recall 0.001 higher, NDCG = recall / 2."""
+    rows = []
+    for seed, value in zip((421, 1, 2), recall):
+        for protocol, shift in (("validation-selected", 0.0), ("best-test-epoch (paper)", 0.001)):
+            rows.append(
+                {"dataset": dataset, "model": model, "seed": seed, "protocol": protocol, "epoch": 9}
+                | {"recall@20": value + shift, "ndcg@20": (value + shift) / 2, "recall@10": 0.0, "ndcg@10": 0.0}
+            )
+    return pd.DataFrame(rows)
+
+
+def test_per_seed_rows_keep_every_value_under_the_reports_protocol_keys(script: ModuleType) -> None:
+    tidy = script.tidy_from_per_seed(per_seed("lightgcn", (0.09, 0.08, 0.07)))
+    assert len(tidy) == 3 * 2 * 2  # seeds x protocols x (recall@20, ndcg@20)
+    row = tidy[(tidy.seed == 1) & (tidy.protocol == "best_test_epoch") & (tidy.metric == "ndcg@20")]
+    assert row["value"].tolist() == [pytest.approx(0.081 / 2)] and row["variant"].tolist() == ["full"]
+    with pytest.raises(SystemExit, match="unknown protocol label"):
+        script.tidy_from_per_seed(per_seed("lightgcn", (0.09,)).replace("validation-selected", "val"))
+
+
+def test_diffmm_rows_come_from_one_tag_and_the_standard_protocol_only(script: ModuleType) -> None:
+    diffmm = pd.DataFrame(
+        [
+            {"tag": tag, "seed": 421, "protocol": protocol, "eval_mode": mode, "recall@20": value, "ndcg@20": value / 2}
+            for tag, protocol, mode, value in (
+                ("code_a", "standard", "val_selected", 0.101),
+                ("code_a", "official", "val_selected", 0.555),
+                ("code_b", "standard", "val_selected", 0.777),
+                ("code_a", "standard", "best_test_epoch", 0.105),
+            )
+        ]
+    )
+    tidy = script.tidy_from_diffmm(diffmm, "code_a")
+    recall = tidy[tidy.metric == "recall@20"].set_index("protocol")["value"]
+    assert recall.to_dict() == {"val_selected": 0.101, "best_test_epoch": 0.105}
+    with pytest.raises(SystemExit, match="no standard-protocol rows tagged 'code_c'"):
+        script.tidy_from_diffmm(diffmm, "code_c")
+
+
+def test_the_claims_table_judges_the_csv_values(script: ModuleType, tmp_path: Path) -> None:
+    diffmm, lightgcn = (0.100, 0.104, 0.103), (0.089, 0.090, 0.088)
+    tidy = script.tidy_from_per_seed(pd.concat([per_seed("diffmm", diffmm), per_seed("lightgcn", lightgcn)]))
+    config = script.paper_scale_config(ROOT / "config.yaml", tmp_path, ["tiktok", "tiktok_noisy"])
+    assert config["scales"]["paper"]["datasets"] == ["tiktok"]  # the noisy copy comes with its source
+    _, table = claims_table(list(build_plan(config).experiments.values()), tidy)
+    (row,) = table[
+        (table.claim == "C1") & (table.metric == "recall@20") & (table.protocol == "val_selected")
+    ].itertuples()
+    p = stats.ttest_rel(diffmm, lightgcn).pvalue
+    assert row.ours == "DiffMM 0.1023 vs LightGCN 0.0890 (1 of 15 baselines run)"
+    assert row.test == f"vs LightGCN: n=3, t=11.09, p={p:.3g}" and row.status == "holds"
+    baby = table[(table.claim == "C1") & (table.dataset == "baby")]
+    assert baby["status"].tolist() == ["not run here: dataset not at this scale"]
