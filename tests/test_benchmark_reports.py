@@ -1,5 +1,6 @@
-"""benchmarks/claims.py: the benchmark's per-seed CSVs become the report's tidy rows value for
-value, and the claims table it writes judges those values (hand-made seeds, a t-test by scipy)."""
+"""benchmarks/claims.py and tiktok_figure.py: the benchmark's per-seed CSVs become the report's
+tidy rows value for value, the claims table judges those values (hand-made seeds, a t-test by
+scipy), and the figure plots the TikTok validation-selected values and the paper's printed cells."""
 
 from __future__ import annotations
 
@@ -18,13 +19,17 @@ from mmdiffbench.report.claims import claims_table
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def script() -> ModuleType:
+def benchmark_module(name: str) -> ModuleType:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        return importlib.import_module("claims")
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
+
+
+@pytest.fixture(scope="module")
+def script() -> ModuleType:
+    return benchmark_module("claims")
 
 
 def per_seed(model: str, recall: tuple[float, ...], dataset: str = "tiktok") -> pd.DataFrame:
@@ -81,3 +86,25 @@ def test_the_claims_table_judges_the_csv_values(script: ModuleType, tmp_path: Pa
     assert row.test == f"vs LightGCN: n=3, t=11.09, p={p:.3g}" and row.status == "holds"
     baby = table[(table.claim == "C1") & (table.dataset == "baby")]
     assert baby["status"].tolist() == ["not run here: dataset not at this scale"]
+
+
+def test_the_figure_plots_tiktok_validation_selected_values_and_the_papers_cells(tmp_path: Path) -> None:
+    figure = benchmark_module("tiktok_figure")
+    rows = pd.concat([per_seed("lightgcn", (0.09, 0.08, 0.07)), per_seed("lightgcn", (0.5,), dataset="baby")])
+    diffmm = pd.DataFrame(
+        [
+            {"tag": "code_a", "seed": 1, "protocol": "standard", "eval_mode": "val_selected", "recall@20": 0.101},
+            {"tag": "code_a", "seed": 1, "protocol": "standard", "eval_mode": "best_test_epoch", "recall@20": 0.9},
+        ]
+    )
+    values = figure.per_seed_values(rows, diffmm, "code_a")
+    assert sorted(zip(values["model"], values["value"])) == [
+        ("diffmm", 0.101),
+        ("lightgcn", 0.07),
+        ("lightgcn", 0.08),
+        ("lightgcn", 0.09),
+    ]
+    paper = figure.paper_cells()
+    assert paper["lightgcn"] == 0.0653 and paper["diffmm"] == 0.1129  # DiffMM Table 1, TikTok, Recall@20
+    figure.draw(values, paper, tmp_path / "tiktok.png")
+    assert (tmp_path / "tiktok.png").stat().st_size > 10_000
