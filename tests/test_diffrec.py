@@ -16,7 +16,17 @@ from mmdiffbench.models.diffrec import DiffRec
 from mmdiffbench.train.run import train_run
 from tests._planted import planted_dataset, popularity_recall, trained_recall
 
-SMALL = ["denoiser_dims=[32]", "eval_every=1", "patience=0", "topks=[20]", "group_edges=[0]", "batch_size=32"]
+# float32 MLP: the literal chain below is float64; bfloat16 (the CPU default) is checked on whole
+# runs over seeds instead (benchmarks/results/diffrec_bf16_tiktok.csv)
+SMALL = [
+    "denoiser_dims=[32]",
+    "eval_every=1",
+    "patience=0",
+    "topks=[20]",
+    "group_edges=[0]",
+    "batch_size=32",
+    "denoiser_bf16=never",
+]
 
 
 def build(dataset: InteractionDataset, overrides: list[str]) -> DiffRec:
