@@ -18,11 +18,12 @@ from typing import Any
 
 import pandas as pd
 import yaml
+from run_csvs import RESULTS, add_run_csv_args, diffmm_rows
 
 from mmdiffbench.plan import build_plan
 from mmdiffbench.report.claims import INTRO, claims_table
 
-HERE = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]
 METRICS = ("recall@20", "ndcg@20")
 # baselines.py's protocol labels -> the report's protocol keys (mmdiffbench.report.collect.PROTOCOLS)
 PROTOCOL_KEYS = {"validation-selected": "val_selected", "best-test-epoch (paper)": "best_test_epoch"}
@@ -41,9 +42,7 @@ def tidy_from_per_seed(per_seed: pd.DataFrame) -> pd.DataFrame:
 
 def tidy_from_diffmm(diffmm: pd.DataFrame, tag: str, dataset: str = "tiktok") -> pd.DataFrame:
     """diffmm_tiktok.csv's rows of one code tag, standard protocol, as tidy DiffMM `full` rows."""
-    rows = diffmm[(diffmm["tag"] == tag) & (diffmm["protocol"] == "standard")]
-    if rows.empty:
-        raise SystemExit(f"diffmm CSV: no standard-protocol rows tagged {tag!r}")
+    rows = diffmm_rows(diffmm, tag)
     frame = rows.assign(dataset=dataset, model="diffmm", variant="full", protocol=rows["eval_mode"])
     return frame.melt(
         id_vars=["dataset", "model", "variant", "seed", "protocol"], value_vars=list(METRICS), var_name="metric"
@@ -69,14 +68,10 @@ def markdown(lines: list[str], table: pd.DataFrame, sources: list[str]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-seed", type=Path, default=HERE / "results" / "baselines_per_seed.csv")
-    parser.add_argument("--diffmm", type=Path, default=HERE / "results" / "diffmm_tiktok.csv")
-    parser.add_argument(
-        "--diffmm-tag", default="code_d38b33e", help="which code's DiffMM seeds (diffmm_tiktok.csv `tag`)"
-    )
-    parser.add_argument("--config", type=Path, default=HERE.parent / "config.yaml")
-    parser.add_argument("--data", type=Path, default=HERE.parents[1] / "shared" / "datasets")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "claims.md")
+    add_run_csv_args(parser)
+    parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--out", type=Path, default=RESULTS / "claims.md")
     args = parser.parse_args()
 
     tidy = pd.concat(

@@ -15,20 +15,19 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
+from run_csvs import RESULTS, add_run_csv_args, diffmm_rows
 
 from mmdiffbench.report.labels import model_label
 from mmdiffbench.report.paper import load_paper_table
 
-HERE = Path(__file__).resolve().parent
 METRIC = "recall@20"
 
 
 def per_seed_values(per_seed: pd.DataFrame, diffmm: pd.DataFrame, tag: str) -> pd.DataFrame:
     """model, seed, value: TikTok test Recall@20 at the validation-selected epoch, DiffMM from one code tag."""
     ours = per_seed[(per_seed["dataset"] == "tiktok") & (per_seed["protocol"] == "validation-selected")]
-    own = diffmm[(diffmm["tag"] == tag) & (diffmm["protocol"] == "standard") & (diffmm["eval_mode"] == "val_selected")]
-    if own.empty:
-        raise SystemExit(f"diffmm CSV: no standard, validation-selected rows tagged {tag!r}")
+    own = diffmm_rows(diffmm, tag)
+    own = own[own["eval_mode"] == "val_selected"]
     frames = [ours[["model", "seed", METRIC]], own.assign(model="diffmm")[["model", "seed", METRIC]]]
     return pd.concat(frames).rename(columns={METRIC: "value"})
 
@@ -64,12 +63,8 @@ def draw(values: pd.DataFrame, paper: dict[str, float], out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-seed", type=Path, default=HERE / "results" / "baselines_per_seed.csv")
-    parser.add_argument("--diffmm", type=Path, default=HERE / "results" / "diffmm_tiktok.csv")
-    parser.add_argument(
-        "--diffmm-tag", default="code_d38b33e", help="which code's DiffMM seeds (diffmm_tiktok.csv `tag`)"
-    )
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "tiktok_recall20.png")
+    add_run_csv_args(parser)
+    parser.add_argument("--out", type=Path, default=RESULTS / "tiktok_recall20.png")
     args = parser.parse_args()
     values = per_seed_values(pd.read_csv(args.per_seed), pd.read_csv(args.diffmm), args.diffmm_tag)
     draw(values, paper_cells(), args.out)
