@@ -7,6 +7,9 @@ chosen setting is then written into the model's YAML preset by hand, with the va
 and this CSV named beside it.
 
     python benchmarks/grid.py --model diffrec --dataset tiktok --grid lr=5e-5,1e-4,5e-4,1e-3
+
+Cells run as separate jobs (one `--grid` value each, their own `--out`) join into one table with
+`--merge THEIR_CSVS --model diffrec --dataset tiktok`: the choice is made again over all of them.
 """
 
 from __future__ import annotations
@@ -36,18 +39,47 @@ def cell_name(setting: tuple[str, ...]) -> str:
     return "_".join(part.replace("=", "_") for part in setting)
 
 
+VAL = f"val {CHOICE_METRIC} (chooses)"
+
+
+def with_choice(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with `chosen` marking its one cell of best validation score (test never looks)."""
+    return table.assign(chosen=table.index == table[VAL].idxmax())
+
+
+def merged(tables: list[pd.DataFrame], model: str, dataset: str) -> pd.DataFrame:
+    """Grid CSVs of one model and dataset as one table (a cell run again: its last row), chosen anew."""
+    table = pd.concat(tables, ignore_index=True).drop(columns="chosen")
+    foreign = table[(table["model"] != model) | (table["dataset"] != dataset)]
+    if not foreign.empty:
+        raise SystemExit(
+            f"--merge: rows of {sorted(set(foreign['model'] + '/' + foreign['dataset']))}, not {model}/{dataset}"
+        )
+    table = table.drop_duplicates(subset=["seed", "setting", "fixed"], keep="last").reset_index(drop=True)
+    return with_choice(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
     parser.add_argument("--runs", type=Path, default=Path("benchmarks/train/grid"))
     parser.add_argument("--model", required=True)
     parser.add_argument("--dataset", default="tiktok")
-    parser.add_argument("--grid", nargs="+", required=True, help="key=v1,v2,... (one per axis)")
+    cells = parser.add_mutually_exclusive_group(required=True)
+    cells.add_argument("--grid", nargs="+", help="key=v1,v2,... (one per axis)")
+    cells.add_argument("--merge", nargs="+", type=Path, help="grid CSVs of cells run apart: one table, chosen anew")
     parser.add_argument("--fixed", nargs="*", default=[], help="key=value set in every cell (e.g. an epoch cap)")
     parser.add_argument("--seed", type=int, default=421)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"grid_{args.model}_{args.dataset}.csv"
+    if args.merge:
+        table = merged([pd.read_csv(path) for path in args.merge], args.model, args.dataset)
+        table.to_csv(out, index=False, float_format="%.5f")
+        print(table.to_string(index=False))
+        return
 
     rows = []
     for setting in grid_settings(args.grid):
@@ -62,18 +94,15 @@ def main() -> None:
                 "seed": args.seed,
                 "setting": " ".join(setting),
                 "fixed": " ".join(args.fixed),
-                f"val {CHOICE_METRIC} (chooses)": metrics["val"][CHOICE_METRIC],
+                VAL: metrics["val"][CHOICE_METRIC],
                 "selected_epoch": metrics["selected_epoch"],
                 "epochs_run": metrics["epochs_run"],
                 f"test {CHOICE_METRIC} at that epoch (not used for the choice)": metrics["test"][CHOICE_METRIC],
                 "run_dir": str(run_dir),
             }
         )
-        table = pd.DataFrame(rows)
-        best = table[f"val {CHOICE_METRIC} (chooses)"].idxmax()
-        table["chosen"] = table.index == best
-        args.out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out / f"grid_{args.model}_{args.dataset}.csv", index=False, float_format="%.5f")
+        table = with_choice(pd.DataFrame(rows))
+        table.to_csv(out, index=False, float_format="%.5f")
     print(table.to_string(index=False))
 
 

@@ -108,3 +108,19 @@ def test_the_figure_plots_tiktok_validation_selected_values_and_the_papers_cells
     assert paper["lightgcn"] == 0.0653 and paper["diffmm"] == 0.1129  # DiffMM Table 1, TikTok, Recall@20
     figure.draw(values, paper, tmp_path / "tiktok.png")
     assert (tmp_path / "tiktok.png").stat().st_size > 10_000
+
+
+def test_grid_cells_run_apart_merge_into_one_choice_made_on_validation() -> None:
+    grid = benchmark_module("grid")
+
+    def cell(setting: str, val: float, test: float, dataset: str = "baby") -> pd.DataFrame:
+        row = {"model": "diffrec", "dataset": dataset, "seed": 421, "setting": setting, "fixed": float("nan")}
+        return pd.DataFrame([row | {grid.VAL: val, "test recall@20 at that epoch": test, "chosen": True}])
+
+    table = grid.merged(
+        [cell("lr=5e-4", 0.057, 0.090), cell("lr=1e-4", 0.060, 0.050), cell("lr=1e-4", 0.061, 0.051)], "diffrec", "baby"
+    )
+    assert table["setting"].tolist() == ["lr=5e-4", "lr=1e-4"]  # a cell run again keeps its last row
+    assert table["chosen"].tolist() == [False, True]  # the best validation, not the best test (0.090)
+    with pytest.raises(SystemExit, match=r"rows of \['diffrec/tiktok'\], not diffrec/baby"):
+        grid.merged([cell("lr=5e-4", 0.05, 0.05), cell("lr=5e-4", 0.05, 0.05, dataset="tiktok")], "diffrec", "baby")
