@@ -120,7 +120,8 @@ def test_grid_cells_run_apart_merge_into_one_choice_made_on_validation() -> None
     table = grid.merged(
         [cell("lr=5e-4", 0.057, 0.090), cell("lr=1e-4", 0.060, 0.050), cell("lr=1e-4", 0.061, 0.051)], "diffrec", "baby"
     )
-    assert table["setting"].tolist() == ["lr=5e-4", "lr=1e-4"]  # a cell run again keeps its last row
+    assert table["setting"].tolist() == ["lr=5e-4", "lr=1e-4"]
+    assert table[grid.VAL].tolist() == [0.057, 0.061]  # a cell run again keeps its last row
     assert table["chosen"].tolist() == [False, True]  # the best validation, not the best test (0.090)
     with pytest.raises(SystemExit, match=r"rows of \['diffrec/tiktok'\], not diffrec/baby"):
         grid.merged([cell("lr=5e-4", 0.05, 0.05), cell("lr=5e-4", 0.05, 0.05, dataset="tiktok")], "diffrec", "baby")
