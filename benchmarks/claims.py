@@ -13,6 +13,7 @@ cell this benchmark did not run reads "not run here" with the plan's reason (fea
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def tidy_from_diffmm(diffmm: pd.DataFrame, tag: str, dataset: str = "tiktok") ->
 def paper_scale_config(config_file: Path, data_dir: Path, datasets: list[str]) -> dict[str, Any]:
     """config.yaml at the paper scale, its datasets cut to those with runs (derived ones come with their source)."""
     config = yaml.safe_load(config_file.read_text())
-    config["scale"], config["data_dir"] = "paper", str(data_dir)
+    config["scale"], config["data_dir"] = "paper", os.path.relpath(data_dir, ROOT)  # reasons name it from the repo
     sources = [d for d in datasets if not config["datasets"].get(d, {}).get("derived_from")]
     config["scales"]["paper"]["datasets"] = sources
     return config
@@ -78,7 +79,7 @@ def main() -> None:
         [tidy_from_per_seed(pd.read_csv(args.per_seed)), tidy_from_diffmm(pd.read_csv(args.diffmm), args.diffmm_tag)]
     )
     config = paper_scale_config(args.config, args.data, sorted(tidy["dataset"].unique()))
-    lines, table = claims_table(list(build_plan(config).experiments.values()), tidy)
+    lines, table = claims_table(list(build_plan(config, base=ROOT).experiments.values()), tidy)
     sources = [args.per_seed.name, f"{args.diffmm.name} (tag {args.diffmm_tag})"]
     args.out.write_text(markdown(lines, table, sources))
     print(table.to_string(index=False))
