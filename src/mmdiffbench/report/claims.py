@@ -68,9 +68,8 @@ def _labels(claim: Claim, entry: Experiment, paper: pd.DataFrame) -> tuple[dict[
     own = paper[paper.model_key == claim.model]
     variants = dict(zip(own["variant"], own["label_as_printed"]))
     for cell in entry.cells:
-        models.setdefault(
-            cell.model, model_label(cell.model)
-        )  # a row the paper does not have (LightGCN in LD4MRec's Table 3)
+        # a model the paper's table does not have (LightGCN in LD4MRec's Table 3): its declared label
+        models.setdefault(cell.model, model_label(cell.model))
         if cell.model == claim.model:
             variants.setdefault(cell.paper_key, cell.label or cell.variant)
     return models, variants
