@@ -23,6 +23,7 @@ from run_csvs import RESULTS, add_run_csv_args, diffmm_rows
 
 from mmdiffbench.plan import build_plan
 from mmdiffbench.report.claims import INTRO, claims_table
+from mmdiffbench.report.reproduction import md_table
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ("recall@20", "ndcg@20")
@@ -30,24 +31,25 @@ METRICS = ("recall@20", "ndcg@20")
 PROTOCOL_KEYS = {"validation-selected": "val_selected", "best-test-epoch (paper)": "best_test_epoch"}
 
 
+def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per run and metric, as `mmdiffbench.report.collect` shapes them."""
+    return frame.melt(
+        id_vars=["dataset", "model", "variant", "seed", "protocol"], value_vars=list(METRICS), var_name="metric"
+    )
+
+
 def tidy_from_per_seed(per_seed: pd.DataFrame) -> pd.DataFrame:
     """baselines_per_seed.csv -> the report's tidy rows (dataset, model, variant, seed, protocol, metric, value)."""
     unknown = set(per_seed["protocol"]) - set(PROTOCOL_KEYS)
     if unknown:
         raise SystemExit(f"per-seed CSV: unknown protocol label(s) {sorted(unknown)}")
-    frame = per_seed.assign(protocol=per_seed["protocol"].map(PROTOCOL_KEYS), variant="full")
-    return frame.melt(
-        id_vars=["dataset", "model", "variant", "seed", "protocol"], value_vars=list(METRICS), var_name="metric"
-    )
+    return _tidy(per_seed.assign(protocol=per_seed["protocol"].map(PROTOCOL_KEYS), variant="full"))
 
 
 def tidy_from_diffmm(diffmm: pd.DataFrame, tag: str, dataset: str = "tiktok") -> pd.DataFrame:
     """diffmm_tiktok.csv's rows of one code tag, standard protocol, as tidy DiffMM `full` rows."""
     rows = diffmm_rows(diffmm, tag)
-    frame = rows.assign(dataset=dataset, model="diffmm", variant="full", protocol=rows["eval_mode"])
-    return frame.melt(
-        id_vars=["dataset", "model", "variant", "seed", "protocol"], value_vars=list(METRICS), var_name="metric"
-    )
+    return _tidy(rows.assign(dataset=dataset, model="diffmm", variant="full", protocol=rows["eval_mode"]))
 
 
 def paper_scale_config(config_file: Path, data_dir: Path, datasets: list[str]) -> dict[str, Any]:
@@ -60,11 +62,8 @@ def paper_scale_config(config_file: Path, data_dir: Path, datasets: list[str]) -
 
 
 def markdown(lines: list[str], table: pd.DataFrame, sources: list[str]) -> str:
-    cells = table.fillna("").astype(str)
-    head = "| " + " | ".join(cells.columns) + " |\n|" + "---|" * len(cells.columns) + "\n"
-    body = "".join("| " + " | ".join(row) + " |\n" for row in cells.itertuples(index=False))
     claims = "".join(f"- {line}\n" for line in lines)
-    return f"# Claims rechecked on this benchmark's runs\n\nFrom: {', '.join(sources)}.\n\n{INTRO}\n\n{claims}\n{head}{body}"
+    return f"# Claims rechecked on this benchmark's runs\n\nFrom: {', '.join(sources)}.\n\n{INTRO}\n\n{claims}\n{md_table(table)}"
 
 
 def main() -> None:

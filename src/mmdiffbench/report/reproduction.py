@@ -42,7 +42,7 @@ COLUMNS = [
 ]
 
 
-def _md_table(frame: pd.DataFrame) -> str:
+def md_table(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "_(none)_\n"
     cols = list(frame.columns)
@@ -184,7 +184,7 @@ def write_reproduction(plans: list[ExperimentPlan], path: Path | str) -> Path:
     out.append("".join(f"- {line}\n" for line in left_out_summary(skipped, len(skipped))) or "_(none)_\n")
     claim_lines, claim_table = claims_table(plans, tidy)
     out.append(f"\n## Claims of the papers, rechecked on our runs\n\n{CLAIMS_INTRO}\n\n")
-    out.append("".join(f"- {line}\n" for line in claim_lines) + "\n" + _md_table(claim_table))
+    out.append("".join(f"- {line}\n" for line in claim_lines) + "\n" + md_table(claim_table))
     for entry in registry().values():
         if not entry.paper_csv or entry.kind not in (*RESULT_KINDS, "dataset_stats"):
             continue
@@ -195,7 +195,7 @@ def write_reproduction(plans: list[ExperimentPlan], path: Path | str) -> Path:
             out.append("".join(f"The paper's numbers: {line}.\n\n" for line in provenance_lines(paper_results(entry))))
         plan = by_name.get(entry.key)
         table = stats_comparison(entry, plan) if entry.kind == "dataset_stats" else comparison(entry, plan, summary)
-        out.append(_md_table(table))
+        out.append(md_table(table))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(out))
     return path
