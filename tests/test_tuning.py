@@ -129,7 +129,7 @@ def _comments(text: str) -> list[str]:
 @pytest.mark.parametrize(
     ("model", "dataset", "values"),
     [
-        ("lightgcn", "tiktok", {"n_layers": 2, "reg_weight": 1.0e-6}),  # `presets: {}`
+        ("ngcf", "tiktok", {"lr": 5.0e-4, "reg_weight": 1.0e-4}),  # `presets: {}`
         ("diffcl", "baby", {"lambda_cl": 0.01, "tau": 0.2}),  # a flow entry: its other keys stay
         ("diffcl", "tiktok", {"lambda_cl": 0.7}),  # a new entry beside flow entries
         ("ld4mrec", "tiktok", {"lr": 1.0e-4, "hidden_dim": 128}),  # a block entry with a commented key
@@ -188,8 +188,11 @@ def _plan_file(root: Path, plan: ExperimentPlan) -> Path:
 def test_choose_prints_the_preset_and_writes_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    yaml_copy = tmp_path / "lightgcn.yaml"
-    yaml_copy.write_text(model_yaml("lightgcn").read_text())
+    yaml_copy = tmp_path / "lightgcn.yaml"  # the model YAML with no preset written yet
+    original = re.sub(
+        r"^presets:\n(?:  .*\n)+", "presets: {}\n", model_yaml("lightgcn").read_text(), flags=re.MULTILINE
+    )
+    yaml_copy.write_text(original)
     monkeypatch.setattr("mmdiffbench.tuning.presets.model_yaml", lambda model: yaml_copy)
     plan = _plan_file(tmp_path, _plan(tmp_path))
     assert main(["tune", "choose", str(plan), "--root", str(tmp_path)]) == 0
@@ -198,7 +201,7 @@ def test_choose_prints_the_preset_and_writes_it(
     assert re.search(
         r"^  tiktok:\n    # tune.lightgcn: .*\n    # tune.lightgcn grid .*\n    n_layers: 1\n", out, re.MULTILINE
     )
-    assert yaml_copy.read_text() == model_yaml("lightgcn").read_text()  # printed only
+    assert yaml_copy.read_text() == original  # printed only
     assert main(["tune", "choose", str(plan), "--root", str(tmp_path), "--write"]) == 0
     assert yaml.safe_load(yaml_copy.read_text())["presets"] == {"tiktok": {"n_layers": 1, "reg_weight": 1.0e-4}}
 
