@@ -2,9 +2,10 @@
 
 Each grid cell is an ordinary `mmdiffbench train` run (`--set key=value ...`), selected on the
 validation split as every run is. The CSV lists per cell the best validation Recall@20 (what
-chooses) and the test Recall@20 at that epoch, in a column that says it chose nothing. The
-chosen setting is then written into the model's YAML preset by hand, with the validation score
-and this CSV named beside it.
+chooses) and the test Recall@20 at that epoch, in a column that says it chose nothing. With
+`--write` the chosen setting goes into the model's YAML `presets.<dataset>` (comments kept), with
+every cell's validation score and this CSV named above it in lines marked `benchmarks/grid.py`,
+which a later `--write` of the same grid replaces.
 
     python benchmarks/grid.py --model diffrec --dataset tiktok --grid lr=5e-5,1e-4,5e-4,1e-3
 
@@ -17,9 +18,14 @@ from __future__ import annotations
 import argparse
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import yaml
 from baselines import run_one
+
+from mmdiffbench.config import coerce, default_settings
+from mmdiffbench.tuning.presets import model_yaml, set_preset
 
 CHOICE_METRIC = "recall@20"
 
@@ -59,6 +65,45 @@ def merged(tables: list[pd.DataFrame], model: str, dataset: str) -> pd.DataFrame
     return with_choice(table)
 
 
+MARKER = "benchmarks/grid.py"
+CELLS_PER_LINE = 4
+
+
+def setting_values(model: str, setting: str) -> dict[str, Any]:
+    """`"n_layers=2 reg_weight=1e-2"` as typed values, checked against the model's settings."""
+    defaults = default_settings(model)
+    values = {}
+    for part in setting.split():
+        key, _, value = part.partition("=")
+        if key not in defaults:
+            raise SystemExit(f"{model}: {key!r} is not a setting of the model; known: {', '.join(sorted(defaults))}")
+        values[key] = coerce(key, yaml.safe_load(value), defaults[key])
+    return values
+
+
+def preset_comments(table: pd.DataFrame, csv: Path) -> list[str]:
+    """What chose and how every cell scored, best first, each line marked for a later rewrite."""
+    seeds = ", ".join(str(s) for s in sorted(set(table["seed"])))
+    fixed = " ".join(sorted(set(table["fixed"].fillna("").astype(str)) - {""}))
+    head = f"{MARKER}: chosen on VALIDATION {CHOICE_METRIC} (seed {seeds}{'; ' + fixed if fixed else ''}; {csv}), test not used"
+    cells = [f"{row.setting}: {row[VAL]:.4f}" for _, row in table.sort_values(VAL, ascending=False).iterrows()]
+    lines = [" | ".join(cells[i : i + CELLS_PER_LINE]) for i in range(0, len(cells), CELLS_PER_LINE)]
+    return [head, *(f"{MARKER}: {line}" for line in lines)]
+
+
+def write_preset(table: pd.DataFrame, model: str, dataset: str, csv: Path) -> Path:
+    """The chosen cell's setting into `presets.<dataset>` of the model's YAML."""
+    chosen = table[table["chosen"]].iloc[0]
+    path = model_yaml(model)
+    text = path.read_text()
+    path.write_text(
+        set_preset(
+            text, dataset, setting_values(model, chosen["setting"]), preset_comments(table, csv), MARKER, str(path)
+        )
+    )
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
@@ -72,6 +117,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=421)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--write", action="store_true", help="write the chosen setting into the model's presets")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"grid_{args.model}_{args.dataset}.csv"
@@ -79,6 +125,8 @@ def main() -> None:
         table = merged([pd.read_csv(path) for path in args.merge], args.model, args.dataset)
         table.to_csv(out, index=False, float_format="%.5f")
         print(table.to_string(index=False))
+        if args.write:
+            print(f"wrote presets.{args.dataset} of {write_preset(table, args.model, args.dataset, out)}")
         return
 
     rows = []
@@ -104,6 +152,8 @@ def main() -> None:
         table = with_choice(pd.DataFrame(rows))
         table.to_csv(out, index=False, float_format="%.5f")
     print(table.to_string(index=False))
+    if args.write:
+        print(f"wrote presets.{args.dataset} of {write_preset(table, args.model, args.dataset, out)}")
 
 
 if __name__ == "__main__":

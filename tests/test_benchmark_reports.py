@@ -5,12 +5,14 @@ scipy), and the figure plots the TikTok validation-selected values and the paper
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pandas as pd
 import pytest
+import yaml
 from scipy import stats
 
 from mmdiffbench.plan import build_plan
@@ -125,3 +127,56 @@ def test_grid_cells_run_apart_merge_into_one_choice_made_on_validation() -> None
     assert table["chosen"].tolist() == [False, True]  # the best validation, not the best test (0.090)
     with pytest.raises(SystemExit, match=r"rows of \['diffrec/tiktok'\], not diffrec/baby"):
         grid.merged([cell("lr=5e-4", 0.05, 0.05), cell("lr=5e-4", 0.05, 0.05, dataset="tiktok")], "diffrec", "baby")
+
+
+def test_grid_write_puts_the_validation_choice_into_the_preset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    grid = benchmark_module("grid")
+    yaml_path = tmp_path / "lightgcn.yaml"
+    yaml_path.write_text((ROOT / "src/mmdiffbench/configs/lightgcn.yaml").read_text())
+    monkeypatch.setattr(grid, "model_yaml", lambda model: yaml_path)
+    cells = [("n_layers=2 reg_weight=1e-2", 0.061, 0.040), ("n_layers=3 reg_weight=1e-4", 0.058, 0.090)]
+    rows = [
+        {"model": "lightgcn", "dataset": "baby", "seed": 421, "setting": s, "fixed": "", grid.VAL: v, "test": t}
+        for s, v, t in cells
+    ]
+    table = grid.with_choice(pd.DataFrame(rows))
+    grid.write_preset(table, "lightgcn", "baby", Path("benchmarks/results/grid_lightgcn_baby.csv"))
+    grid.write_preset(table, "lightgcn", "baby", Path("benchmarks/results/grid_lightgcn_baby.csv"))  # again: replaced
+    text = yaml_path.read_text()
+    presets = yaml.safe_load(text)["presets"]
+    assert presets["baby"] == {"n_layers": 2, "reg_weight": 0.01}  # validation's best, not test's (0.090)
+    assert presets["tiktok"]["n_layers"] == 4  # the other datasets' entries kept
+    assert text.count("n_layers=2 reg_weight=1e-2: 0.0610 | n_layers=3 reg_weight=1e-4: 0.0580") == 1
+    assert text.count("benchmarks/grid.py: chosen on VALIDATION recall@20 (seed 421;") == 1
+    with pytest.raises(SystemExit, match="'layers' is not a setting of the model"):
+        grid.setting_values("lightgcn", "layers=2")
+
+
+def test_every_preset_citing_a_grid_csv_holds_that_grids_validation_choice() -> None:
+    """A preset written from a grid (by hand or `--write`) and its CSV cannot drift apart."""
+    grid = benchmark_module("grid")
+    checked = 0
+    for path in sorted((ROOT / "src/mmdiffbench/configs").glob("*.yaml")):
+        text = path.read_text()
+        if "\npresets:" not in text:
+            continue  # trainer.yaml
+        config = yaml.safe_load(text)
+        block = text.split("\npresets:", 1)[1].split("\nvariants:", 1)[0]
+        entries = re.split(r"\n  (?=[a-z_]+:)", block)[1:]
+        for entry in entries:
+            dataset = entry.split(":", 1)[0]
+            cited = set(re.findall(r"benchmarks/results/(grid_\w+\.csv)", entry))
+            if not cited:
+                continue
+            (name,) = cited
+            assert name == f"grid_{path.stem}_{dataset}.csv", f"{path.name} presets.{dataset} cites {name}"
+            table = pd.read_csv(ROOT / "benchmarks/results" / name)
+            best = table.loc[table[grid.VAL].idxmax()]
+            assert bool(best["chosen"]), f"{name}: the chosen row is not the best validation score"
+            effective = {**grid.default_settings(path.stem), **config["presets"][dataset]}
+            for key, value in grid.setting_values(path.stem, best["setting"]).items():
+                assert effective[key] == value, (
+                    f"{path.name} presets.{dataset}: {key}={effective[key]}, grid chose {value}"
+                )
+            checked += 1
+    assert checked >= 10
