@@ -4,7 +4,9 @@ before any workflow job has been measured. Every row it writes is marked `estima
 - seconds_per_epoch (CPU core-seconds) = (epoch_s + eval_s) x threads of
   benchmarks/results/model_epoch_<dataset>.csv (one epoch and one evaluation at 2 threads,
   counted as 2 busy cores), TikTok for `small` datasets, Sports' shapes for `large`;
-- epochs = the maximum the model's config allows on that dataset (early stopping may end sooner);
+- epochs = the median `epochs_run` of the benchmark's finished runs of the model on datasets of
+  that size (benchmarks/results/baselines_per_seed.csv, one row per dataset x seed; early stops),
+  else the maximum the model's config allows on that size's benchmark dataset;
 - disk_mb = model.pt of benchmarks/results/run_disk_<dataset>.csv plus 1 MB of logs and history.
 
     PYTHONPATH=src python benchmarks/seed_job_costs.py
@@ -17,28 +19,48 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from mmdiffbench.config import resolve_settings
 from mmdiffbench.costs import JobCost, write_costs
+from mmdiffbench.workflow_datasets import size
 
 RESULTS = Path(__file__).parent / "results"
+CONFIG = Path(__file__).parents[1] / "config.yaml"
 SIZES = {"small": "tiktok", "large": "sports"}
 TEXT_FILES_MB = 1.0
 
 
+def measured_epochs() -> dict[tuple[str, str], tuple[int, int]]:
+    """(model, size) -> (median epochs_run, runs) of the benchmark's finished runs, by config.yaml size."""
+    config = yaml.safe_load(CONFIG.read_text())
+    runs = pd.read_csv(RESULTS / "baselines_per_seed.csv").drop_duplicates(["dataset", "model", "seed"])
+    runs = runs[runs["dataset"].isin(config["datasets"])]
+    runs = runs.assign(size=[size(config, name) for name in runs["dataset"]])
+    grouped = runs.groupby(["model", "size"])["epochs_run"]
+    return {key: (round(median), count) for (key, median), count in zip(grouped.median().items(), grouped.count())}
+
+
 def main() -> None:
     rows = []
-    for size, dataset in SIZES.items():
+    measured = measured_epochs()
+    for size_name, dataset in SIZES.items():
         epochs = pd.read_csv(RESULTS / f"model_epoch_{dataset}.csv").set_index("model")
         disk = pd.read_csv(RESULTS / f"run_disk_{dataset}.csv").set_index("model")["model_pt_mb"]
         for model, row in epochs.iterrows():
             seconds = (row["epoch_s"] + row["eval_s"]) * row["threads"]
+            if (str(model), size_name) in measured:
+                epochs, n_runs = measured[(str(model), size_name)]
+                epochs_source = f"epochs: median epochs_run of {n_runs} runs in baselines_per_seed.csv (early stops)"
+            else:
+                epochs = int(resolve_settings(str(model), dataset).trainer["epochs"])
+                epochs_source = "the config's epochs"
             source = (
                 f"estimate: model_epoch_{dataset}.csv (epoch + evaluation at {row['threads']} threads, x threads), "
-                f"the config's epochs, run_disk_{dataset}.csv"
+                f"{epochs_source}, run_disk_{dataset}.csv"
             )
-            allowed = int(resolve_settings(str(model), dataset).trainer["epochs"])
-            rows.append(JobCost(str(model), size, "cpu", seconds, allowed, float(disk[model]) + TEXT_FILES_MB, source))
+            disk_mb = float(disk[model]) + TEXT_FILES_MB
+            rows.append(JobCost(str(model), size_name, "cpu", seconds, epochs, disk_mb, source))
     print(f"wrote {write_costs(rows)}")
 
 
