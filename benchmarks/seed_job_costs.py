@@ -22,13 +22,14 @@ import pandas as pd
 import yaml
 
 from mmdiffbench.config import resolve_settings
-from mmdiffbench.costs import JobCost, write_costs
+from mmdiffbench.costs import JobCost, read_costs, write_costs
 from mmdiffbench.workflow_datasets import size
 
 RESULTS = Path(__file__).parent / "results"
 CONFIG = Path(__file__).parents[1] / "config.yaml"
 SIZES = {"small": "tiktok", "large": "sports"}
 TEXT_FILES_MB = 1.0
+ESTIMATE = "estimate:"
 
 
 def measured_epochs() -> dict[tuple[str, str], tuple[int, int]]:
@@ -41,13 +42,14 @@ def measured_epochs() -> dict[tuple[str, str], tuple[int, int]]:
     return {key: (round(median), count) for (key, median), count in zip(grouped.median().items(), grouped.count())}
 
 
-def main() -> None:
+def seeded_rows() -> list[JobCost]:
+    """One `estimate` row per model x size, from the benchmark CSVs named in the module docstring."""
     rows = []
     measured = measured_epochs()
     for size_name, dataset in SIZES.items():
-        epochs = pd.read_csv(RESULTS / f"model_epoch_{dataset}.csv").set_index("model")
+        per_epoch = pd.read_csv(RESULTS / f"model_epoch_{dataset}.csv").set_index("model")
         disk = pd.read_csv(RESULTS / f"run_disk_{dataset}.csv").set_index("model")["model_pt_mb"]
-        for model, row in epochs.iterrows():
+        for model, row in per_epoch.iterrows():
             seconds = (row["epoch_s"] + row["eval_s"]) * row["threads"]
             if (str(model), size_name) in measured:
                 epochs, n_runs = measured[(str(model), size_name)]
@@ -56,12 +58,19 @@ def main() -> None:
                 epochs = int(resolve_settings(str(model), dataset).trainer["epochs"])
                 epochs_source = "the config's epochs"
             source = (
-                f"estimate: model_epoch_{dataset}.csv (epoch + evaluation at {row['threads']} threads, x threads), "
+                f"{ESTIMATE} model_epoch_{dataset}.csv (epoch + evaluation at {row['threads']} threads, x threads), "
                 f"{epochs_source}, run_disk_{dataset}.csv"
             )
             disk_mb = float(disk[model]) + TEXT_FILES_MB
             rows.append(JobCost(str(model), size_name, "cpu", seconds, epochs, disk_mb, source))
-    print(f"wrote {write_costs(rows)}")
+    return rows
+
+
+def main() -> None:
+    """Replace the file's estimates; rows measured from workflow jobs (`cost_refresh`) are kept."""
+    kept = {key: cost for key, cost in read_costs().items() if not cost.source.startswith(ESTIMATE)}
+    seeded = [cost for cost in seeded_rows() if (cost.model, cost.size, cost.device) not in kept]
+    print(f"wrote {write_costs([*seeded, *kept.values()])} (kept {len(kept)} measured rows)")
 
 
 if __name__ == "__main__":

@@ -180,3 +180,18 @@ def test_every_preset_citing_a_grid_csv_holds_that_grids_validation_choice() -> 
                 )
             checked += 1
     assert checked >= 10
+
+
+def test_every_estimate_in_job_costs_is_what_the_seed_script_computes_now() -> None:
+    """job_costs.csv's `estimate` rows are reproducible: rerun `PYTHONPATH=src python
+    benchmarks/seed_job_costs.py` after the benchmark CSVs it reads change."""
+    from mmdiffbench.costs import read_costs
+
+    seeded = {(c.model, c.size, c.device): c for c in benchmark_module("seed_job_costs").seeded_rows()}
+    estimates = {key: cost for key, cost in read_costs().items() if cost.source.startswith("estimate:")}
+    assert estimates, "job_costs.csv holds no estimate rows"
+    for key, cost in estimates.items():
+        assert key in seeded, f"{key}: not a row the seed script writes"
+        fresh = seeded[key]
+        assert (cost.epochs, cost.source) == (fresh.epochs, fresh.source), f"{key}: rerun seed_job_costs.py"
+        assert cost.seconds_per_epoch == pytest.approx(fresh.seconds_per_epoch, abs=1e-3), key
