@@ -25,6 +25,7 @@ import argparse
 import json
 import sys
 import time
+import types
 from typing import Any
 
 from reference_child import child_parser, cuda_as_cpu, enter, result, run
@@ -32,10 +33,12 @@ from reference_child import child_parser, cuda_as_cpu, enter, result, run
 KNOWN_NAME = "yelp"  # one of the names DataHandler accepts
 
 
-def measure(args: argparse.Namespace) -> dict[str, Any]:
-    """Load the data and build the model as `Main.py` does, then time one `trainEpoch()`."""
+def load_authors_code(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """(the loaded DataHandler, Main.Coach, Params.args, the --choose settings) of the authors' code."""
     enter([args.src / "torchVersion"], args.src / "torchVersion", args.threads)
     cuda_as_cpu()
+    # Main.py names its process with setproctitle; a stand-in where it is not installed
+    sys.modules.setdefault("setproctitle", types.SimpleNamespace(setproctitle=lambda title: None))  # type: ignore[arg-type]
     choose = json.loads(args.choose)
     sys.argv = [sys.argv[0], "--data", KNOWN_NAME, *(f"--{key}={value}" for key, value in choose.items())]
     from DataHandler import DataHandler
@@ -46,6 +49,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     handler.trnfile = str(args.data_root.resolve() / "trnMat.pkl")
     handler.tstfile = str(args.data_root.resolve() / "tstMat.pkl")
     handler.LoadData()
+    return handler, Coach, params, choose
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Load the data and build the model as `Main.py` does, then time one `trainEpoch()`."""
+    handler, Coach, params, choose = load_authors_code(args)
     started = time.perf_counter()
     coach = Coach(handler)
     coach.prepareModel()

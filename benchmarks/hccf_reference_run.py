@@ -8,8 +8,8 @@ sibling is `hccf_epoch.py`; this one imports nothing of mmdiffbench either.
         --threads 1 --seed 421 --history benchmarks/results/hccf_reference_tiktok_seed421.csv
 
 The authors' files are read and run, never changed; what this process changes in memory is
-`hccf_epoch.py`'s (`.cuda()` on CPU, `DataHandler` pointed at `--data-root`), plus a stand-in for
-`setproctitle` when it is not installed (`Main.py` imports it to name the process). The loop is
+`hccf_epoch.py`'s (`.cuda()` on CPU, `DataHandler` pointed at `--data-root`, a stand-in for
+`setproctitle` where it is not installed). The loop is
 `Coach.run()`'s without its model and history pickles: `trainEpoch()` every epoch, `testEpoch()`
 every `tstEpoch` epochs and after the last. Their protocol, kept: test Recall@20 / NDCG@20 over
 the test users with only training items masked (ours also masks validation items), and the best
@@ -21,34 +21,19 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
-import types
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from reference_child import child_parser, cuda_as_cpu, enter, run
-
-KNOWN_NAME = "yelp"  # one of the names DataHandler accepts
+from hccf_epoch import load_authors_code
+from reference_child import child_parser, run
 
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Every epoch of `Coach.run()`, the test scores of each evaluated epoch, the best and the last."""
-    enter([args.src / "torchVersion"], args.src / "torchVersion", args.threads)
-    cuda_as_cpu()
-    sys.modules.setdefault("setproctitle", types.SimpleNamespace(setproctitle=lambda title: None))  # type: ignore[arg-type]
-    choose = json.loads(args.choose)
-    sys.argv = [sys.argv[0], "--data", KNOWN_NAME, *(f"--{key}={value}" for key, value in choose.items())]
-    from DataHandler import DataHandler
-    from Main import Coach
-    from Params import args as params
-
-    handler = DataHandler()
-    handler.trnfile = str(args.data_root.resolve() / "trnMat.pkl")
-    handler.tstfile = str(args.data_root.resolve() / "tstMat.pkl")
-    handler.LoadData()
+    handler, Coach, params, choose = load_authors_code(args)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     coach = Coach(handler)
