@@ -24,8 +24,8 @@ import pandas as pd
 import yaml
 from baselines import run_one
 
-from mmdiffbench.config import coerce, default_settings
-from mmdiffbench.tuning.presets import model_yaml, set_preset
+from mmdiffbench.config import ConfigError
+from mmdiffbench.tuning.presets import check_keys, model_yaml, set_preset
 
 CHOICE_METRIC = "recall@20"
 
@@ -71,14 +71,11 @@ CELLS_PER_LINE = 4
 
 def setting_values(model: str, setting: str) -> dict[str, Any]:
     """`"n_layers=2 reg_weight=1e-2"` as typed values, checked against the model's settings."""
-    defaults = default_settings(model)
-    values = {}
-    for part in setting.split():
-        key, _, value = part.partition("=")
-        if key not in defaults:
-            raise SystemExit(f"{model}: {key!r} is not a setting of the model; known: {', '.join(sorted(defaults))}")
-        values[key] = coerce(key, yaml.safe_load(value), defaults[key])
-    return values
+    parsed = {key: yaml.safe_load(value) for key, _, value in (part.partition("=") for part in setting.split())}
+    try:
+        return check_keys(model, parsed)
+    except ConfigError as err:
+        raise SystemExit(str(err)) from None
 
 
 def preset_comments(table: pd.DataFrame, csv: Path) -> list[str]:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from scipy import stats
 
+from mmdiffbench.config import default_settings
 from mmdiffbench.plan import build_plan
 from mmdiffbench.report.claims import claims_table
 
@@ -173,7 +174,7 @@ def test_every_preset_citing_a_grid_csv_holds_that_grids_validation_choice() -> 
             table = pd.read_csv(ROOT / "benchmarks/results" / name)
             best = table.loc[table[grid.VAL].idxmax()]
             assert bool(best["chosen"]), f"{name}: the chosen row is not the best validation score"
-            effective = {**grid.default_settings(path.stem), **config["presets"][dataset]}
+            effective = {**default_settings(path.stem), **config["presets"][dataset]}
             for key, value in grid.setting_values(path.stem, best["setting"]).items():
                 assert effective[key] == value, (
                     f"{path.name} presets.{dataset}: {key}={effective[key]}, grid chose {value}"

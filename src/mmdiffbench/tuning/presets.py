@@ -136,10 +136,13 @@ def set_preset(
     return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
 
 
-def check_keys(model: str, values: dict[str, Any]) -> None:
-    """ConfigError unless every key is a setting of `model` and its value has the default's type."""
+def check_keys(model: str, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` converted to the defaults' types; ConfigError unless every key is a setting of
+    `model` and its value has the default's type."""
     defaults = default_settings(model)
+    checked = {}
     for key, value in values.items():
         if key not in defaults:
             raise ConfigError(f"{model}: {key!r} is not a setting of the model; known: {', '.join(sorted(defaults))}")
-        coerce(key, value, defaults[key])
+        checked[key] = coerce(key, value, defaults[key])
+    return checked
