@@ -121,11 +121,15 @@ def main() -> None:
     if args.merge:
         table = merged([pd.read_csv(path) for path in args.merge], args.model, args.dataset)
         table.to_csv(out, index=False, float_format="%.5f")
-        print(table.to_string(index=False))
-        if args.write:
-            print(f"wrote presets.{args.dataset} of {write_preset(table, args.model, args.dataset, out)}")
-        return
+    else:
+        table = run_cells(args, out)
+    print(table.to_string(index=False))
+    if args.write:
+        print(f"wrote presets.{args.dataset} of {write_preset(table, args.model, args.dataset, out)}")
 
+
+def run_cells(args: argparse.Namespace, out: Path) -> pd.DataFrame:
+    """Every cell of `--grid`, one run each, the table rewritten to `out` after each (a killed grid keeps its cells)."""
     rows = []
     for setting in grid_settings(args.grid):
         run_dir = args.runs / args.dataset / args.model / cell_name(setting) / f"seed{args.seed}"
@@ -148,9 +152,7 @@ def main() -> None:
         )
         table = with_choice(pd.DataFrame(rows))
         table.to_csv(out, index=False, float_format="%.5f")
-    print(table.to_string(index=False))
-    if args.write:
-        print(f"wrote presets.{args.dataset} of {write_preset(table, args.model, args.dataset, out)}")
+    return table
 
 
 if __name__ == "__main__":
