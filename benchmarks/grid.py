@@ -81,7 +81,7 @@ def setting_values(model: str, setting: str) -> dict[str, Any]:
 def preset_comments(table: pd.DataFrame, csv: Path) -> list[str]:
     """What chose and how every cell scored, best first, each line marked for a later rewrite."""
     seeds = ", ".join(str(s) for s in sorted(set(table["seed"])))
-    fixed = " ".join(sorted(set(table["fixed"].fillna("").astype(str)) - {""}))
+    fixed = " ".join(sorted(set(table["fixed"].dropna().astype(str)) - {""}))
     head = f"{MARKER}: chosen on VALIDATION {CHOICE_METRIC} (seed {seeds}{'; ' + fixed if fixed else ''}; {csv}), test not used"
     cells = [f"{row.setting}: {row[VAL]:.4f}" for _, row in table.sort_values(VAL, ascending=False).iterrows()]
     lines = [" | ".join(cells[i : i + CELLS_PER_LINE]) for i in range(0, len(cells), CELLS_PER_LINE)]
