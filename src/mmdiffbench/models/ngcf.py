@@ -71,19 +71,26 @@ class NGCF(GraphRecommender):
             return self.adj_op
         return SparseOperator(drop_edges(self.adj, 1.0 - rate), symmetric=False)
 
-    def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def layer_outputs(self) -> list[torch.Tensor]:
+        """E^(0), ..., E^(K) over all nodes (users first), each (users + items) x d_k."""
         adj = self._graph()
         x = torch.cat([self.user_embedding, self.item_embedding])
         layers = [x]
         for layer in self.layers:
             x = F.normalize(self.message_dropout(F.leaky_relu(layer(adj, x), 0.2)), dim=1)
             layers.append(x)
-        out = torch.cat(layers, dim=1)
+        return layers
+
+    def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        out = torch.cat(self.layer_outputs(), dim=1)
         return out[: self.n_users], out[self.n_users :]
 
     def losses(self, batch: BPRBatch) -> dict[str, torch.Tensor]:
-        users, items = self.final_embeddings()
-        u, p, n = users[batch.users], items[batch.pos], items[batch.neg]
+        """The batch's rows gathered from each layer before the concatenation: the same rows as
+        slicing `final_embeddings`, without a (nodes x sum d_k) concatenation and its backward."""
+        nodes = torch.cat([batch.users, self.n_users + batch.pos, self.n_users + batch.neg])
+        rows = torch.cat([x[nodes] for x in self.layer_outputs()], dim=1)
+        u, p, n = rows.split(len(batch.users))
         return {
             "bpr": bpr_loss((u * p).sum(-1), (u * n).sum(-1)),
             "reg": self.config["reg_weight"] * embedding_norms(len(batch.users), u, p, n),
