@@ -9,7 +9,8 @@ each in its own child process (its own peak RSS). Not a test: run it by hand on 
 Each model runs with its YAML defaults and the dataset's preset. `--max-steps N` stops every phase
 after N steps (slow models on a small machine): the epoch time is then the measured time per step
 (after one untimed warm-up step) times the steps of a full epoch, plus the phases' once-per-epoch
-hooks (DiffMM's rebuild) timed as they are; the CSV says so (`steps_run` < `steps_per_epoch`).
+hooks timed once as they are, never scaled (`<phase>_before_s`: NCL's k-means, SGL's views, ...;
+`<after_name>_s`: DiffMM's rebuild); the CSV says so (`steps_run` < `steps_per_epoch`).
 
 `--set KEY=VALUE` overrides a model key. Before / after in one invocation: `--baseline-ref REV` (the
 library at git revision REV) and / or `--baseline-set KEY=VALUE` (other overrides) define a
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import resource
@@ -61,8 +63,15 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
         cap = min(full, args.max_steps) if args.max_steps else full
         if cap < full:
             runner.run_phase(phase, 0, max_steps=1)  # warm-up step, untimed: a capped pass is scaled up
+        if phase.before is not None:  # once per epoch whatever the cap: timed, never scaled
+            t0, cpu0 = time.perf_counter(), time.process_time()
+            phase.before()
+            hook_s = time.perf_counter() - t0
+            row[f"{phase.name}_before_s"] = hook_s
+            train_s += hook_s
+            train_cpu_s += time.process_time() - cpu0
         t0, cpu0 = time.perf_counter(), time.process_time()
-        runner.run_phase(phase, 0, max_steps=cap)
+        runner.run_phase(dataclasses.replace(phase, before=None), 0, max_steps=cap)
         seconds = (time.perf_counter() - t0) * full / cap  # the full phase's time (measured when cap = full)
         row[f"{phase.name}_s"] = seconds
         train_s += seconds
