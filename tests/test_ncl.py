@@ -13,7 +13,7 @@ import torch
 from mmdiffbench.config import resolve
 from mmdiffbench.data import InteractionDataset
 from mmdiffbench.models.base import BPRBatch
-from mmdiffbench.models.ncl import NCL
+from mmdiffbench.models.ncl import ASSIGNMENT_ROWS, NCL, nearest_centroid
 from mmdiffbench.train.run import train_run
 from tests._graph_direct import dense_bpr, dense_info_nce, dense_norm_adj
 from tests._planted import planted_dataset, popularity_recall, trained_recall
@@ -34,6 +34,14 @@ def direct_kmeans(x: torch.Tensor, k: int, iterations: int) -> tuple[torch.Tenso
             if (assign == j).any():
                 c[j] = x[assign == j].mean(0)
     return c, ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1).argmin(1)
+
+
+def test_nearest_centroid_over_several_row_blocks_is_the_direct_argmin() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2 * ASSIGNMENT_ROWS + 37, 8, dtype=torch.float64)
+    centroids = torch.randn(50, 8, dtype=torch.float64)
+    direct = ((x[:, None, :] - centroids[None, :, :]) ** 2).sum(-1).argmin(1)
+    assert torch.equal(nearest_centroid(x, centroids), direct)
 
 
 def test_e_step_and_losses_match_the_direct_computation(synthetic: InteractionDataset) -> None:

@@ -51,10 +51,16 @@ from mmdiffbench.models.losses import bpr_loss, embedding_norms
 from mmdiffbench.models.phase import Phase
 from mmdiffbench.precision import check_mode, compute_dtype
 
+#: rows per block of distances (2,048 rows x 1,000 centroids: 8 MB, read back by argmin from cache)
+ASSIGNMENT_ROWS = 2048
+
 
 def nearest_centroid(x: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
-    """Index of the L2-nearest centroid of each row (||c||^2 - 2 x.c; ||x||^2 does not change the argmin)."""
-    return ((centroids * centroids).sum(1)[None, :] - 2.0 * x @ centroids.T).argmin(dim=1)
+    """Index of the L2-nearest centroid of each row (||c||^2 - 2 x.c; ||x||^2 does not change the argmin),
+    one fused product per block of rows: k-means is most of an NCL epoch on TikTok."""
+    squared = (centroids * centroids).sum(1)[None, :]
+    blocks = [torch.addmm(squared, part, centroids.T, alpha=-2.0).argmin(dim=1) for part in x.split(ASSIGNMENT_ROWS)]
+    return torch.cat(blocks)
 
 
 def kmeans(x: torch.Tensor, k: int, iterations: int) -> tuple[torch.Tensor, torch.Tensor]:
