@@ -34,6 +34,8 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -42,6 +44,13 @@ from common import add_dataset_source, dataset_from, library_at, phase_runner
 
 from mmdiffbench.eval import evaluate_model
 from mmdiffbench.models import MODELS
+
+
+def timed(work: Callable[[], object], scale: float) -> tuple[float, float]:
+    """Wall and CPU seconds of `work()`, each times `scale`."""
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    work()
+    return (time.perf_counter() - t0) * scale, (time.process_time() - cpu0) * scale
 
 
 def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
@@ -63,26 +72,21 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
         cap = min(full, args.max_steps) if args.max_steps else full
         if cap < full:
             runner.run_phase(phase, 0, max_steps=1)  # warm-up step, untimed: a capped pass is scaled up
-        if phase.before is not None:  # once per epoch whatever the cap: timed, never scaled
-            t0, cpu0 = time.perf_counter(), time.process_time()
-            phase.before()
-            hook_s = time.perf_counter() - t0
-            row[f"{phase.name}_before_s"] = hook_s
-            train_s += hook_s
-            train_cpu_s += time.process_time() - cpu0
-        t0, cpu0 = time.perf_counter(), time.process_time()
-        runner.run_phase(dataclasses.replace(phase, before=None), 0, max_steps=cap)
-        seconds = (time.perf_counter() - t0) * full / cap  # the full phase's time (measured when cap = full)
-        row[f"{phase.name}_s"] = seconds
-        train_s += seconds
-        train_cpu_s += (time.process_time() - cpu0) * full / cap
-        if phase.after is not None:  # once per epoch whatever the cap: timed, never scaled
-            t0, cpu0 = time.perf_counter(), time.process_time()
-            phase.after()
-            hook_s = time.perf_counter() - t0
-            row[f"{phase.after_name}_s"] = hook_s
-            train_s += hook_s
-            train_cpu_s += time.process_time() - cpu0
+        steps = dataclasses.replace(phase, before=None)
+        # (column, work, scale): the hooks run once per epoch whatever the cap, timed, never scaled;
+        # the capped steps are scaled up to the full phase (measured whole when cap = full)
+        parts: list[tuple[str, Callable[[], object], float]] = [
+            (f"{phase.name}_s", partial(runner.run_phase, steps, 0, max_steps=cap), full / cap)
+        ]
+        if phase.before is not None:
+            parts.insert(0, (f"{phase.name}_before_s", phase.before, 1.0))
+        if phase.after is not None:
+            parts.append((f"{phase.after_name}_s", phase.after, 1.0))
+        for column, work, scale in parts:
+            wall, cpu = timed(work, scale)
+            row[column] = wall
+            train_s += wall
+            train_cpu_s += cpu
         steps_run, steps_full = steps_run + cap, steps_full + full
     t0 = time.perf_counter()
     evaluate_model(runner.model, dataset, tuple(config.trainer["topks"]), config.trainer["eval_batch_size"])
