@@ -25,23 +25,27 @@ def build(dataset: InteractionDataset, overrides: list[str]) -> NCL:
     return NCL(dataset, resolve("ncl", dataset.name, "full", ["contrastive_bf16=never", *overrides]).model)
 
 
+def direct_nearest(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """Each row's nearest centroid by the full squared distance, one (rows x centroids x d) tensor."""
+    return ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1).argmin(1)
+
+
 def direct_kmeans(x: torch.Tensor, k: int, iterations: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Lloyd's algorithm from the rows randperm picks; an empty cluster keeps its centroid."""
     c = x[torch.randperm(len(x))[:k]].clone()
     for _ in range(iterations):
-        assign = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1).argmin(1)
+        assign = direct_nearest(x, c)
         for j in range(k):
             if (assign == j).any():
                 c[j] = x[assign == j].mean(0)
-    return c, ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1).argmin(1)
+    return c, direct_nearest(x, c)
 
 
 def test_nearest_centroid_over_several_row_blocks_is_the_direct_argmin() -> None:
     torch.manual_seed(0)
     x = torch.randn(2 * ASSIGNMENT_ROWS + 37, 8, dtype=torch.float64)
     centroids = torch.randn(50, 8, dtype=torch.float64)
-    direct = ((x[:, None, :] - centroids[None, :, :]) ** 2).sum(-1).argmin(1)
-    assert torch.equal(nearest_centroid(x, centroids), direct)
+    assert torch.equal(nearest_centroid(x, centroids), direct_nearest(x, centroids))
 
 
 def test_e_step_and_losses_match_the_direct_computation(synthetic: InteractionDataset) -> None:
