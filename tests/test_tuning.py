@@ -129,7 +129,7 @@ def _comments(text: str) -> list[str]:
 @pytest.mark.parametrize(
     ("model", "dataset", "values"),
     [
-        ("ngcf", "tiktok", {"lr": 5.0e-4, "reg_weight": 1.0e-4}),  # `presets: {}`
+        ("dualgnn", "tiktok", {"lr": 1.0e-4, "reg_weight": 1.0e-2}),  # `presets: {}`
         ("diffcl", "baby", {"lambda_cl": 0.01, "tau": 0.2}),  # a flow entry: its other keys stay
         ("diffcl", "tiktok", {"lambda_cl": 0.7}),  # a new entry beside flow entries
         ("ld4mrec", "tiktok", {"lr": 1.0e-4, "hidden_dim": 128}),  # a block entry with a commented key
