@@ -85,7 +85,7 @@ def test_the_claims_table_judges_the_csv_values(script: ModuleType, tmp_path: Pa
         (table.claim == "C1") & (table.metric == "recall@20") & (table.protocol == "val_selected")
     ].itertuples()
     p = stats.ttest_rel(diffmm, lightgcn).pvalue
-    assert row.ours == "DiffMM 0.1023 vs LightGCN 0.0890 (1 of 15 baselines run)"
+    assert row.ours == "DiffMM 0.1023 vs LightGCN 0.0890 (1 of 15 baselines run, 1 of them tuned on validation)"
     assert row.test == f"vs LightGCN: n=3, t=11.09, p={p:.3g}" and row.status == "holds"
     baby = table[(table.claim == "C1") & (table.dataset == "baby")]
     assert baby["status"].tolist() == ["not run here: dataset not at this scale"]

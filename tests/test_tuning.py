@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 import mmdiffbench.config as config_module
+import mmdiffbench.tuning.presets as presets_module
 from mmdiffbench.cli import main
 from mmdiffbench.config import ConfigError, model_file, resolve
 from mmdiffbench.experiments import experiment
@@ -22,7 +23,7 @@ from mmdiffbench.plan_types import Cell, ExperimentPlan
 from mmdiffbench.report.collect import tidy_splits
 from mmdiffbench.report.tables import write_table
 from mmdiffbench.tuning.grid import choices, display_grid, grid_table, score_col
-from mmdiffbench.tuning.presets import check_keys, model_yaml, set_preset
+from mmdiffbench.tuning.presets import check_keys, grid_chosen, model_yaml, set_preset
 from tests._workflow_helpers import load_default_config
 
 KEY = "tune.lightgcn"
@@ -237,3 +238,15 @@ def test_only_the_paper_scale_plans_the_grids(tmp_path: Path) -> None:
     lightgcn = grids["tune.lightgcn"]
     assert {c.dataset for c in lightgcn.cells} == {"tiktok", "baby", "sports"} and len(lightgcn.cells) == 3 * 12
     assert {c.dataset for c in grids["tune.vbpr"].cells} == {"tiktok"}  # features: TikTok only here
+
+
+def test_grid_chosen_counts_only_the_settings_a_validation_grid_sweeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    yamls = {
+        "lightgcn": {"presets": {"tiktok": {"n_layers": 4, "lr": 1.0e-3}, "sports": {"eval_batch_size": 8}}},
+        "diffmm": {"presets": {"tiktok": {"lambda1": 0.1}}},
+    }
+    monkeypatch.setattr(presets_module, "model_file", yamls.__getitem__)
+    assert grid_chosen("lightgcn", "tiktok") == ("n_layers",)  # tune.lightgcn sweeps n_layers x reg_weight, not lr
+    assert grid_chosen("lightgcn", "sports") == ()  # a preset, but of a setting no grid chose
+    assert grid_chosen("lightgcn", "baby") == ()  # no preset: the reference defaults
+    assert grid_chosen("diffmm", "tiktok") == ()  # no tune.diffmm

@@ -27,6 +27,7 @@ from mmdiffbench.report.verdicts import (
     judge_order,
     paper_tiers,
 )
+from mmdiffbench.tuning.presets import grid_chosen
 
 SMOKE_RUN = "smoke run (not a reproduction)"
 COLUMNS = ["claim", "dataset", "metric", "protocol", "paper's", "ours", "test", "status"]
@@ -40,7 +41,9 @@ INTRO = (
     "not run here, not in the paper (a dataset the paper has no numbers for: ours shown, the "
     "beats claim still judged), smoke run. Claims on transformed data (LD4MRec's noisy training) are judged on "
     "the transformed runs only. Beats: the model against our strongest baseline (the others are below it "
-    "in mean). Improvement: ours = mean(model) / mean(strongest baseline) - 1, beside the paper's "
+    "in mean). Baselines tuned on validation: those whose preset for the dataset (a derived dataset: its "
+    "source's) sets a setting their validation grid (tune.<model>) sweeps; the others run at their reference "
+    "implementation's defaults. Improvement: ours = mean(model) / mean(strongest baseline) - 1, beside the paper's "
     "computed the same way from its table; when ours is smaller, the test compares the per-seed "
     "improvements with the paper's value. Ablation order: every claimed step (a tier above the next) "
     "tested, the weakest shown; braces hold variants the claim does not order (equal in the paper, or "
@@ -106,7 +109,17 @@ class _Context:
             return f"{gain:+.1%} over {best['model']}", gain
         return f"{claim.name} {own:.4f} vs {best['model']} {best['paper_value']:.4f}", gain
 
-    def verdict(self, values: dict[tuple[str, str], pd.Series], paper: pd.DataFrame, gain: float) -> Verdict:
+    def tuned(self, dataset: str) -> frozenset[str]:
+        """Labels of the baselines whose preset for `dataset` holds settings of their validation grid."""
+        return frozenset(
+            self.models[c.model]
+            for c in self.entry.cells
+            if c.model != self.claim.model and grid_chosen(c.model, dataset)
+        )
+
+    def verdict(
+        self, values: dict[tuple[str, str], pd.Series], paper: pd.DataFrame, gain: float, tuned: frozenset[str]
+    ) -> Verdict:
         claim, empty = self.claim, pd.Series(dtype=float)
         if claim.kind == "ablation_order":
             mine = [c for c in self.entry.cells if c.model == claim.model and c.variant == c.paper_key]
@@ -119,8 +132,8 @@ class _Context:
             if c.model != claim.model
         }
         if claim.kind == "improvement":
-            return judge_improvement(claim.name, model, baselines, gain)
-        return judge_beats(claim.name, model, baselines)
+            return judge_improvement(claim.name, model, baselines, gain, tuned)
+        return judge_beats(claim.name, model, baselines, tuned)
 
 
 def judged_datasets(entry: Experiment, plan: ExperimentPlan) -> list[str]:
@@ -154,11 +167,12 @@ def claim_rows(claim: Claim, plan: ExperimentPlan | None, tidy: pd.DataFrame, ta
             rows.append({"claim": tag, "dataset": dataset, "status": status})
             continue
         judged = []
+        tuned = context.tuned(plan.datasets[dataset].get("derived_from", dataset))  # whose presets apply
         for metric in claim.metrics:
             mine = paper[(paper.dataset_key == dataset) & (paper.metric_key == metric)]
             said, gain = context.paper_side(mine)
             for protocol in PROTOCOLS:
-                verdict = context.verdict(_per_seed(tidy, dataset, protocol, metric), mine, gain)
+                verdict = context.verdict(_per_seed(tidy, dataset, protocol, metric), mine, gain, tuned)
                 row = {"claim": tag, "dataset": dataset, "metric": metric, "protocol": protocol, "paper's": said}
                 judged.append({**row, "ours": verdict.ours, "test": verdict.test, "status": verdict.status})
         if all(r["status"] == NOT_RUN for r in judged) and len({r["ours"] for r in judged}) == 1:

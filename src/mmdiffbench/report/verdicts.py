@@ -12,6 +12,7 @@ empty Series = no run): the status logic of the claims section, free of files an
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import pandas as pd
@@ -29,19 +30,23 @@ class Verdict:
     test: str = ""
 
 
-def _strongest(name: str, model: pd.Series, baselines: dict[str, pd.Series]) -> tuple[str, pd.Series, str] | Verdict:
-    """(label and per-seed values of our strongest baseline by mean, 'k of n baselines run'), or
-    the verdict `not run here` when the model or every baseline has no run."""
+def _strongest(
+    name: str, model: pd.Series, baselines: dict[str, pd.Series], tuned: Collection[str]
+) -> tuple[str, pd.Series, str] | Verdict:
+    """(label and per-seed values of our strongest baseline by mean, 'k of n baselines run, j of
+    them tuned on validation'), or the verdict `not run here` when the model or every baseline
+    has no run. `tuned`: the labels of the baselines run at settings chosen on validation."""
     run = {label: s for label, s in baselines.items() if len(s)}
     if not len(model) or not run:
         return Verdict(NOT_RUN, f"{name} not run" if not len(model) else "no baseline run")
     best = max(run, key=lambda label: float(run[label].mean()))
-    return best, run[best], f"{len(run)} of {len(baselines)} baselines run"
+    n_tuned = sum(label in tuned for label in run)
+    return best, run[best], f"{len(run)} of {len(baselines)} baselines run, {n_tuned} of them tuned on validation"
 
 
-def judge_beats(name: str, model: pd.Series, baselines: dict[str, pd.Series]) -> Verdict:
+def judge_beats(name: str, model: pd.Series, baselines: dict[str, pd.Series], tuned: Collection[str]) -> Verdict:
     """`model` beats every baseline: per-seed values (index = seed); an empty Series = not run."""
-    strongest = _strongest(name, model, baselines)
+    strongest = _strongest(name, model, baselines, tuned)
     if isinstance(strongest, Verdict):
         return strongest
     best, values, count = strongest
@@ -53,9 +58,11 @@ def judge_beats(name: str, model: pd.Series, baselines: dict[str, pd.Series]) ->
     return Verdict(HOLDS if test.significant else NOT_SIGNIFICANT, ours, f"vs {best}: {test.text()}")
 
 
-def judge_improvement(name: str, model: pd.Series, baselines: dict[str, pd.Series], paper_gain: float) -> Verdict:
+def judge_improvement(
+    name: str, model: pd.Series, baselines: dict[str, pd.Series], paper_gain: float, tuned: Collection[str]
+) -> Verdict:
     """Our relative improvement over the strongest baseline reaches the paper's `paper_gain`."""
-    strongest = _strongest(name, model, baselines)
+    strongest = _strongest(name, model, baselines, tuned)
     if isinstance(strongest, Verdict):
         return strongest
     best, values, count = strongest

@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from mmdiffbench.config import ConfigError, coerce, default_settings
+from mmdiffbench.config import ConfigError, coerce, default_settings, model_file
+from mmdiffbench.experiments import registry
 
 
 def model_yaml(model: str) -> Path:
@@ -146,3 +147,12 @@ def check_keys(model: str, values: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"{model}: {key!r} is not a setting of the model; known: {', '.join(sorted(defaults))}")
         checked[key] = coerce(key, value, defaults[key])
     return checked
+
+
+def grid_chosen(model: str, dataset: str) -> tuple[str, ...]:
+    """The settings of `model`'s preset for `dataset` that its validation grid (`tune.<model>`)
+    sweeps: empty when it runs there at its reference defaults. A preset may also hold switches
+    no grid chose (GRCN's `recompute` on Sports), which do not count."""
+    entry = registry().get(f"tune.{model}")
+    preset = (model_file(model).get("presets") or {}).get(dataset) or {}
+    return tuple(axis for axis in (entry.sweep_axes if entry else ()) if axis in preset)
