@@ -146,6 +146,12 @@ def resolve(model_name: str, dataset: str, variant: str = "full", overrides: lis
     return resolve_settings(model_name, dataset, variant, overrides)
 
 
+def dataset_preset(spec: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """A model YAML's `presets.<dataset>` (empty when it has none): the settings that runs on
+    `dataset` take above the YAML's defaults."""
+    return spec.get("presets", {}).get(dataset, {})
+
+
 def resolve_settings(
     model_name: str, dataset: str, variant: str = "full", overrides: list[str] | None = None
 ) -> RunConfig:
@@ -153,7 +159,7 @@ def resolve_settings(
     workflow plan compares to find cells that are one run."""
     model, trainer = _defaults(model_name)
     spec = model_file(model_name)
-    _apply(spec.get("presets", {}).get(dataset, {}), model, trainer, f"{model_name}.yaml preset {dataset!r}")
+    _apply(dataset_preset(spec, dataset), model, trainer, f"{model_name}.yaml preset {dataset!r}")
     variants = spec.get("variants", {"full": {}})
     if variant not in variants:
         raise ConfigError(f"unknown variant {variant!r} of {model_name}; known variants: {', '.join(sorted(variants))}")

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from mmdiffbench.config import ConfigError, coerce, default_settings, model_file
+from mmdiffbench.config import ConfigError, coerce, dataset_preset, default_settings, model_file
 from mmdiffbench.experiments import registry
 
 
@@ -154,5 +154,5 @@ def grid_chosen(model: str, dataset: str) -> tuple[str, ...]:
     sweeps: empty when it runs there at its reference defaults. A preset may also hold switches
     no grid chose (GRCN's `recompute` on Sports), which do not count."""
     entry = registry().get(f"tune.{model}")
-    preset = (model_file(model).get("presets") or {}).get(dataset) or {}
+    preset = dataset_preset(model_file(model), dataset)
     return tuple(axis for axis in (entry.sweep_axes if entry else ()) if axis in preset)
