@@ -1,12 +1,16 @@
 """Where bfloat16 matmuls are used: one switch per model part, resolved against the device.
 
-On this project's CPUs (AVX-512 with bf16) a bfloat16 matmul runs 2-6x faster than a float32
-one; on GPUs float32 is already fast enough for these sizes, so `cpu` (bfloat16 only when the
-tensors live on a CPU) is the useful default. Accumulation stays in float32 inside the kernels;
-what changes is the rounding of the inputs and of the product.
+On CPUs that multiply bfloat16 natively (AVX512-BF16 or AMX) a bfloat16 matmul runs 2-6x faster
+than a float32 one; elsewhere oneDNN emulates it and it runs about 12x SLOWER (AVX2 EPYC, 4096 x 64
+by 64 x 9000: benchmarks/bf16_matmul.py). On GPUs float32 is already fast enough for these sizes. So
+`cpu` (the useful default) means bfloat16 only when the tensors live on a CPU with native bfloat16,
+float32 everywhere else. Accumulation stays in float32 inside the kernels; what changes is the
+rounding of the inputs and of the product. Runs record which it was (metrics.json `machine`).
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 
@@ -19,7 +23,13 @@ def check_mode(name: str, mode: str) -> str:
     return mode
 
 
+@functools.cache
+def native_bf16_cpu() -> bool:
+    """Whether this CPU has bfloat16 dot-product instructions (AVX512-BF16 or AMX tiles)."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
 def compute_dtype(mode: str, device: torch.device) -> torch.dtype:
     """bfloat16 when `mode` asks for it on this device, else float32."""
-    on = mode == "always" or (mode == "cpu" and device.type == "cpu")
+    on = mode == "always" or (mode == "cpu" and device.type == "cpu" and native_bf16_cpu())
     return torch.bfloat16 if on else torch.float32

@@ -24,7 +24,7 @@ from mmdiffbench.models import get_model_class
 from mmdiffbench.models.base import Recommender
 from mmdiffbench.train.checkpoint import save_torch, write_json
 from mmdiffbench.train.rundir import check_resume, clear_results, run_lock
-from mmdiffbench.train.runinfo import git_commit, peak_rss_mb, versions
+from mmdiffbench.train.runinfo import git_commit, machine, peak_rss_mb, versions
 from mmdiffbench.train.seeding import seed_everything
 from mmdiffbench.train.trainer import CHECKPOINT, Trainer
 
@@ -125,12 +125,13 @@ def _train_locked(
         trainer.load_checkpoint()
     else:
         logger.info(
-            "training %s/%s on %s, seed %d, device %s",
+            "training %s/%s on %s, seed %d, device %s (%s)",
             config.model_name,
             config.variant,
             dataset.name,
             seed,
             record["device"],
+            ", ".join(f"{key} {value}" for key, value in machine().items()),
         )
     write_json(record, out_dir / "config.json")  # on resume: the same settings, `epochs` as now
     trainer.fit()
@@ -165,6 +166,7 @@ def _train_locked(
         "device": str(device),
         "threads": torch.get_num_threads(),
         "versions": versions(),
+        "machine": machine(),
         "git_commit": git_commit(),
         "data_verification": dataset.verification,
     }

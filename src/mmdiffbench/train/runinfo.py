@@ -1,4 +1,4 @@
-"""Provenance recorded in metrics.json: versions, git commit, peak memory."""
+"""Provenance recorded in metrics.json: versions, machine, git commit, peak memory."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import scipy
 import torch
 
 import mmdiffbench
+from mmdiffbench.precision import native_bf16_cpu
 
 
 def peak_rss_mb() -> float:
@@ -42,4 +43,12 @@ def versions() -> dict[str, str]:
         "torch": torch.__version__,
         "numpy": np.__version__,
         "scipy": scipy.__version__,
+    }
+
+
+def machine() -> dict[str, object]:
+    """What decides a run's speed and its `cpu` bfloat16 switches (mmdiffbench.precision)."""
+    return {
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_native_bf16": native_bf16_cpu(),
     }
