@@ -38,9 +38,16 @@ def run_one(
     return json.loads((out / "metrics.json").read_text())
 
 
+def provenance(metrics: dict) -> dict:
+    """The code commit of a run and whether its `cpu` bfloat16 switches ran in bfloat16 (blank for runs
+    before f660340, which did not record it)."""
+    return {"code": metrics.get("git_commit"), "cpu_native_bf16": metrics.get("machine", {}).get("cpu_native_bf16")}
+
+
 def rows_of(metrics: dict, run_dir: Path) -> list[dict]:
     base = {k: metrics[k] for k in ("dataset", "model", "seed")}
     base.update(run_dir=str(run_dir), epochs_run=metrics["epochs_run"], train_wall_time_s=metrics["train_wall_time_s"])
+    base.update(provenance(metrics))
     selected = {"protocol": "validation-selected", "epoch": metrics["selected_epoch"], **metrics["test"]}
     paper = {
         "protocol": "best-test-epoch (paper)",

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 import yaml
-from baselines import run_one
+from baselines import provenance, run_one
 
 from mmdiffbench.config import ConfigError
 from mmdiffbench.tuning.presets import check_keys, model_yaml, set_preset
@@ -148,6 +148,7 @@ def run_cells(args: argparse.Namespace, out: Path) -> pd.DataFrame:
                 "epochs_run": metrics["epochs_run"],
                 f"test {CHOICE_METRIC} at that epoch (not used for the choice)": metrics["test"][CHOICE_METRIC],
                 "run_dir": str(run_dir),
+                **provenance(metrics),
             }
         )
         table = with_choice(pd.DataFrame(rows))
