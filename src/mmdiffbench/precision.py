@@ -10,8 +10,6 @@ rounding of the inputs and of the product. Runs record which it was (metrics.jso
 
 from __future__ import annotations
 
-import functools
-
 import torch
 
 MODES = ("never", "always", "cpu")
@@ -23,10 +21,13 @@ def check_mode(name: str, mode: str) -> str:
     return mode
 
 
-@functools.cache
+# probed once at import: a plain global is what torch.compile reads inside a compiled step
+_NATIVE_BF16_CPU = bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
 def native_bf16_cpu() -> bool:
     """Whether this CPU has bfloat16 dot-product instructions (AVX512-BF16 or AMX tiles)."""
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    return _NATIVE_BF16_CPU
 
 
 def compute_dtype(mode: str, device: torch.device) -> torch.dtype:
