@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -34,26 +34,9 @@ from mmdiffbench.progress import clock
 from mmdiffbench.train.checkpoint import load_tensors, save_torch, write_text
 from mmdiffbench.train.phases import PhaseRunner, TrainingDiverged
 from mmdiffbench.train.seeding import capture_rng, restore_rng
+from mmdiffbench.train.stopping import Selection, patience_step
 
 CHECKPOINT = "checkpoint.pt"
-
-
-@dataclass
-class Selection:
-    """Best evaluation so far under one criterion (validation, or the papers' test protocol)."""
-
-    split: str
-    metric: str
-    best: float = float("-inf")
-    epoch: int = -1
-    record: dict[str, Any] = field(default_factory=dict)
-
-    def offer(self, epoch: int, record: dict[str, Any]) -> bool:
-        score = record[self.split][self.metric]
-        if score > self.best:  # strict: ties keep the earlier epoch, as the official code
-            self.best, self.epoch, self.record = score, epoch, record
-            return True
-        return False
 
 
 def _record(results: dict[str, RankingResult], dataset: InteractionDataset, edges: list[int]) -> dict[str, Any]:
@@ -159,13 +142,12 @@ class Trainer:
         row.update({f"val_{k}": v for k, v in record["val"].items()})
         row.update({f"test_{k}": v for k, v in record["test"].items()})
         self.paper.offer(epoch, record)
-        if self.selected.offer(epoch, record):
+        improved = self.selected.offer(epoch, record)
+        if improved:
             # only what model.pt keeps: DiffMM's generators (107 MB on TikTok) are never read back
             self.best_state = cpu_copy(self.model.kept_state(self.model.state_dict()))
-            self.bad_evals = 0
-        else:
-            self.bad_evals += 1
-        return self.cfg["patience"] > 0 and self.bad_evals >= self.cfg["patience"]
+        self.bad_evals, stop = patience_step(self.bad_evals, improved, self.cfg["patience"])
+        return stop
 
     def fit(self) -> None:
         epochs, every = self.cfg["epochs"], self.cfg["eval_every"]
