@@ -29,6 +29,7 @@ def replayed_rows(run_dir: Path, patiences: list[int]) -> list[dict]:
     """One row per patience for one finished run folder."""
     metrics = json.loads((run_dir / "metrics.json").read_text())
     history = pd.read_csv(run_dir / "history.csv")
+    run_patience = json.loads((run_dir / "config.json").read_text())["trainer"]["patience"]
     rows = []
     for patience in patiences:
         replayed = replay_patience(history, patience, metrics["stopped_early"])
@@ -41,7 +42,7 @@ def replayed_rows(run_dir: Path, patiences: list[int]) -> list[dict]:
                 "selected_epoch": replayed.selected_epoch,
                 "stop_epoch": replayed.stop_epoch,
                 **{f"test {m}": replayed.test[m] for m in METRICS},
-                "run_patience": json.loads((run_dir / "config.json").read_text())["trainer"]["patience"],
+                "run_patience": run_patience,
                 "run_dir": str(run_dir),
                 "code": metrics.get("git_commit"),
             }
