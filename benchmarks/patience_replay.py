@@ -29,10 +29,11 @@ def replayed_rows(run_dir: Path, patiences: list[int]) -> list[dict]:
     """One row per patience for one finished run folder."""
     metrics = json.loads((run_dir / "metrics.json").read_text())
     history = pd.read_csv(run_dir / "history.csv")
-    run_patience = json.loads((run_dir / "config.json").read_text())["trainer"]["patience"]
+    trainer = json.loads((run_dir / "config.json").read_text())["trainer"]
     rows = []
     for patience in patiences:
-        replayed = replay_patience(history, patience, metrics["stopped_early"])
+        # replayed on the metric the run itself selected on, as its trainer did
+        replayed = replay_patience(history, patience, metrics["stopped_early"], trainer["selection_metric"])
         rows.append(
             {
                 "model": metrics["model"],
@@ -42,7 +43,7 @@ def replayed_rows(run_dir: Path, patiences: list[int]) -> list[dict]:
                 "selected_epoch": replayed.selected_epoch,
                 "stop_epoch": replayed.stop_epoch,
                 **{f"test {m}": replayed.test[m] for m in METRICS},
-                "run_patience": run_patience,
+                "run_patience": trainer["patience"],
                 "run_dir": str(run_dir),
                 "code": metrics.get("git_commit"),
             }
