@@ -7,7 +7,9 @@ so a claim's verdict traces to run folders, not to numbers typed into a note. No
 
 The plan is the paper scale's, restricted to the datasets the per-seed CSV holds, so every
 cell this benchmark did not run reads "not run here" with the plan's reason (features absent,
-...). DiffMM's rows come from one code tag of `diffmm_tiktok.csv` (standard protocol).
+...). DiffMM's rows come from one code tag of `diffmm_tiktok.csv` (standard protocol); its
+ablation variants (DiffMM Table 2) from the same code's runs tagged `<tag>_<variant>`, so the
+ablation claim never compares runs of different code or precision.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pandas as pd
 import yaml
 from run_csvs import RESULTS, add_run_csv_args, diffmm_rows
 
+from mmdiffbench.experiments import experiment
 from mmdiffbench.plan import build_plan
 from mmdiffbench.report.claims import INTRO, claims_table
 from mmdiffbench.report.reproduction import md_table
@@ -46,10 +49,23 @@ def tidy_from_per_seed(per_seed: pd.DataFrame) -> pd.DataFrame:
     return _tidy(per_seed.assign(protocol=per_seed["protocol"].map(PROTOCOL_KEYS), variant="full"))
 
 
+def ablation_tags(tag: str) -> dict[str, str]:
+    """Workflow variant -> diffmm_tiktok.csv tag: `full` is `tag`, each DiffMM Table 2 variant `<tag>_<variant>`."""
+    cells = experiment("diffmm.table2").cells
+    return {"full": tag} | {cell.variant: f"{tag}_{cell.variant}" for cell in cells if cell.variant != "full"}
+
+
 def tidy_from_diffmm(diffmm: pd.DataFrame, tag: str, dataset: str = "tiktok") -> pd.DataFrame:
-    """diffmm_tiktok.csv's rows of one code tag, standard protocol, as tidy DiffMM `full` rows."""
-    rows = diffmm_rows(diffmm, tag)
-    return _tidy(rows.assign(dataset=dataset, model="diffmm", variant="full", protocol=rows["eval_mode"]))
+    """diffmm_tiktok.csv's rows of one code tag (variant `full`) and of its ablation variants that ran, standard
+    protocol, as tidy DiffMM rows."""
+    ran = set(diffmm["tag"])
+    frames = [
+        diffmm_rows(diffmm, variant_tag).assign(variant=variant)
+        for variant, variant_tag in ablation_tags(tag).items()
+        if variant == "full" or variant_tag in ran
+    ]
+    rows = pd.concat(frames)
+    return _tidy(rows.assign(dataset=dataset, model="diffmm", protocol=rows["eval_mode"]))
 
 
 def paper_scale_config(config_file: Path, data_dir: Path, datasets: list[str]) -> dict[str, Any]:

@@ -25,6 +25,11 @@ The bfloat16 check is a twin run with both precision switches off, under its own
     PYTHONPATH=src python benchmarks/diffmm_tiktok_accuracy.py --runs /work/runs_diffmm --seeds 421 \
         --tag code_<sha>_fp32 --set denoiser_bf16=never --set contrastive_bf16=never --csv /tmp/fp32.csv
 `--collect-only --tags code_<sha> code_<sha>_fp32` then writes one CSV with a `tag` column.
+Writing keeps the CSV's rows of other tags (runs whose folders this machine no longer holds).
+
+The ablation runs of DiffMM Table 2 are tagged `<tag>_<variant>` with the variant's settings
+(configs/diffmm.yaml `variants`), e.g. `--tag code_<sha>_fp32_wo_cl --set lambda1=0.0`;
+benchmarks/claims.py reads them beside `<tag>` for the ablation claim.
 """
 
 from __future__ import annotations
@@ -108,6 +113,15 @@ def summarize(runs: Path, seeds: list[int], tags: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def write_csv(table: pd.DataFrame, path: Path) -> None:
+    """`table` replaces the rows of its tags in `path`; rows of other tags stay."""
+    if path.is_file():
+        kept = pd.read_csv(path)
+        table = pd.concat([kept[~kept["tag"].isin(table["tag"])], table]) if not table.empty else kept
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -132,10 +146,9 @@ def main() -> int:
     if not args.collect_only:
         for seed in args.seeds:
             train_seed(args.data, args.runs, seed, args.epochs, args.tag, args.overrides)
-            summarize(args.runs, args.seeds, tags).to_csv(args.csv, index=False)
+            write_csv(summarize(args.runs, args.seeds, tags), args.csv)
     table = summarize(args.runs, args.seeds, tags)
-    args.csv.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.csv, index=False)
+    write_csv(table, args.csv)
     print(table.to_string(index=False))
     return 0
 

@@ -75,6 +75,35 @@ def test_diffmm_rows_come_from_one_tag_and_the_standard_protocol_only(script: Mo
         script.tidy_from_diffmm(diffmm, "code_c")
 
 
+def test_diffmm_ablation_rows_come_from_the_same_codes_variant_tags(script: ModuleType) -> None:
+    diffmm = pd.DataFrame(
+        [
+            {"tag": tag, "seed": 1, "protocol": "standard", "eval_mode": "val_selected", "recall@20": value}
+            | {"ndcg@20": value / 2}
+            for tag, value in (("code_a", 0.10), ("code_a_wo_cl", 0.09), ("code_a_fp32", 0.5), ("code_b_wo_dm", 0.7))
+        ]
+    )
+    tidy = script.tidy_from_diffmm(diffmm, "code_a")
+    recall = tidy[tidy.metric == "recall@20"].set_index("variant")["value"]
+    assert recall.to_dict() == {"full": 0.10, "wo_cl": 0.09}  # another suffix or another code's variant: not read
+    assert set(script.ablation_tags("code_a").values()) == {"code_a", "code_a_wo_cl", "code_a_wo_dm", "code_a_wo_msi"}
+
+
+def test_diffmm_accuracy_csv_keeps_the_rows_of_tags_it_did_not_collect(tmp_path: Path) -> None:
+    accuracy = benchmark_module("diffmm_tiktok_accuracy")
+    path = tmp_path / "diffmm.csv"
+    pd.DataFrame({"tag": ["old", "new"], "seed": [1, 1], "recall@20": [0.1, 0.2]}).to_csv(path, index=False)
+    accuracy.write_csv(pd.DataFrame({"tag": ["new", "new"], "seed": [1, 2], "recall@20": [0.3, 0.4]}), path)
+    written = pd.read_csv(path)
+    assert list(zip(written.tag, written.seed, written["recall@20"])) == [
+        ("old", 1, 0.1),
+        ("new", 1, 0.3),
+        ("new", 2, 0.4),
+    ]
+    accuracy.write_csv(pd.DataFrame(), path)  # nothing collected: the file stays as it was
+    assert pd.read_csv(path).equals(written)
+
+
 def test_the_claims_table_judges_the_csv_values(script: ModuleType, tmp_path: Path) -> None:
     diffmm, lightgcn = (0.100, 0.104, 0.103), (0.089, 0.090, 0.088)
     tidy = script.tidy_from_per_seed(pd.concat([per_seed("diffmm", diffmm), per_seed("lightgcn", lightgcn)]))
