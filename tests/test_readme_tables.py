@@ -1,0 +1,107 @@
+"""benchmarks/README.md's result tables are typed by hand: each of their numbers must be the one
+the committed run CSVs give (baselines_summary.csv; DiffMM's seeds in diffmm_tiktok.csv, recomputed
+here), so a row left behind when a model is rerun fails here instead of misleading a reader."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from mmdiffbench.report.labels import model_label
+from mmdiffbench.report.paper import load_paper_table
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+BASELINES_HEADER = "| dataset | model | ours | paper DiffMM | ours vs DiffMM | paper LD4MRec | paper DiffCL |"
+TIKTOK_HEADER = "| model | R@20 | N@20 | best-test-epoch R@20 | paper DiffMM R@20 | ours vs paper | TikTok setting |"
+
+
+def readme_rows(header: str) -> list[list[str]]:
+    """The cells of the README table that starts with `header`, one list per row."""
+    lines = (ROOT / "benchmarks" / "README.md").read_text().splitlines()
+    start = lines.index(header) + 2  # the header and its |---| line
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def mean_sd(values: pd.Series) -> str:
+    return f"{values.mean():.4f} ± {values.std():.4f}"
+
+
+def diffmm_cells() -> dict[str, str]:
+    """DiffMM's README cells recomputed from its per-seed rows (the tag the README names)."""
+    readme = (ROOT / "benchmarks" / "README.md").read_text()
+    tag = "code_" + re.search(r"DiffMM from `results/diffmm_tiktok.csv` \(code (\w+),", readme).group(1)
+    rows = pd.read_csv(RESULTS / "diffmm_tiktok.csv")
+    rows = rows[(rows.tag == tag) & (rows.protocol == "standard")]
+    selected, best = rows[rows.eval_mode == "val_selected"], rows[rows.eval_mode == "best_test_epoch"]
+    assert sorted(selected.seed) == [1, 2, 421]
+    paper = load_paper_table("diffmm_table1_overall.csv")
+    cell = paper[(paper.dataset_key == "tiktok") & (paper.model_key == "diffmm") & (paper.metric == "recall")]
+    paper_value = float(cell[cell.k == 20]["value"].iloc[0])
+    return {
+        "R@20": mean_sd(selected["recall@20"]),
+        "N@20": mean_sd(selected["ndcg@20"]),
+        "best": f"{best['recall@20'].mean():.4f}",
+        "paper": f"{paper_value:.4f}",
+        "vs": f"{100 * (selected['recall@20'].mean() / paper_value - 1):+.0f}%",
+    }
+
+
+def baseline_cells(summary: pd.DataFrame, model: str) -> dict[str, str]:
+    selected = summary[(summary.model == model) & (summary.protocol == "validation-selected")].iloc[0]
+    best = summary[(summary.model == model) & (summary.protocol == "best-test-epoch (paper)")].iloc[0]
+    paper = selected["paper DiffMM Recall@20"]
+    return {
+        "R@20": f"{selected['recall@20_mean']:.4f} ± {selected['recall@20_std']:.4f}",
+        "N@20": f"{selected['ndcg@20_mean']:.4f} ± {selected['ndcg@20_std']:.4f}",
+        "best": f"{best['recall@20_mean']:.4f}",
+        "paper": "" if pd.isna(paper) else f"{paper:.4f}",
+        "vs": "" if pd.isna(paper) else f"{selected['recall@20 vs paper DiffMM (%)']:+.0f}%",
+    }
+
+
+def test_the_tiktok_table_of_the_benchmarks_readme_is_the_run_csvs() -> None:
+    summary = pd.read_csv(RESULTS / "baselines_summary.csv")
+    summary = summary[summary.dataset == "tiktok"]
+    models = {model_label(model): model for model in summary.model.unique()}
+    rows = readme_rows(TIKTOK_HEADER)
+    assert sorted(row[0] for row in rows) == sorted([*models, "DiffMM"])  # every model run, each once
+    for label, r20, n20, best, paper, versus, _setting in rows:
+        expected = diffmm_cells() if label == "DiffMM" else baseline_cells(summary, models[label])
+        if not expected["paper"]:
+            assert paper.startswith("-") and not versus, label
+            expected |= {"paper": paper, "vs": versus}
+        assert {"R@20": r20, "N@20": n20, "best": best, "paper": paper, "vs": versus} == expected, label
+
+
+def test_the_tiktok_table_is_sorted_by_validation_selected_recall() -> None:
+    means = [float(row[1].split(" ± ")[0]) for row in readme_rows(TIKTOK_HEADER)]
+    assert means == sorted(means, reverse=True)
+
+
+def test_the_three_dataset_table_of_the_benchmarks_readme_is_the_run_csvs() -> None:
+    """Rows of settings no longer run (`before the grid`) are history, not CSV rows: left out."""
+    summary = pd.read_csv(RESULTS / "baselines_summary.csv")
+    selected = summary[summary.protocol == "validation-selected"].set_index(["dataset", "model"])
+    models = {model_label(model): model for model in summary.model.unique()}
+    checked = 0
+    for dataset, label, ours, diffmm, versus, ld4mrec, diffcl in readme_rows(BASELINES_HEADER):
+        if "before the grid" in label:
+            continue
+        row = selected.loc[(dataset.lower(), models[label.split(" (")[0]])]
+        spread = f" ± {row['recall@20_std']:.4f}" if row["n_seeds"] > 1 else ""
+        assert ours == f"{row['recall@20_mean']:.4f}{spread}", label
+        for cell, column in ((diffmm, "DiffMM"), (ld4mrec, "LD4MRec"), (diffcl, "DiffCL")):
+            paper = row[f"paper {column} Recall@20"]
+            assert cell == ("-" if pd.isna(paper) else f"{paper:.4f}"), (dataset, label, column)
+        gap = row["recall@20 vs paper DiffMM (%)"]
+        assert versus == ("" if pd.isna(gap) else f"{gap:+.0f}%"), (dataset, label)
+        checked += 1
+    assert checked >= 16
