@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mmdiffbench.config import declaration
+from mmdiffbench.config import declaration, list_variants
 from mmdiffbench.models import MODELS, get_model_class
 from tests._workflow_helpers import REPO, env
 
@@ -70,3 +70,21 @@ def test_report_imports_neither_torch_nor_a_model() -> None:
         "assert (out / 'ld4mrec.table3.csv').is_file()"
     )
     assert "imported: []" in _imports(extra)
+
+
+def test_the_readmes_model_table_lists_every_registered_model_as_declared() -> None:
+    """README.md's `## Models` table is typed by hand: a model added or a variant renamed shows here."""
+    lines = (REPO / "README.md").read_text().splitlines()
+    start = lines.index("| name | what | data | variants besides `full` | config |") + 2
+    rows = {}
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        name, _what, data, variants, config = (cell.strip().strip("`") for cell in line.strip("|").split("|"))
+        rows[name] = (data, variants, config)
+    assert sorted(rows) == sorted(MODELS)
+    for name, (data, variants, config) in rows.items():
+        listed = ", ".join(f"`{v}`" for v in list_variants(name) if v != "full") or "-"
+        assert data == ("features" if declaration(name)["requires_features"] else "ID only"), name
+        assert variants == listed.strip("`"), name
+        assert config == f"src/mmdiffbench/configs/{name}.yaml" and (REPO / config).is_file(), name
