@@ -25,7 +25,7 @@ The bfloat16 check is a twin run with both precision switches off, under its own
     PYTHONPATH=src python benchmarks/diffmm_tiktok_accuracy.py --runs /work/runs_diffmm --seeds 421 \
         --tag code_<sha>_fp32 --set denoiser_bf16=never --set contrastive_bf16=never --csv /tmp/fp32.csv
 `--collect-only --tags code_<sha> code_<sha>_fp32` then writes one CSV with a `tag` column.
-Writing keeps the CSV's rows of other tags (runs whose folders this machine no longer holds).
+Writing keeps the CSV's rows of other runs (tag and seed; folders this machine may no longer hold).
 
 The ablation runs of DiffMM Table 2 are tagged `<tag>_<variant>` with the variant's settings
 (configs/diffmm.yaml `variants`), e.g. `--tag code_<sha>_fp32_wo_cl --set lambda1=0.0`;
@@ -114,10 +114,13 @@ def summarize(runs: Path, seeds: list[int], tags: list[str]) -> pd.DataFrame:
 
 
 def write_csv(table: pd.DataFrame, path: Path) -> None:
-    """`table` replaces the rows of its tags in `path`; rows of other tags stay."""
+    """`table` replaces the rows of its runs (tag, seed) in `path`; rows of other runs stay."""
     if path.is_file():
         kept = pd.read_csv(path)
-        table = pd.concat([kept[~kept["tag"].isin(table["tag"])], table]) if not table.empty else kept
+        if not table.empty:
+            runs = pd.MultiIndex.from_frame(table[["tag", "seed"]])
+            kept = kept[~pd.MultiIndex.from_frame(kept[["tag", "seed"]]).isin(runs)]
+        table = pd.concat([kept, table])
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(path, index=False)
 

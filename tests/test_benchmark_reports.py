@@ -89,16 +89,18 @@ def test_diffmm_ablation_rows_come_from_the_same_codes_variant_tags(script: Modu
     assert set(script.ablation_tags("code_a").values()) == {"code_a", "code_a_wo_cl", "code_a_wo_dm", "code_a_wo_msi"}
 
 
-def test_diffmm_accuracy_csv_keeps_the_rows_of_tags_it_did_not_collect(tmp_path: Path) -> None:
+def test_diffmm_accuracy_csv_keeps_the_rows_of_runs_it_did_not_collect(tmp_path: Path) -> None:
     accuracy = benchmark_module("diffmm_tiktok_accuracy")
     path = tmp_path / "diffmm.csv"
-    pd.DataFrame({"tag": ["old", "new"], "seed": [1, 1], "recall@20": [0.1, 0.2]}).to_csv(path, index=False)
+    before = {"tag": ["old", "new", "new"], "seed": [1, 1, 3], "recall@20": [0.1, 0.2, 0.5]}
+    pd.DataFrame(before).to_csv(path, index=False)
     accuracy.write_csv(pd.DataFrame({"tag": ["new", "new"], "seed": [1, 2], "recall@20": [0.3, 0.4]}), path)
     written = pd.read_csv(path)
-    assert list(zip(written.tag, written.seed, written["recall@20"])) == [
-        ("old", 1, 0.1),
-        ("new", 1, 0.3),
+    assert sorted(zip(written.tag, written.seed, written["recall@20"])) == [
+        ("new", 1, 0.3),  # collected again: replaced
         ("new", 2, 0.4),
+        ("new", 3, 0.5),  # same tag, a seed not collected: kept
+        ("old", 1, 0.1),
     ]
     accuracy.write_csv(pd.DataFrame(), path)  # nothing collected: the file stays as it was
     assert pd.read_csv(path).equals(written)
