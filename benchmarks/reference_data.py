@@ -11,10 +11,14 @@ Each writer takes the dataset and a folder (created) and writes what that refere
   `user_item_all_dict.npy` (every split's items per user, as its sampler reads them), `cold_set.npy`
   (items without a training interaction) and `feat_v.npy` / `feat_a.npy` / `feat_t.npy` (image,
   audio, text rows, item order).
+- `elliot`: what Elliot's loaders hand sisinflab's LightGCN-M (Formal-MultiMod-Rec): `train.npy`, the
+  training (user, item) pairs, `feat_<modality>.npy`, and `meta.json` (the modality order);
+  its framework's loaders (TSV and per-item feature files) are not run, only the model and sampler.
 """
 
 from __future__ import annotations
 
+import json
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -99,10 +103,20 @@ def write_clcrec(dataset: InteractionDataset, folder: Path) -> None:
             np.save(target / f"feat_{slot}.npy", dataset.features[modality].astype(np.float32))
 
 
+def write_elliot(dataset: InteractionDataset, folder: Path) -> None:
+    """The training pairs and feature rows LightGCN-M's model and sampler take, in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "train.npy", np.stack(pairs(dataset.train), axis=1))
+    for modality, rows in dataset.features.items():
+        np.save(folder / f"feat_{modality}.npy", rows.astype(np.float32))
+    (folder / "meta.json").write_text(json.dumps({"modalities": list(dataset.features)}))
+
+
 WRITERS: dict[str, Callable[[InteractionDataset, Path], None]] = {
     "mmrec": write_mmrec_layout,
     "recbole": write_recbole,
     "selfrec": write_selfrec,
     "hccf": write_hccf,
     "clcrec": write_clcrec,
+    "elliot": write_elliot,
 }

@@ -1,5 +1,6 @@
 """Seconds per training epoch of our models against the reference implementations of the same
-models (MMRec, RecBole, SELFRec, the HCCF, CLCRec and MMGCL authors' code), on the same data and
+models (MMRec, RecBole, SELFRec, the HCCF, CLCRec and MMGCL authors' code, sisinflab's Elliot
+LightGCN-M), on the same data and
 machine (issue 13's speed goal). Not a test: run it by hand.
 
     python benchmarks/reference_epoch.py --data ../shared/datasets/tiktok --mmrec /tmp/mmrec_src \
@@ -11,7 +12,7 @@ which of its settings take our YAML's value) and each library the child script t
 its epochs (LIBRARIES). A library's source folder, Python (a venv with its dependencies) and
 commit are given as `--reference-src LIB=DIR`, `--reference-python LIB=PYTHON` and
 `--reference-commit LIB=COMMIT`, each repeatable, LIB one of mmrec, recbole, selfrec, hccf, clcrec,
-mmgcl; `--mmrec`, `--mmrec-python` and `--mmrec-commit` are the same for mmrec. Only the libraries
+mmgcl, elliot; `--mmrec`, `--mmrec-python` and `--mmrec-commit` are the same for mmrec. Only the libraries
 of the `--models` chosen are needed. MMGCL runs in MMRec's framework (its repository ships its
 model and configs, not all of the MMRec files they import), so it needs mmrec's source too.
 
@@ -73,6 +74,7 @@ LIBRARIES = {
     "hccf": Library("hccf_epoch.py", "hccf", "torchVersion/Model.py"),
     "clcrec": Library("clcrec_epoch.py", "clcrec", "model_CLCRec.py"),
     "mmgcl": Library("mmrec_epoch.py", "mmrec", f"{MMGCL_FOLDER}/models/mmgcl.py"),
+    "elliot": Library("elliot_epoch.py", "elliot", "external/models/lightgcn_m/LightGCNMModel.py"),
 }
 
 
@@ -133,6 +135,18 @@ REFERENCE = {
             "temp_value": "model.temperature",
             "num_sample": "model.num_sample",
             "reg_weight": "model.reg_weight",
+        },
+    ),
+    "lightgcn_m": Reference(  # sisinflab's Elliot model: no authors' code exists
+        "elliot",
+        "LightGCNM",
+        {
+            "batch_size": "trainer.batch_size",
+            "factors": "model.embedding_dim",
+            "lr": "trainer.lr",
+            "l_w": "model.reg_weight",
+            "n_layers": "model.n_layers",
+            "aggregation": "model.aggregation",
         },
     ),
     "mmgcl": Reference(

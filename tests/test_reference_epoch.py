@@ -6,6 +6,7 @@ scripts install."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import pickle
@@ -22,7 +23,7 @@ import scipy.sparse as sp
 from mmdiffbench.data import make_synthetic
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-MODULES = ("reference_epoch", "reference_data", "mmrec_epoch", "selfrec_epoch", "clcrec_epoch")
+MODULES = ("reference_epoch", "reference_data", "mmrec_epoch", "selfrec_epoch", "clcrec_epoch", "elliot_epoch")
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +119,34 @@ def test_clcrec_files_number_items_after_users(benchmarks, dataset, tmp_path):
     assert not (folder / "feat_t.npy").exists()
 
 
+def test_elliot_gets_the_training_pairs_in_its_private_ids(benchmarks, dataset, tmp_path):
+    """LightGCN-M's reference sees users and items of the training set numbered densely in sorted
+    order, their feature rows, and the symmetric 0/1 user-item adjacency with items after users."""
+    train = dataset.train.tolil()
+    train[:, 7] = 0  # an item and a user without training interactions: Elliot drops them
+    train[11, :] = 0
+    dataset = dataclasses.replace(dataset, train=sp.csr_matrix(train))
+    dataset.train.eliminate_zeros()
+    benchmarks["reference_data"].write_elliot(dataset, tmp_path)
+    child = benchmarks["elliot_epoch"]
+    pairs, items_kept = child.renumbered(np.load(tmp_path / "train.npy"))
+    users_kept = [u for u in range(40) if u != 11]
+    assert items_kept.tolist() == [i for i in range(30) if i != 7]
+    expected = {(users_kept.index(u), items_kept.tolist().index(i)) for u, i in pair_set(dataset.train)}
+    assert set(map(tuple, pairs.tolist())) == expected and len(pairs) == dataset.train.nnz
+    assert json.loads((tmp_path / "meta.json").read_text())["modalities"] == list(dataset.features)
+    assert np.array_equal(np.load(tmp_path / "feat_audio.npy"), dataset.features["audio"])
+    given = child.training_dict(pairs)
+    assert {(u, i) for u, items in given.items() for i, rating in items.items() if rating == 1} == expected
+    n_users, n_items = 39, 29
+    dense = child.adjacency(pairs, n_users, n_items).to_dense().numpy()
+    block = np.zeros((n_users, n_items))
+    for u, i in expected:
+        block[u, i] = 1.0
+    assert np.array_equal(dense[:n_users, n_users:], block) and np.array_equal(dense[n_users:, :n_users], block.T)
+    assert not dense[:n_users, :n_users].any() and not dense[n_users:, n_users:].any()
+
+
 def test_pick_takes_our_value_from_the_grid_else_its_first(benchmarks):
     pick = benchmarks["mmrec_epoch"].pick
     assert pick([0.1, 1e-2, 1e-3], 0.01) == 1e-2
@@ -177,6 +206,12 @@ def test_child_commands_carry_our_sizes_and_mmgcl_runs_in_mmrec(benchmarks, data
     assert mmgcl[mmgcl.index("--text-file") + 1] == "audio_feat.npy"
     assert sum(json.loads(mmgcl[mmgcl.index("--set") + 1])["mask_p"]) == pytest.approx(1.0, abs=1e-12)
     assert module.reference_label(sources, "mmgcl") == "mmgcl@unrecorded+mmrec@unrecorded"
+    elliot = module.child_command(
+        parse(benchmarks, ["--reference-src", "elliot=/s/el"]), "lightgcn_m", tmp_path, dataset, 2
+    )
+    assert elliot[1].endswith("elliot_epoch.py") and elliot[elliot.index("--data-root") + 1] == str(tmp_path / "elliot")
+    chosen = json.loads(elliot[elliot.index("--choose") + 1])
+    assert chosen["factors"] == 64 and chosen["batch_size"] == 1024 and chosen["aggregation"] == "mean"
 
 
 def test_lenient_yaml_reads_a_stray_indented_key(benchmarks):
