@@ -16,7 +16,7 @@ def add_run_csv_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-seed", type=Path, default=RESULTS / "baselines_per_seed.csv")
     parser.add_argument("--diffmm", type=Path, default=RESULTS / "diffmm_tiktok.csv")
     parser.add_argument(
-        "--diffmm-tag", default="code_d38b33e", help="which code's DiffMM seeds (diffmm_tiktok.csv `tag`)"
+        "--diffmm-tag", default="code_6bfc915_fp32", help="which code's DiffMM seeds (diffmm_tiktok.csv `tag`)"
     )
 
 

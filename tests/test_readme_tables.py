@@ -39,7 +39,7 @@ def diffmm_cells() -> dict[str, str]:
     """DiffMM's README cells recomputed from its per-seed rows (the tag the README names; the rows that count
     chosen as claims.py and tiktok_figure.py choose them)."""
     readme = (ROOT / "benchmarks" / "README.md").read_text()
-    tag = "code_" + re.search(r"DiffMM from `results/diffmm_tiktok.csv` \(code (\w+),", readme).group(1)
+    tag = re.search(r"DiffMM from `results/diffmm_tiktok.csv` \(tag `(\w+)`", readme).group(1)
     rows = benchmark_module("run_csvs").diffmm_rows(pd.read_csv(RESULTS / "diffmm_tiktok.csv"), tag)
     selected, best = rows[rows.eval_mode == "val_selected"], rows[rows.eval_mode == "best_test_epoch"]
     assert sorted(selected.seed) == [1, 2, 421]
