@@ -4,6 +4,7 @@ here), so a row left behind when a model is rerun fails here instead of misleadi
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -40,7 +41,11 @@ def diffmm_cells() -> dict[str, str]:
     chosen as claims.py and tiktok_figure.py choose them)."""
     readme = (ROOT / "benchmarks" / "README.md").read_text()
     tag = re.search(r"DiffMM from `results/diffmm_tiktok.csv` \(tag `(\w+)`", readme).group(1)
-    rows = benchmark_module("run_csvs").diffmm_rows(pd.read_csv(RESULTS / "diffmm_tiktok.csv"), tag)
+    run_csvs = benchmark_module("run_csvs")
+    parser = argparse.ArgumentParser()
+    run_csvs.add_run_csv_args(parser)
+    assert parser.parse_args([]).diffmm_tag == tag  # claims.py and the figure read the runs the README shows
+    rows = run_csvs.diffmm_rows(pd.read_csv(RESULTS / "diffmm_tiktok.csv"), tag)
     selected, best = rows[rows.eval_mode == "val_selected"], rows[rows.eval_mode == "best_test_epoch"]
     assert sorted(selected.seed) == [1, 2, 421]
     paper = load_paper_table("diffmm_table1_overall.csv")
