@@ -111,3 +111,22 @@ def test_the_three_dataset_table_of_the_benchmarks_readme_is_the_run_csvs() -> N
         assert versus == ("" if pd.isna(gap) else f"{gap:+.0f}%"), (dataset, label)
         checked += 1
     assert checked >= 16
+
+
+HEADLINE_MODELS = ("DiffMM", "LightGCN", "MGCN", "NCL", "DiffCL", "LD4MRec", "DiffRec")
+
+
+def test_the_top_readme_headline_numbers_are_the_run_csvs() -> None:
+    """The project README's TikTok headline (its Benchmarks section) quotes a model's validation-selected
+    test Recall@20 as the first number after its name: each must be the table's, DiffMM's with its spread."""
+    readme = (ROOT / "README.md").read_text()
+    headline = readme[readme.index("What they show so far") : readme.index("- `benchmarks/eval_speed.py`")]
+    summary = pd.read_csv(RESULTS / "baselines_summary.csv")
+    summary = summary[summary.dataset == "tiktok"]
+    models = {model_label(model): model for model in summary.model.unique()}
+    for label in HEADLINE_MODELS:
+        quoted = re.search(rf"\b{label}\b\D*?(0\.\d{{4}}(?: ± 0\.\d{{4}})?)", headline)
+        assert quoted, label
+        cells = diffmm_cells() if label == "DiffMM" else baseline_cells(summary, models[label])
+        expected = cells["R@20"] if "±" in quoted.group(1) else cells["R@20"].split(" ± ")[0]
+        assert quoted.group(1) == expected, label
