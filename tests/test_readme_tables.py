@@ -130,3 +130,16 @@ def test_the_top_readme_headline_numbers_are_the_run_csvs() -> None:
         cells = diffmm_cells() if label == "DiffMM" else baseline_cells(summary, models[label])
         expected = cells["R@20"] if "±" in quoted.group(1) else cells["R@20"].split(" ± ")[0]
         assert quoted.group(1) == expected, label
+
+
+def github_anchor(heading: str) -> str:
+    """The id GitHub gives a heading: lower case, punctuation other than - and _ dropped, spaces to -."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def test_every_contents_link_of_the_benchmarks_readme_reaches_a_heading() -> None:
+    text = (ROOT / "benchmarks" / "README.md").read_text()
+    headings = {github_anchor(line.lstrip("#").strip()) for line in text.splitlines() if line.startswith("#")}
+    links = re.findall(r"\]\(#([^)]+)\)", text)
+    assert len(links) >= 15
+    assert [link for link in links if link not in headings] == []
