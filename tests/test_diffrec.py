@@ -3,8 +3,6 @@ exact resume with the importance sampler's history."""
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +11,8 @@ import torch
 from mmdiffbench.config import resolve
 from mmdiffbench.data import InteractionDataset
 from mmdiffbench.models.diffrec import DiffRec
-from mmdiffbench.train.run import train_run
 from tests._planted import planted_dataset, popularity_recall, trained_recall
+from tests._resume import assert_resume_continues_exactly
 
 # float32 MLP: the literal chain below is float64; bfloat16 (the CPU default) is checked on whole
 # runs over seeds instead (benchmarks/results/diffrec_bf16_tiktok.csv)
@@ -93,15 +91,9 @@ def test_diffrec_learns_better_than_item_popularity(tmp_path: Path) -> None:
 
 def test_resume_restores_the_importance_sampler_exactly(synthetic: InteractionDataset, tmp_path: Path) -> None:
     """History full after a few epochs (5 steps x 10 losses), so the resumed epochs draw t by importance."""
-    config = resolve("diffrec", synthetic.name, "full", [*SMALL, "epochs=6", "lr=1e-3"])
-    straight = train_run(synthetic, config, 3, tmp_path / "straight", torch.device("cpu"))
-    short = resolve("diffrec", synthetic.name, "full", [*SMALL, "epochs=3", "lr=1e-3", "keep_checkpoint=true"])
-    train_run(synthetic, short, 3, tmp_path / "resumed", torch.device("cpu"))
-    torch.manual_seed(99)
-    resumed = train_run(synthetic, config, 3, tmp_path / "resumed", torch.device("cpu"), resume=True)
-    logging.getLogger().handlers.clear()
-    for key in ("val", "test", "paper_protocol"):
-        assert json.dumps(resumed[key], sort_keys=True) == json.dumps(straight[key], sort_keys=True)
+    settings = [*SMALL, "lr=1e-3"]
+    keys = ("val", "test", "paper_protocol")
+    assert_resume_continues_exactly(synthetic, "diffrec", settings, tmp_path, epochs=6, stop_after=3, seed=3, keys=keys)
     state = torch.load(tmp_path / "resumed" / "model.pt", weights_only=True)
     assert int(state["sampler.loss_counts"].min()) == 10  # warmed up: importance draws happened
 

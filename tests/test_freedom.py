@@ -13,6 +13,7 @@ from mmdiffbench.data import InteractionDataset
 from mmdiffbench.models.freedom import Freedom
 from mmdiffbench.models.item_graphs import image_weighted
 from mmdiffbench.models.phase import BPRBatch
+from tests._graph_direct import dense_sym
 from tests._planted import planted_dataset, popularity_recall, trained_recall
 
 
@@ -31,16 +32,6 @@ def dense_knn(features: np.ndarray, k: int) -> torch.Tensor:
     s = torch.zeros_like(sim).scatter_(1, sim.topk(k, dim=1).indices, 1.0)
     d = s.sum(1).rsqrt()
     return d[:, None] * s * d[None, :]
-
-
-def dense_sym(r: torch.Tensor) -> torch.Tensor:
-    """[[0, R], [R^T, 0]] normalised by D^-1/2 on both sides (isolated nodes 0)."""
-    n_u, n_i = r.shape
-    a = torch.zeros(n_u + n_i, n_u + n_i, dtype=torch.float64)
-    a[:n_u, n_u:], a[n_u:, :n_u] = r, r.T
-    deg = a.sum(1)
-    d = torch.where(deg > 0, deg.clamp(min=1e-30).rsqrt(), torch.zeros_like(deg))
-    return d[:, None] * a * d[None, :]
 
 
 def test_item_graph_is_the_image_weighted_mix_of_knn_graphs(synthetic: InteractionDataset) -> None:

@@ -3,8 +3,6 @@ and learning on planted data."""
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +14,8 @@ from mmdiffbench.config import resolve
 from mmdiffbench.data import InteractionDataset, make_synthetic
 from mmdiffbench.models.ld4mrec import LD4MRec, soft_target
 from mmdiffbench.models.phase import UserRowBatch
-from mmdiffbench.train.run import train_run
 from tests._planted import planted_dataset, popularity_recall, trained_recall
+from tests._resume import assert_resume_continues_exactly
 
 SMALL = ["hidden_dim=16", "svd_rank=6", "batch_size=32"]
 
@@ -283,16 +281,7 @@ def test_ld4mrec_learns_better_than_item_popularity(tmp_path: Path) -> None:
 def test_resume_restores_the_sampler_and_input_times_exactly(data: InteractionDataset, tmp_path: Path) -> None:
     """The derived conditions are rebuilt, the sampler's history and z_in come from the checkpoint."""
     settings = [*SMALL, "history=2", "eval_every=1", "patience=0", "topks=[20]", "group_edges=[0]"]
-    run = [*settings, "epochs=4"]
-    straight = train_run(data, resolve("ld4mrec", data.name, "full", run), 3, tmp_path / "a", torch.device("cpu"))
-    short = resolve("ld4mrec", data.name, "full", [*settings, "epochs=2", "keep_checkpoint=true"])
-    train_run(data, short, 3, tmp_path / "b", torch.device("cpu"))
-    torch.manual_seed(99)
-    config = resolve("ld4mrec", data.name, "full", run)
-    resumed = train_run(data, config, 3, tmp_path / "b", torch.device("cpu"), resume=True)
-    logging.getLogger().handlers.clear()
-    for key in ("val", "test"):
-        assert json.dumps(resumed[key], sort_keys=True) == json.dumps(straight[key], sort_keys=True)
-    state = torch.load(tmp_path / "b" / "model.pt", weights_only=True)
+    assert_resume_continues_exactly(data, "ld4mrec", settings, tmp_path, seed=3)
+    state = torch.load(tmp_path / "resumed" / "model.pt", weights_only=True)
     assert int(state["sampler.loss_counts"].min()) == 2 and "input_time" in state  # importance draws ran
     assert not any(k.startswith(("collab", "preference_")) for k in state)  # derived from the data

@@ -11,6 +11,7 @@ from mmdiffbench.config import resolve
 from mmdiffbench.data import InteractionDataset
 from mmdiffbench.models.mmgcl import MMGCL, mask_probabilities
 from mmdiffbench.models.phase import BPRBatch
+from tests._graph_direct import dense_sym
 from tests._planted import planted_dataset, popularity_recall, trained_recall
 
 BATCH = BPRBatch(torch.tensor([0, 3, 7, 3, 11]), torch.tensor([1, 2, 5, 9, 2]), torch.tensor([4, 6, 8, 0, 1]))
@@ -20,15 +21,6 @@ def build(dataset: InteractionDataset, overrides: list[str]) -> MMGCL:
     config = resolve("mmgcl", dataset.name, "full", overrides)
     torch.manual_seed(0)
     return MMGCL(dataset, config.model)
-
-
-def dense_sym(r: torch.Tensor) -> torch.Tensor:
-    n_u, n_i = r.shape
-    a = torch.zeros(n_u + n_i, n_u + n_i, dtype=torch.float64)
-    a[:n_u, n_u:], a[n_u:, :n_u] = r, r.T
-    deg = a.sum(1)
-    d = torch.where(deg > 0, deg.clamp(min=1e-30).rsqrt(), torch.zeros_like(deg))
-    return d[:, None] * a * d[None, :]
 
 
 def test_augmented_graphs_are_the_seeded_edge_and_node_dropouts(synthetic: InteractionDataset) -> None:

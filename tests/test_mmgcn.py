@@ -12,6 +12,7 @@ from mmdiffbench.config import resolve
 from mmdiffbench.data import InteractionDataset
 from mmdiffbench.models import get_model_class
 from mmdiffbench.models.base import BPRBatch
+from tests._graph_direct import batch_bpr, paired_rows
 from tests._planted import planted_dataset, popularity_recall, trained_recall
 
 
@@ -68,12 +69,10 @@ def test_losses_and_the_frozen_id_table(synthetic: InteractionDataset) -> None:
     terms = model.losses(batch)
     rep = expected_representation(model, synthetic)
     n_users = synthetic.n_users
-    u, p, n = rep[batch.users], rep[n_users + batch.pos], rep[n_users + batch.neg]
-    diff = (u * p).sum(1) - (u * n).sum(1)
-    torch.testing.assert_close(terms["bpr"].double(), -torch.log(torch.sigmoid(diff)).mean(), rtol=1e-5, atol=1e-6)
+    expected_bpr = batch_bpr(rep, batch.users, batch.pos, batch.neg, n_users)
+    torch.testing.assert_close(terms["bpr"].double(), expected_bpr, rtol=1e-5, atol=1e-6)
     ids = model.id_embedding.double()
-    user_rows = batch.users.repeat_interleave(2)  # the reference's (user, pos), (user, neg) rows
-    item_rows = n_users + torch.stack([batch.pos, batch.neg], 1).reshape(-1)
+    user_rows, item_rows = paired_rows(batch.users, batch.pos, batch.neg, n_users)
     id_term = (ids[user_rows] ** 2 + ids[item_rows] ** 2).mean()
     pref = sum(model.preference(m).double().pow(2).mean() for m in ("image", "text"))
     torch.testing.assert_close(terms["reg"].double(), 0.1 * (id_term + pref), rtol=1e-5, atol=1e-9)

@@ -3,20 +3,17 @@ computation, the warm-up, and learning on planted data."""
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from mmdiffbench.config import resolve
 from mmdiffbench.data import InteractionDataset
 from mmdiffbench.models.base import BPRBatch
 from mmdiffbench.models.ncl import ASSIGNMENT_ROWS, NCL, nearest_centroid
-from mmdiffbench.train.run import train_run
 from tests._graph_direct import dense_bpr, dense_info_nce, dense_norm_adj
 from tests._planted import planted_dataset, popularity_recall, trained_recall
+from tests._resume import assert_resume_continues_exactly
 
 
 def build(dataset: InteractionDataset, overrides: list[str]) -> NCL:
@@ -122,21 +119,4 @@ def test_resume_continues_exactly(synthetic: InteractionDataset, tmp_path: Path)
         "group_edges=[0]",
         "batch_size=256",
     ]
-    straight = train_run(
-        synthetic,
-        resolve("ncl", synthetic.name, "full", [*settings, "epochs=4"]),
-        1,
-        tmp_path / "a",
-        torch.device("cpu"),
-    )
-    short = resolve("ncl", synthetic.name, "full", [*settings, "epochs=2", "keep_checkpoint=true"])
-    train_run(synthetic, short, 1, tmp_path / "b", torch.device("cpu"))
-    torch.manual_seed(99)
-    config = resolve("ncl", synthetic.name, "full", [*settings, "epochs=4"])
-    resumed = train_run(synthetic, config, 1, tmp_path / "b", torch.device("cpu"), resume=True)
-    logging.getLogger().handlers.clear()
-    for key in ("val", "test"):
-        assert json.dumps(resumed[key], sort_keys=True) == json.dumps(straight[key], sort_keys=True)
-    histories = [pd.read_csv(tmp_path / run / "history.csv") for run in ("a", "b")]
-    losses = [h[[c for c in h.columns if c.startswith("loss_")]] for h in histories]
-    pd.testing.assert_frame_equal(losses[0], losses[1])
+    assert_resume_continues_exactly(synthetic, "ncl", settings, tmp_path)

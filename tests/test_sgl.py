@@ -3,12 +3,9 @@ before every epoch, and learning on planted data."""
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
@@ -17,9 +14,9 @@ from mmdiffbench.config import resolve
 from mmdiffbench.data import InteractionDataset
 from mmdiffbench.models.base import BPRBatch
 from mmdiffbench.models.sgl import SGL
-from mmdiffbench.train.run import train_run
 from tests._graph_direct import dense_bpr, dense_info_nce, dense_norm_adj
 from tests._planted import planted_dataset, popularity_recall, trained_recall
+from tests._resume import assert_resume_continues_exactly
 
 
 def build(dataset: InteractionDataset, overrides: list[str]) -> SGL:
@@ -100,21 +97,4 @@ def test_resume_continues_exactly(synthetic: InteractionDataset, tmp_path: Path)
     """A run stopped after epoch 2 and resumed ends as the straight run: the views redrawn each epoch
     come from the restored generator and state."""
     settings = ["drop_ratio=0.2", "eval_every=1", "patience=0", "topks=[20]", "group_edges=[0]", "batch_size=256"]
-    straight = train_run(
-        synthetic,
-        resolve("sgl", synthetic.name, "full", [*settings, "epochs=4"]),
-        1,
-        tmp_path / "a",
-        torch.device("cpu"),
-    )
-    short = resolve("sgl", synthetic.name, "full", [*settings, "epochs=2", "keep_checkpoint=true"])
-    train_run(synthetic, short, 1, tmp_path / "b", torch.device("cpu"))
-    torch.manual_seed(99)
-    config = resolve("sgl", synthetic.name, "full", [*settings, "epochs=4"])
-    resumed = train_run(synthetic, config, 1, tmp_path / "b", torch.device("cpu"), resume=True)
-    logging.getLogger().handlers.clear()
-    for key in ("val", "test"):
-        assert json.dumps(resumed[key], sort_keys=True) == json.dumps(straight[key], sort_keys=True)
-    histories = [pd.read_csv(tmp_path / run / "history.csv") for run in ("a", "b")]
-    losses = [h[[c for c in h.columns if c.startswith("loss_")]] for h in histories]
-    pd.testing.assert_frame_equal(losses[0], losses[1])
+    assert_resume_continues_exactly(synthetic, "sgl", settings, tmp_path)
