@@ -85,7 +85,7 @@ def test_info_nce_in_anchor_chunks_equals_one_pass(monkeypatch: pytest.MonkeyPat
     whole.backward()
     grads = a.grad.clone(), b.grad.clone()  # type: ignore[union-attr]
     a.grad = b.grad = None
-    monkeypatch.setattr(contrastive, "CHUNK_ENTRIES", 3 * len(b))  # 3 anchors per chunk
+    monkeypatch.setattr(contrastive, "CPU_CHUNK_ENTRIES", 3 * len(b))  # 3 anchors per chunk
     chunked = info_nce(a, b, nodes, 0.2)
     chunked.backward()
     torch.testing.assert_close(chunked, whole)
