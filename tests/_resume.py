@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import torch
@@ -25,10 +24,9 @@ def assert_resume_continues_exactly(
     stop_after: int = 2,
     seed: int = 1,
     keys: tuple[str, ...] = ("val", "test"),
-) -> dict[str, Any]:
+) -> None:
     """Train `epochs` epochs straight (out/straight), and `stop_after` epochs then resume to `epochs` under another
-    global torch seed (out/resumed): the results under `keys` and every epoch's losses must be equal. Returns the
-    resumed run's result."""
+    global torch seed (out/resumed): the results under `keys` and every epoch's losses must be equal."""
     device = torch.device("cpu")
     full = resolve(model, dataset.name, "full", [*settings, f"epochs={epochs}"])
     straight = train_run(dataset, full, seed, out / "straight", device)
@@ -42,4 +40,3 @@ def assert_resume_continues_exactly(
     histories = [pd.read_csv(out / run / "history.csv") for run in ("straight", "resumed")]
     losses = [history[[c for c in history.columns if c.startswith("loss_")]] for history in histories]
     pd.testing.assert_frame_equal(losses[0], losses[1])
-    return resumed
