@@ -2,7 +2,7 @@
 size of the anchor chunks, alternated in one run: which chunk size `mmdiffbench.models.contrastive`
 uses on a CPU. Not a test: run it by hand.
 
-    PYTHONPATH=src python benchmarks/info_nce_chunk.py --threads 1 --rounds 5 \
+    PYTHONPATH=src python benchmarks/info_nce_chunk.py --threads 1 --rounds 5 --exponents 24 23 22 21 20 19 \
         --out benchmarks/results/info_nce_chunk.csv
 
 The shapes are a batch's anchors against a whole table, as DiffMM, NCL and SGL use it: Sports' users
@@ -41,7 +41,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--exponents", type=int, nargs="+", default=[24, 23, 22, 21, 20], help="chunks of 2^e logits")
+    parser.add_argument(
+        "--exponents", type=int, nargs="+", default=[24, 23, 22, 21, 20, 19], help="chunks of 2^e logits"
+    )
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
