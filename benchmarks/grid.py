@@ -11,6 +11,9 @@ which a later `--write` of the same grid replaces.
 
 Cells run as separate jobs (one `--grid` value each, their own `--out`) join into one table with
 `--merge THEIR_CSVS --model diffrec --dataset tiktok`: the choice is made again over all of them.
+A setting run again on more seeds (`--seed`: the finalists of a one-seed grid) makes the choice one
+among the settings run on the most seeds, on their mean validation score, as `mmdiffbench tune
+choose` does, where a cell missing a seed does not compete.
 """
 
 from __future__ import annotations
@@ -48,9 +51,20 @@ def cell_name(setting: tuple[str, ...]) -> str:
 VAL = f"val {CHOICE_METRIC} (chooses)"
 
 
+def setting_scores(table: pd.DataFrame) -> pd.DataFrame:
+    """Per setting (in the table's order): its number of seeds, mean validation score, and whether it
+    competes. Only the settings run on the most seeds compete, as in `mmdiffbench tune choose`, where
+    a cell missing a seed does not: finalists run again on more seeds are chosen among on their mean."""
+    scores = table.groupby("setting", sort=False)[VAL].agg(seeds="count", mean="mean")
+    return scores.assign(competes=scores["seeds"] == scores["seeds"].max())
+
+
 def with_choice(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with `chosen` marking its one cell of best validation score (test never looks)."""
-    return table.assign(chosen=table.index == table[VAL].idxmax())
+    """The table with `chosen` marking the rows of the competing setting of best mean validation score
+    (test never looks)."""
+    scores = setting_scores(table)
+    best = scores.loc[scores["competes"], "mean"].idxmax()
+    return table.assign(chosen=table["setting"] == best)
 
 
 def merged(tables: list[pd.DataFrame], model: str, dataset: str) -> pd.DataFrame:
@@ -82,8 +96,16 @@ def preset_comments(table: pd.DataFrame, csv: Path) -> list[str]:
     """What chose and how every cell scored, best first, each line marked for a later rewrite."""
     seeds = ", ".join(str(s) for s in sorted(set(table["seed"])))
     fixed = " ".join(sorted(set(table["fixed"].dropna().astype(str)) - {""}))
-    head = f"{MARKER}: chosen on VALIDATION {CHOICE_METRIC} (seed {seeds}{'; ' + fixed if fixed else ''}; {csv}), test not used"
-    cells = [f"{row.setting}: {row[VAL]:.4f}" for _, row in table.sort_values(VAL, ascending=False).iterrows()]
+    scores = setting_scores(table)
+    several = scores["seeds"].max() > 1
+    rule = f"; mean over seeds of the settings run on {scores['seeds'].max()}" if several else ""
+    head = f"{MARKER}: chosen on VALIDATION {CHOICE_METRIC} (seed {seeds}{rule}{'; ' + fixed if fixed else ''}; {csv}), test not used"
+    ranked = scores.sort_values(["competes", "mean"], ascending=False)
+    cells = [
+        f"{setting}: {row['mean']:.4f}"
+        + (f" ({row['seeds']} seed{'s' if row['seeds'] > 1 else ''})" if several else "")
+        for setting, row in ranked.iterrows()
+    ]
     lines = [" | ".join(cells[i : i + CELLS_PER_LINE]) for i in range(0, len(cells), CELLS_PER_LINE)]
     return [head, *(f"{MARKER}: {line}" for line in lines)]
 
