@@ -7,6 +7,7 @@ row that names it."""
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ RECORDS = RESULTS / "runs"
 RECORD_IDS = sorted(str(path.parent.relative_to(RECORDS)) for path in RECORDS.rglob("metrics.json"))
 GRID_VAL = "val recall@20 (chooses)"
 GRID_TEST = "test recall@20 at that epoch (not used for the choice)"
+METRICS = ("recall@20", "ndcg@20", "recall@10", "ndcg@10")
 
 
 def read(record: str, name: str) -> Any:
@@ -27,14 +29,22 @@ def read(record: str, name: str) -> Any:
     return pd.read_csv(path) if name.endswith(".csv") else json.loads(path.read_text())
 
 
+@cache
+def results_csvs() -> list[tuple[str, pd.DataFrame]]:
+    """(file name, table) of the per-seed CSV and every grid CSV, read once for all records."""
+    return [
+        (csv.name, pd.read_csv(csv))
+        for csv in [RESULTS / "baselines_per_seed.csv", *sorted(RESULTS.glob("grid_*.csv"))]
+    ]
+
+
 def rows_naming(record: str) -> list[tuple[str, pd.Series]]:
     """(CSV file name, row) of every results-CSV row whose run_dir is this record's run folder."""
-    found = []
-    for csv in [RESULTS / "baselines_per_seed.csv", *sorted(RESULTS.glob("grid_*.csv"))]:
-        table = pd.read_csv(csv)
-        for _, row in table[table["run_dir"].astype(str).str.endswith("/" + record)].iterrows():
-            found.append((csv.name, row))
-    return found
+    return [
+        (name, row)
+        for name, table in results_csvs()
+        for _, row in table[table["run_dir"].astype(str).str.endswith("/" + record)].iterrows()
+    ]
 
 
 def test_records_are_kept() -> None:
@@ -51,7 +61,7 @@ def test_metrics_are_the_history_read_under_both_protocols(record: str) -> None:
     assert metrics["selected_epoch"] == by_val["epoch"]
     assert metrics["paper_protocol"]["epoch"] == by_test["epoch"]
     assert metrics["epochs_run"] == len(history)
-    for name in ("recall@20", "ndcg@20", "recall@10", "ndcg@10"):
+    for name in METRICS:
         assert metrics["val"][name] == pytest.approx(by_val[f"val_{name}"], rel=1e-12)
         assert metrics["test"][name] == pytest.approx(by_val[f"test_{name}"], rel=1e-12)
         assert metrics["paper_protocol"]["test"][name] == pytest.approx(by_test[f"test_{name}"], rel=1e-12)
@@ -73,7 +83,7 @@ def test_every_results_row_naming_a_record_has_its_numbers(record: str) -> None:
             chosen = metrics if row["protocol"] == "validation-selected" else metrics["paper_protocol"]
             epoch = metrics["selected_epoch"] if chosen is metrics else chosen["epoch"]
             assert row["epoch"] == epoch and row["epochs_run"] == metrics["epochs_run"]
-            for name in ("recall@20", "ndcg@20", "recall@10", "ndcg@10"):
+            for name in METRICS:
                 assert row[name] == pytest.approx(chosen["test"][name], rel=1e-12), (csv, name)
         else:  # grid CSVs are written with 5 decimals
             assert row[GRID_VAL] == pytest.approx(metrics["val"]["recall@20"], abs=5e-6)
