@@ -4,10 +4,13 @@ Each run is an ordinary `mmdiffbench train` run directory, so every number in th
 be traced to its config.json / history.csv / metrics.json. Finished runs are skipped and
 killed runs resumed, so the script can be re-run after an interruption. Rows of the
 (dataset, model, seed) runs not asked for this time are kept from the existing CSV, so models
-can be added one call at a time.
+can be added one call at a time. `--run-dir` collects runs made elsewhere, such as the chosen cell
+of a validation grid, so that a run is kept once and named where it was made.
 
     python benchmarks/baselines.py --data ../shared/datasets --runs benchmarks/train/baselines
     python benchmarks/baselines.py --datasets tiktok --models vbpr freedom --seeds 421
+    python benchmarks/baselines.py --collect-only --runs /work/runs/grid --datasets baby --models ngcf \
+        --run-dir "{dataset}/{model}/lr_1e-3_reg_weight_1e-5/seed{seed}"
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pandas as pd
 from mmdiffbench.report.paper import load_paper_table
 
 METRICS = ("recall@20", "ndcg@20", "recall@10", "ndcg@10")
+DEFAULT_RUN_DIR = "{dataset}/{model}/seed{seed}"
 
 
 def run_one(
@@ -100,7 +104,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--collect-only", action="store_true", help="only collect finished runs; train nothing")
+    parser.add_argument(
+        "--run-dir",
+        default=DEFAULT_RUN_DIR,
+        help="run folder below --runs, a pattern of {dataset}, {model}, {seed}; another than the default "
+        "needs --collect-only, since such a folder may hold a run of other settings than the preset's",
+    )
     args = parser.parse_args()
+    if args.run_dir != DEFAULT_RUN_DIR and not args.collect_only:
+        parser.error("--run-dir other than the default collects runs made elsewhere: add --collect-only")
 
     per_seed_csv = args.out / "baselines_per_seed.csv"
     kept = pd.read_csv(per_seed_csv) if per_seed_csv.is_file() else pd.DataFrame()
@@ -108,7 +120,7 @@ def main() -> None:
     for model in args.models:
         for dataset in args.datasets:
             for seed in args.seeds:
-                run_dir = args.runs / dataset / model / f"seed{seed}"
+                run_dir = args.runs / args.run_dir.format(dataset=dataset, model=model, seed=seed)
                 if args.collect_only and not (run_dir / "metrics.json").is_file():
                     print(f"not finished, left out: {run_dir}")
                     continue

@@ -5,6 +5,7 @@ scipy), and the figure plots the TikTok validation-selected values and the paper
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import sys
 from pathlib import Path
@@ -174,6 +175,31 @@ def test_finalists_run_on_more_seeds_are_chosen_on_their_mean_validation_score()
     assert (
         cells == "benchmarks/grid.py: lr=1e-3: 0.0711 (3 seeds) | lr=5e-4: 0.0577 (3 seeds) | lr=5e-3: 0.0800 (1 seed)"
     )
+
+
+def test_baselines_collects_a_grid_cells_runs_where_they_were_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    baselines = benchmark_module("baselines")
+    scores = {"recall@20": 0.07, "ndcg@20": 0.03, "recall@10": 0.05, "ndcg@10": 0.02}
+    for seed in (421, 1):
+        run = tmp_path / "grid" / "baby" / "ngcf" / "lr_1e-3" / f"seed{seed}"
+        run.mkdir(parents=True)
+        metrics = {"dataset": "baby", "model": "ngcf", "seed": seed, "epochs_run": 9, "train_wall_time_s": 1.0}
+        metrics |= {"selected_epoch": 4, "test": scores, "paper_protocol": {"epoch": 5, "test": scores}}
+        (run / "metrics.json").write_text(json.dumps(metrics))
+    argv = ["baselines.py", "--runs", str(tmp_path / "grid"), "--datasets", "baby", "--models", "ngcf"]
+    argv += ["--seeds", "421", "1", "2", "--out", str(tmp_path / "out"), "--run-dir", "{dataset}/{model}/lr_1e-3/seed{seed}"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit):  # a folder of other settings than the preset's is never trained into
+        baselines.main()
+    monkeypatch.setattr(sys, "argv", [*argv, "--collect-only"])
+    baselines.main()
+    rows = pd.read_csv(tmp_path / "out" / "baselines_per_seed.csv")
+    assert sorted(set(zip(rows.seed, rows.run_dir))) == [
+        (1, str(tmp_path / "grid/baby/ngcf/lr_1e-3/seed1")),
+        (421, str(tmp_path / "grid/baby/ngcf/lr_1e-3/seed421")),
+    ]  # seed 2 has no finished run there: left out
 
 
 def test_grid_write_puts_the_validation_choice_into_the_preset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
