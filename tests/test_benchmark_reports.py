@@ -1,6 +1,7 @@
 """benchmarks/claims.py and tiktok_figure.py: the benchmark's per-seed CSVs become the report's
 tidy rows value for value, the claims table judges those values (hand-made seeds, a t-test by
-scipy), and the figure plots the TikTok validation-selected values and the paper's printed cells."""
+scipy), and the figure plots the TikTok validation-selected values and the paper's printed cells.
+grid.py chooses on validation and writes the choice into the preset; baselines.py collects runs."""
 
 from __future__ import annotations
 
@@ -189,10 +190,12 @@ def test_baselines_collects_a_grid_cells_runs_where_they_were_made(
         metrics |= {"selected_epoch": 4, "test": scores, "paper_protocol": {"epoch": 5, "test": scores}}
         (run / "metrics.json").write_text(json.dumps(metrics))
     argv = ["baselines.py", "--runs", str(tmp_path / "grid"), "--datasets", "baby", "--models", "ngcf"]
-    argv += ["--seeds", "421", "1", "2", "--out", str(tmp_path / "out"), "--run-dir", "{dataset}/{model}/lr_1e-3/seed{seed}"]
+    argv += ["--seeds", "421", "1", "2", "--out", str(tmp_path / "out")]
+    argv += ["--run-dir", "{dataset}/{model}/lr_1e-3/seed{seed}"]
     monkeypatch.setattr(sys, "argv", argv)
-    with pytest.raises(SystemExit):  # a folder of other settings than the preset's is never trained into
+    with pytest.raises(SystemExit) as refused:  # a folder of other settings than the preset's is never trained into
         baselines.main()
+    assert refused.value.code == 2  # argparse's usage error, before any training
     monkeypatch.setattr(sys, "argv", [*argv, "--collect-only"])
     baselines.main()
     rows = pd.read_csv(tmp_path / "out" / "baselines_per_seed.csv")
