@@ -10,7 +10,7 @@ import scipy.sparse as sp
 import torch
 
 from mmdiffbench.eval.metrics import per_user_metrics
-from mmdiffbench.eval.ranking import rank_split
+from mmdiffbench.eval.ranking import NestedSplit, rank_split, rank_splits
 
 
 def test_hand_computed_user() -> None:
@@ -96,6 +96,33 @@ def test_rank_split_matches_brute_force(batch_size: int) -> None:
         for key, value in reference.items():
             assert mean[key] == pytest.approx(value, abs=1e-12), key
     assert len(result.users) == int((np.diff(test.indptr) > 0).sum())
+
+
+@pytest.mark.parametrize("test_masks_val", [True, False])
+def test_nested_splits_score_each_user_once_and_match_brute_force(test_masks_val: bool) -> None:
+    rng = np.random.default_rng(2)
+    n_users, n_items = 45, 60
+    train = _random_split(rng, (n_users, n_items), 0.15)
+    val = _without(_random_split(rng, (n_users, n_items), 0.05), train)
+    test = _without(_random_split(rng, (n_users, n_items), 0.08), train, val)
+    scores = rng.normal(size=(n_users, n_items)).astype(np.float32)
+    scored: list[int] = []
+
+    def score(users: torch.Tensor) -> torch.Tensor:
+        scored.extend(users.tolist())
+        return torch.from_numpy(scores[users.numpy()].copy())
+
+    splits = [NestedSplit(val, (train,)), NestedSplit(test, (val,) if test_masks_val else ())]
+    val_result, test_result = rank_splits(score, splits, ks=(5, 10), batch_size=8)
+    with_heldout = (np.diff(val.indptr) > 0) | (np.diff(test.indptr) > 0)
+    assert sorted(scored) == np.flatnonzero(with_heldout).tolist()
+    test_exclude = (train + val).tocsr() if test_masks_val else train
+    for result, heldout, exclude in ((val_result, val, train), (test_result, test, test_exclude)):
+        assert result.users.tolist() == np.flatnonzero(np.diff(heldout.indptr) > 0).tolist()
+        mean = result.mean()
+        for k in (5, 10):
+            for key, value in _brute_force(scores, heldout, exclude, k).items():
+                assert mean[key] == pytest.approx(value, abs=1e-12), key
 
 
 def test_masked_items_are_never_recommended() -> None:

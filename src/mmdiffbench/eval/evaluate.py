@@ -12,7 +12,7 @@ from typing import Protocol
 import torch
 
 from mmdiffbench.data.dataset import InteractionDataset
-from mmdiffbench.eval.ranking import RankingResult, rank_split
+from mmdiffbench.eval.ranking import NestedSplit, RankingResult, rank_splits
 
 
 class ScoringModel(Protocol):
@@ -37,25 +37,17 @@ def evaluate_model(
     batch_size: int,
     test_mask_val: bool = True,
 ) -> dict[str, RankingResult]:
-    """Validation masks training items; test masks training (and, by default, validation) items."""
+    """Validation masks training items; test masks training (and, by default, validation) items.
+    Each user is scored once for both splits (`rank_splits`)."""
     was_training = model.training
     model.eval()
+    splits = [
+        NestedSplit(dataset.val, (dataset.train,)),
+        NestedSplit(dataset.test, (dataset.val,) if test_mask_val else ()),
+    ]
     try:
         with model.scoring():
-            results = {
-                "val": rank_split(
-                    model.score, dataset.val, [dataset.train], ks, batch_size, model.device, "evaluation val"
-                ),
-                "test": rank_split(
-                    model.score,
-                    dataset.test,
-                    [dataset.train, dataset.val] if test_mask_val else [dataset.train],
-                    ks,
-                    batch_size,
-                    model.device,
-                    "evaluation test",
-                ),
-            }
+            val, test = rank_splits(model.score, splits, ks, batch_size, model.device, "evaluation")
     finally:
         model.train(was_training)
-    return results
+    return {"val": val, "test": test}
