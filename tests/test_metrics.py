@@ -78,14 +78,19 @@ def _brute_force(scores: np.ndarray, heldout: sp.csr_matrix, exclude: sp.csr_mat
     return {f"recall@{k}": np.mean(recalls), f"precision@{k}": np.mean(precisions), f"ndcg@{k}": np.mean(ndcgs)}
 
 
-@pytest.mark.parametrize("batch_size", [7, 1000])
-def test_rank_split_matches_brute_force(batch_size: int) -> None:
-    rng = np.random.default_rng(0)
-    n_users, n_items = 40, 60
+def _splits_and_scores(
+    rng: np.random.Generator, n_users: int, n_items: int
+) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix, np.ndarray]:
+    """Disjoint train / val / test interactions and random scores (ties have probability 0)."""
     train = _random_split(rng, (n_users, n_items), 0.15)
     val = _without(_random_split(rng, (n_users, n_items), 0.05), train)
     test = _without(_random_split(rng, (n_users, n_items), 0.08), train, val)
-    scores = rng.normal(size=(n_users, n_items)).astype(np.float32)  # ties have probability 0
+    return train, val, test, rng.normal(size=(n_users, n_items)).astype(np.float32)
+
+
+@pytest.mark.parametrize("batch_size", [7, 1000])
+def test_rank_split_matches_brute_force(batch_size: int) -> None:
+    train, val, test, scores = _splits_and_scores(np.random.default_rng(0), 40, 60)
 
     result = rank_split(
         lambda users: torch.from_numpy(scores[users.numpy()]), test, [train, val], ks=(5, 10), batch_size=batch_size
@@ -100,12 +105,7 @@ def test_rank_split_matches_brute_force(batch_size: int) -> None:
 
 @pytest.mark.parametrize("test_masks_val", [True, False])
 def test_nested_splits_score_each_user_once_and_match_brute_force(test_masks_val: bool) -> None:
-    rng = np.random.default_rng(2)
-    n_users, n_items = 45, 60
-    train = _random_split(rng, (n_users, n_items), 0.15)
-    val = _without(_random_split(rng, (n_users, n_items), 0.05), train)
-    test = _without(_random_split(rng, (n_users, n_items), 0.08), train, val)
-    scores = rng.normal(size=(n_users, n_items)).astype(np.float32)
+    train, val, test, scores = _splits_and_scores(np.random.default_rng(2), 45, 60)
     scored: list[int] = []
 
     def score(users: torch.Tensor) -> torch.Tensor:
