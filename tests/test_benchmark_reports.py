@@ -223,7 +223,8 @@ def test_grid_write_puts_the_validation_choice_into_the_preset(tmp_path: Path, m
     assert presets["baby"] == {"n_layers": 2, "reg_weight": 0.01}  # validation's best, not test's (0.090)
     assert presets["tiktok"]["n_layers"] == 4  # the other datasets' entries kept
     assert text.count("n_layers=2 reg_weight=1e-2: 0.0610 | n_layers=3 reg_weight=1e-4: 0.0580") == 1
-    assert text.count("benchmarks/grid.py: chosen on VALIDATION recall@20 (seed 421;") == 1
+    assert text.count("chosen on VALIDATION recall@20 (seed 421; benchmarks/results/grid_lightgcn_baby.csv)") == 1
+    assert presets["sports"]["n_layers"] == 2  # another dataset's grid lines (same marker) left alone
     with pytest.raises(SystemExit, match="'layers' is not a setting of the model"):
         grid.setting_values("lightgcn", "layers=2")
 

@@ -160,7 +160,7 @@ def test_the_config_loader_applies_the_written_preset(monkeypatch: pytest.Monkey
     monkeypatch.setattr(
         config_module, "model_file", lambda name: yaml.safe_load(text) if name == "lightgcn" else real(name)
     )
-    tuned, other = resolve("lightgcn", "tiktok"), resolve("lightgcn", "sports")  # Sports: no LightGCN preset
+    tuned, other = resolve("lightgcn", "tiktok"), resolve("lightgcn", "elec")  # Electronics: no LightGCN preset
     assert (tuned.model["n_layers"], tuned.trainer["lr"]) == (1, 1.0e-4)
     assert (other.model["n_layers"], other.trainer["lr"]) == (3, 5.0e-3)
 

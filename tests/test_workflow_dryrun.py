@@ -81,16 +81,16 @@ def test_default_config_plans_every_experiment(tmp_path: Path) -> None:
 
 
 def test_cells_with_the_same_resolved_settings_share_one_run(tmp_path: Path) -> None:
-    # n_layers=3 is LightGCN's default, so on Sports the sweep point is the `full` cell's
-    # configuration; Baby's preset (4 layers, from its validation grid) makes it a run of its own
+    # n_layers=2 is LightGCN's Sports preset (its validation grid), so on Sports the sweep point is
+    # the `full` cell's configuration; Baby's preset (4 layers) makes it a run of its own
     sweeps = {"diffmm.table1": [{"model": "lightgcn", "axes": {"n_layers": [3, 2]}}]}
     plan = build_plan(small_config(str(tmp_path), sweeps=sweeps), models=MODELS_WITHOUT_DIFFMM, base=tmp_path)
     cells = {(c.dataset, c.variant): c for c in plan.experiments["diffmm.table1"].cells if c.model == "lightgcn"}
-    assert cells[("sports", "n_layers_3")].run_dirs == cells[("sports", "full")].run_dirs  # both cells, one run
-    assert cells[("sports", "n_layers_3")].run == "full"
-    assert cells[("sports", "n_layers_2")].run_dirs != cells[("sports", "full")].run_dirs
-    assert cells[("baby", "n_layers_3")].run_dirs != cells[("baby", "full")].run_dirs
-    # x 2 seeds: mf_bpr on 2 datasets; lightgcn full, n_layers_3, n_layers_2 on Baby, full and n_layers_2 on Sports
+    assert cells[("sports", "n_layers_2")].run_dirs == cells[("sports", "full")].run_dirs  # both cells, one run
+    assert cells[("sports", "n_layers_2")].run == "full"
+    assert cells[("sports", "n_layers_3")].run_dirs != cells[("sports", "full")].run_dirs
+    assert cells[("baby", "n_layers_2")].run_dirs != cells[("baby", "full")].run_dirs
+    # x 2 seeds: mf_bpr on 2 datasets; lightgcn full, n_layers_3, n_layers_2 on Baby, full and n_layers_3 on Sports
     assert len(plan.runs) == (2 + 3 + 2) * 2
     assert sorted({r.name for r in plan.runs if r.model == "lightgcn"}) == ["full", "n_layers_2", "n_layers_3"]
 
