@@ -1,4 +1,4 @@
-"""The benchmark's collected run CSVs, as the scripts that read them (claims.py, tiktok_figure.py)
+"""The benchmark's collected run CSVs, as the scripts that read them (claims.py, recall_figure.py)
 name and select them: one place for their paths and for which DiffMM rows count."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""benchmarks/claims.py and tiktok_figure.py: the benchmark's per-seed CSVs become the report's
+"""benchmarks/claims.py and recall_figure.py: the benchmark's per-seed CSVs become the report's
 tidy rows value for value, the claims table judges those values (hand-made seeds, a t-test by
 scipy), and the figure plots the TikTok validation-selected values and the paper's printed cells.
 grid.py chooses on validation and writes the choice into the preset; baselines.py collects runs."""
@@ -125,7 +125,7 @@ def test_the_claims_table_judges_the_csv_values(script: ModuleType, tmp_path: Pa
 
 
 def test_the_figure_plots_tiktok_validation_selected_values_and_the_papers_cells(tmp_path: Path) -> None:
-    figure = benchmark_module("tiktok_figure")
+    figure = benchmark_module("recall_figure")
     rows = pd.concat([per_seed("lightgcn", (0.09, 0.08, 0.07)), per_seed("lightgcn", (0.5,), dataset="baby")])
     diffmm = pd.DataFrame(
         [
@@ -141,9 +141,28 @@ def test_the_figure_plots_tiktok_validation_selected_values_and_the_papers_cells
         ("lightgcn", 0.09),
     ]
     paper = figure.paper_cells()
-    assert paper["lightgcn"] == 0.0653 and paper["diffmm"] == 0.1129  # DiffMM Table 1, TikTok, Recall@20
+    assert list(paper) == ["DiffMM"]  # DiffCL and LD4MRec report no TikTok
+    assert paper["DiffMM"]["lightgcn"] == 0.0653 and paper["DiffMM"]["diffmm"] == 0.1129  # Table 1, Recall@20
     figure.draw(values, paper, tmp_path / "tiktok.png")
     assert (tmp_path / "tiktok.png").stat().st_size > 10_000
+
+
+def test_the_baby_figure_plots_baby_runs_only_beside_all_three_papers_cells(tmp_path: Path) -> None:
+    figure = benchmark_module("recall_figure")
+    rows = pd.concat([per_seed("lightgcn", (0.09, 0.08, 0.07)), per_seed("lightgcn", (0.5,), dataset="baby")])
+    values = figure.per_seed_values(rows, pd.DataFrame(), "unused", "baby")  # no DiffMM runs asked for there
+    assert sorted(zip(values["model"], values["value"])) == [("lightgcn", 0.5)]
+    paper = figure.paper_cells("baby")
+    # LightGCN's printed Baby Recall@20: DiffMM Table 1, LD4MRec Table 2 (clean), DiffCL Table 2
+    assert {name: cells["lightgcn"] for name, cells in paper.items()} == {
+        "DiffMM": 0.0698,
+        "DiffCL": 0.0644,
+        "LD4MRec": 0.0754,
+    }
+    figure.draw(values, paper, tmp_path / "baby.png", "baby")
+    assert (tmp_path / "baby.png").stat().st_size > 10_000
+    with pytest.raises(SystemExit, match="no validation-selected runs on 'video'"):
+        figure.per_seed_values(rows, pd.DataFrame(), "unused", "video")
 
 
 def test_grid_cells_run_apart_merge_into_one_choice_made_on_validation() -> None:

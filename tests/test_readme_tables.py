@@ -38,7 +38,7 @@ def mean_sd(values: pd.Series) -> str:
 
 def diffmm_cells() -> dict[str, str]:
     """DiffMM's README cells recomputed from its per-seed rows (the tag the README names; the rows that count
-    chosen as claims.py and tiktok_figure.py choose them)."""
+    chosen as claims.py and recall_figure.py choose them)."""
     readme = (ROOT / "benchmarks" / "README.md").read_text()
     tag = re.search(r"DiffMM from `results/diffmm_tiktok.csv` \(tag `(\w+)`", readme).group(1)
     run_csvs = benchmark_module("run_csvs")
