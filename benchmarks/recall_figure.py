@@ -22,6 +22,7 @@ from run_csvs import RESULTS, add_run_csv_args, diffmm_rows
 
 from mmdiffbench.report.labels import model_label
 from mmdiffbench.report.paper import load_paper_table
+from mmdiffbench.tuning.presets import model_yaml
 
 METRIC = "recall@20"
 DATASET_LABELS = {"tiktok": "TikTok", "baby": "Baby", "sports": "Sports"}
@@ -64,6 +65,13 @@ def paper_cells(dataset: str = "tiktok") -> dict[str, dict[str, float]]:
     return cells
 
 
+def tuned_here(model: str, dataset: str) -> bool:
+    """Whether the model's YAML presets cite its validation grid on `dataset` (whose choice the preset
+    holds, tests/test_benchmark_reports.py checks): its rows there run at a setting tuned there."""
+    path = model_yaml(model)
+    return path.is_file() and f"benchmarks/results/grid_{model}_{dataset}.csv" in path.read_text()
+
+
 def draw(values: pd.DataFrame, paper: dict[str, dict[str, float]], out: Path, dataset: str = "tiktok") -> None:
     order = values.groupby("model")["value"].mean().sort_values().index.tolist()
     fig, ax = plt.subplots(figsize=(8, 0.32 * len(order) + 2.2))
@@ -80,11 +88,13 @@ def draw(values: pd.DataFrame, paper: dict[str, dict[str, float]], out: Path, da
         marker, colour, label = PAPER_MARKERS[name]
         ax.plot([], [], marker, color=colour, markersize=8, markeredgewidth=2, label=label)
     counts = values.groupby("model")["seed"].nunique()
-    ax.set_yticks(range(len(order)), [f"{model_label(m)} ({counts[m]})" for m in order])
+    tuned = {m: " †" if tuned_here(m, dataset) else "" for m in order}
+    ax.set_yticks(range(len(order)), [f"{model_label(m)} ({counts[m]}){tuned[m]}" for m in order])
+    ax.plot([], [], " ", label="† setting chosen on this dataset's validation grid")
     ax.set_xlabel("test Recall@20, validation-selected epoch (bar: mean over seeds)")
     name = DATASET_LABELS.get(dataset, dataset)
     ax.set_title(f"{name}: every model run there, under one protocol (seeds in brackets)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2, fontsize=8)  # below: never over a bar
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8)  # below: never over a bar
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(out, dpi=130)
