@@ -71,13 +71,19 @@ PAPER_TABLES = {  # published numbers of the same models on the same datasets, f
 }
 
 
+def printed_cells(filename: str, metric: str) -> pd.Series:
+    """A paper table's @20 values of `metric` (`recall`, `ndcg`) in its main setting (not LD4MRec's
+    noisy training), indexed by (dataset_key, model_key); NaN where the paper prints a dash."""
+    table = load_paper_table(filename)
+    main = (table["k"] == 20) & table["setting"].isin(["paper_default", "clean_training"]) & (table["metric"] == metric)
+    return table[main].set_index(["dataset_key", "model_key"])["paper_value"]
+
+
 def with_paper_columns(summary: pd.DataFrame) -> pd.DataFrame:
     """Add `paper <Paper> Recall@20` / `NDCG@20` columns and our difference to DiffMM's Table 1."""
     for paper, filename in PAPER_TABLES.items():
-        table = load_paper_table(filename)
-        table = table[(table["k"] == 20) & (table["setting"].isin(["paper_default", "clean_training"]))]
         for metric, label in (("recall", "Recall@20"), ("ndcg", "NDCG@20")):
-            values = table[table["metric"] == metric].set_index(["dataset_key", "model_key"])["paper_value"]
+            values = printed_cells(filename, metric)
             keys = list(zip(summary["dataset"], summary["model"]))
             summary[f"paper {paper} {label}"] = [values.get(key, float("nan")) for key in keys]
     summary["recall@20 vs paper DiffMM (%)"] = 100 * (summary["recall@20_mean"] / summary["paper DiffMM Recall@20"] - 1)

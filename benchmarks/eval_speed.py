@@ -15,7 +15,10 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
@@ -23,6 +26,29 @@ from mmdiffbench.data import load_release
 from mmdiffbench.eval.ranking import NestedSplit, rank_split, rank_splits
 from mmdiffbench.models.mf_bpr import MFBPR
 from mmdiffbench.train.runinfo import peak_rss_mb
+
+T = TypeVar("T")
+KS = (10, 20, 50)
+
+
+def timed(repeats: int, work: Callable[[], T]) -> tuple[list[float], T]:
+    """Seconds of each of `repeats` calls of `work`, and the last call's result."""
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = work()
+        seconds.append(time.perf_counter() - start)
+    return seconds, result
+
+
+def scoring(model: MFBPR, rank: Callable[[], T]) -> T:
+    """`rank()` inside the model's scoring mode, as evaluate_model ranks."""
+    with model.scoring():
+        return rank()
+
+
+def best_of(seconds: list[float]) -> str:
+    return f"best of {len(seconds)}: {min(seconds):.2f} s (all: {', '.join(f'{s:.2f}' for s in seconds)})"
 
 
 def main() -> None:
@@ -51,37 +77,21 @@ def main() -> None:
     splits = {"test": [dataset.train, dataset.val], "val": [dataset.train]}  # as evaluate_model masks
     model.eval()
     for split, exclude in splits.items():
-        seconds = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            with model.scoring():
-                result = rank_split(model.score, dataset.split(split), exclude, (10, 20, 50), args.batch_size)
-            seconds.append(time.perf_counter() - start)
-        print(
-            f"{split}: {len(result.users)} users x {dataset.n_items} items, best of {args.repeats}: "
-            f"{min(seconds):.2f} s (all: {', '.join(f'{s:.2f}' for s in seconds)})"
-        )
+        rank = partial(rank_split, model.score, dataset.split(split), exclude, KS, args.batch_size)
+        seconds, result = timed(args.repeats, partial(scoring, model, rank))
+        print(f"{split}: {len(result.users)} users x {dataset.n_items} items, {best_of(seconds)}")
     nested = [NestedSplit(dataset.val, (dataset.train,)), NestedSplit(dataset.test, (dataset.val,))]
-    seconds = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        with model.scoring():
-            rank_splits(model.score, nested, (10, 20, 50), args.batch_size)
-        seconds.append(time.perf_counter() - start)
-    print(
-        f"val + test from one scoring pass, best of {args.repeats}: "
-        f"{min(seconds):.2f} s (all: {', '.join(f'{s:.2f}' for s in seconds)})"
+    seconds, _ = timed(
+        args.repeats, partial(scoring, model, partial(rank_splits, model.score, nested, KS, args.batch_size))
     )
+    print(f"val + test from one scoring pass, {best_of(seconds)}")
     if args.compare_alloc:
         with torch.no_grad():
             user_emb, item_emb = model.final_embeddings()
-        seconds = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            rank_split(
-                lambda users: user_emb[users] @ item_emb.T, dataset.test, splits["test"], (10, 20, 50), args.batch_size
-            )
-            seconds.append(time.perf_counter() - start)
+        fresh = partial(
+            rank_split, lambda users: user_emb[users] @ item_emb.T, dataset.test, splits["test"], KS, args.batch_size
+        )
+        seconds, _ = timed(args.repeats, fresh)
         print(f"test, fresh score matrix per batch (reference): best of {args.repeats}: {min(seconds):.2f} s")
     print(f"1-min load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"peak RSS: {peak_rss_mb():.0f} MB")

@@ -17,11 +17,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
-from baselines import PAPER_TABLES
+from baselines import PAPER_TABLES, printed_cells
 from run_csvs import RESULTS, add_run_csv_args, diffmm_rows
 
 from mmdiffbench.report.labels import model_label
-from mmdiffbench.report.paper import load_paper_table
 from mmdiffbench.tuning.presets import model_yaml
 
 METRIC = "recall@20"
@@ -53,15 +52,9 @@ def paper_cells(dataset: str = "tiktok") -> dict[str, dict[str, float]]:
     from MMSSL's table but for BM3)."""
     cells = {}
     for paper, filename in PAPER_TABLES.items():
-        table = load_paper_table(filename)
-        rows = table[
-            (table["dataset_key"] == dataset)
-            & (table["metric"] == "recall")
-            & (table["k"] == 20)
-            & table["setting"].isin(["paper_default", "clean_training"])
-        ].dropna(subset=["paper_value"])
-        if not rows.empty:
-            cells[paper] = dict(zip(rows["model_key"], rows["paper_value"]))
+        printed = printed_cells(filename, "recall").dropna()
+        if dataset in printed.index.get_level_values("dataset_key"):
+            cells[paper] = printed.xs(dataset, level="dataset_key").to_dict()
     return cells
 
 
