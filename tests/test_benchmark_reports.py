@@ -160,8 +160,10 @@ def test_the_baby_figure_plots_baby_runs_only_beside_all_three_papers_cells(tmp_
         "LD4MRec": 0.0754,
     }
     # the dagger: a preset citing that dataset's grid (Baby's LightGCN grid), not another dataset's
-    assert figure.tuned_here("lightgcn", "baby") and not figure.tuned_here("diffrec", "sports")
-    assert not figure.tuned_here("sgl", "sports") and figure.tuned_here("sgl", "baby")
+    # (LightGCN-M's TikTok grid; it has none on Baby or Sports, which lack features)
+    assert figure.tuned_here("lightgcn", "baby") and figure.tuned_here("sgl", "baby")
+    assert figure.tuned_here("lightgcn_m", "tiktok") and not figure.tuned_here("lightgcn_m", "baby")
+    assert not figure.tuned_here("lightgcn_m", "sports")
     figure.draw(values, paper, tmp_path / "baby.png", "baby")
     assert (tmp_path / "baby.png").stat().st_size > 10_000
     with pytest.raises(SystemExit, match="no validation-selected runs on 'video'"):
