@@ -1,9 +1,13 @@
 """Seed src/mmdiffbench/job_costs.csv (the workflow's cost estimate) from per-epoch benchmarks,
 before any workflow job has been measured. Every row it writes is marked `estimate`:
 
-- seconds_per_epoch (CPU core-seconds) = (epoch_s + eval_s) x threads of
-  benchmarks/results/model_epoch_<dataset>.csv (one epoch and one evaluation at 2 threads,
-  counted as 2 busy cores), TikTok for `small` datasets, Sports' shapes for `large`;
+- seconds_per_epoch (CPU core-seconds) = the median over the run records kept in
+  benchmarks/results/runs/ of the size's benchmark dataset (TikTok for `small`, Sports for
+  `large`) of the time an epoch's phases and evaluation took (history.csv's time_* columns) x the
+  run's threads: whole runs at the workflow's one thread, so the shape of a workflow job; else
+  (epoch_s + eval_s) x threads of benchmarks/results/model_epoch_<dataset>.csv (one epoch and one
+  evaluation, estimated from a few steps at 2 threads under load, counted as 2 busy cores: on
+  Sports 2.5x to 10x the records' core-seconds where both exist);
 - epochs = the median `epochs_run` of the benchmark's finished runs of the model on datasets of
   that size (benchmarks/results/baselines_per_seed.csv, one row per dataset x seed; early stops),
   else the maximum the model's config allows on that size's benchmark dataset;
@@ -16,6 +20,8 @@ Refresh it from finished jobs with `python -m mmdiffbench.cost_refresh results/<
 
 from __future__ import annotations
 
+import json
+import statistics
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +32,7 @@ from mmdiffbench.costs import JobCost, read_costs, write_costs
 from mmdiffbench.workflow_datasets import size
 
 RESULTS = Path(__file__).parent / "results"
+RUN_RECORDS = RESULTS / "runs"
 CONFIG = Path(__file__).parents[1] / "config.yaml"
 SIZES = {"small": "tiktok", "large": "sports"}
 TEXT_FILES_MB = 1.0
@@ -42,6 +49,17 @@ def measured_epochs() -> dict[tuple[str, str], tuple[int, int]]:
     return {key: (round(median), count) for (key, median), count in zip(grouped.median().items(), grouped.count())}
 
 
+def recorded_epoch_seconds(dataset: str) -> dict[str, tuple[float, int]]:
+    """model -> (median core-seconds per epoch, runs) of the finished run records of `dataset`."""
+    found: dict[str, list[float]] = {}
+    for metrics_file in sorted(RUN_RECORDS.glob(f"*/{dataset}/**/metrics.json")):
+        metrics = json.loads(metrics_file.read_text())
+        history = pd.read_csv(metrics_file.with_name("history.csv"))
+        per_epoch = history.filter(like="time_").sum(axis=1).mean()
+        found.setdefault(str(metrics["model"]), []).append(float(per_epoch) * int(metrics["threads"]))
+    return {model: (statistics.median(seconds), len(seconds)) for model, seconds in found.items()}
+
+
 def seeded_rows() -> list[JobCost]:
     """One `estimate` row per model x size, from the benchmark CSVs named in the module docstring."""
     rows = []
@@ -49,18 +67,25 @@ def seeded_rows() -> list[JobCost]:
     for size_name, dataset in SIZES.items():
         per_epoch = pd.read_csv(RESULTS / f"model_epoch_{dataset}.csv").set_index("model")
         disk = pd.read_csv(RESULTS / f"run_disk_{dataset}.csv").set_index("model")["model_pt_mb"]
+        recorded = recorded_epoch_seconds(dataset)
         for model, row in per_epoch.iterrows():
-            seconds = (row["epoch_s"] + row["eval_s"]) * row["threads"]
+            if str(model) in recorded:
+                seconds, n_records = recorded[str(model)]
+                seconds_source = (
+                    f"median epoch + evaluation of {n_records} run records in results/runs/ on {dataset} (x threads)"
+                )
+            else:
+                seconds = (row["epoch_s"] + row["eval_s"]) * row["threads"]
+                seconds_source = (
+                    f"model_epoch_{dataset}.csv (epoch + evaluation at {row['threads']} threads, x threads)"
+                )
             if (str(model), size_name) in measured:
                 epochs, n_runs = measured[(str(model), size_name)]
                 epochs_source = f"epochs: median epochs_run of {n_runs} runs in baselines_per_seed.csv (early stops)"
             else:
                 epochs = int(resolve_settings(str(model), dataset).trainer["epochs"])
                 epochs_source = "the config's epochs"
-            source = (
-                f"{ESTIMATE} model_epoch_{dataset}.csv (epoch + evaluation at {row['threads']} threads, x threads), "
-                f"{epochs_source}, run_disk_{dataset}.csv"
-            )
+            source = f"{ESTIMATE} {seconds_source}, {epochs_source}, run_disk_{dataset}.csv"
             disk_mb = float(disk[model]) + TEXT_FILES_MB
             rows.append(JobCost(str(model), size_name, "cpu", seconds, epochs, disk_mb, source))
     return rows

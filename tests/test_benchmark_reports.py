@@ -285,6 +285,30 @@ def test_every_preset_citing_a_grid_csv_holds_that_grids_validation_choice() -> 
     assert checked >= 10
 
 
+def test_recorded_epoch_seconds_are_the_median_of_phase_and_evaluation_time_times_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per run: mean over epochs of the history's time_* columns, times the run's threads; the
+    median over runs; other datasets' records and columns left out."""
+    seed = benchmark_module("seed_job_costs")
+    runs = {  # folder -> (dataset, threads, [(time_recommender, time_eval, val_recall@20)])
+        "grid/sports/sgl/a/seed1": ("sports", 1, [(40.0, 10.0, 0.5), (44.0, 10.0, 0.6)]),  # 52
+        "grid/sports/sgl/b/seed1": ("sports", 2, [(25.0, 5.0, 0.5)]),  # 60: the median
+        "base/sports/sgl/seed2": ("sports", 1, [(90.0, 10.0, 0.5)]),  # 100
+        "base/baby/sgl/seed1": ("baby", 1, [(1.0, 1.0, 0.5)]),
+    }
+    for folder, (dataset, threads, epochs) in runs.items():
+        run = tmp_path / folder
+        run.mkdir(parents=True)
+        (run / "metrics.json").write_text(json.dumps({"model": "sgl", "dataset": dataset, "threads": threads}))
+        rows = pd.DataFrame(epochs, columns=["time_recommender", "time_eval", "val_recall@20"])
+        rows.insert(0, "epoch", range(len(rows)))
+        rows.to_csv(run / "history.csv", index=False)
+    monkeypatch.setattr(seed, "RUN_RECORDS", tmp_path)
+    assert seed.recorded_epoch_seconds("sports") == {"sgl": (60.0, 3)}
+    assert seed.recorded_epoch_seconds("tiktok") == {}
+
+
 def test_every_estimate_in_job_costs_is_what_the_seed_script_computes_now() -> None:
     """job_costs.csv's `estimate` rows are reproducible: rerun `PYTHONPATH=src python
     benchmarks/seed_job_costs.py` after the benchmark CSVs it reads change."""
