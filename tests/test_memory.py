@@ -5,6 +5,7 @@ buffers leave RSS, or stay mapped for the next ones, and the trainer sets them."
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ from mmdiffbench import memory
 from mmdiffbench.config import ConfigError, resolve
 from mmdiffbench.data import InteractionDataset
 from mmdiffbench.memory import keep_freed_heap, map_large_buffers, release_free_memory
-from mmdiffbench.train import phases
+from mmdiffbench.train import phases, train_run, trainer
 from mmdiffbench.train.run import build_model
 
 glibc_only = pytest.mark.skipif(
@@ -114,3 +115,17 @@ def test_the_trainer_keys_set_the_thresholds_and_mmgcn_maps_its_large_buffers(
         resolve("mmgcn", "baby", overrides=["mmap_threshold_mib=33"])
     with pytest.raises(ConfigError, match=r"trim_threshold_mib must be in \[0, 2047\], got 2048"):
         resolve("mmgcn", "baby", overrides=["trim_threshold_mib=2048"])
+
+
+def test_the_trainer_returns_the_free_heap_once_after_every_epoch_unless_switched_off(
+    synthetic: InteractionDataset, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    calls: list[int] = []
+    monkeypatch.setattr(trainer, "release_free_memory", lambda: calls.append(1) or True)
+    for switch, expected in (("true", 3), ("false", 0)):
+        calls.clear()
+        config = resolve(
+            "mf_bpr", synthetic.name, "full", ["epochs=3", "patience=0", f"release_heap_each_epoch={switch}"]
+        )
+        train_run(synthetic, config, seed=1, out_dir=tmp_path / switch, device=torch.device("cpu"))
+        assert len(calls) == expected, switch

@@ -27,7 +27,14 @@ from mmdiffbench.environment import EnvironmentProblem
 RESULT_FILES = ("metrics.json", "model.pt", "checkpoint.pt", "history.csv", "config.json", "train.log")
 # may differ on --resume: the run continues for longer (or stops sooner), checkpoints as asked,
 # gives memory back otherwise (the same numbers)
-RESUMABLE_KEYS = {"epochs", "checkpoint_every", "keep_checkpoint", "mmap_threshold_mib", "trim_threshold_mib"}
+RESUMABLE_KEYS = {
+    "epochs",
+    "checkpoint_every",
+    "keep_checkpoint",
+    "mmap_threshold_mib",
+    "trim_threshold_mib",
+    "release_heap_each_epoch",
+}
 # model keys that trade memory for time and give the same numbers (tests/test_recompute.py): a run
 # may resume with either value, so a changed default never strands a half-finished run
 RESUMABLE_MODEL_KEYS = {"recompute"}

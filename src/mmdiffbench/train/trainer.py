@@ -29,6 +29,7 @@ from mmdiffbench.config import check_trainer
 from mmdiffbench.data.dataset import InteractionDataset
 from mmdiffbench.eval.evaluate import evaluate_model
 from mmdiffbench.eval.ranking import RankingResult
+from mmdiffbench.memory import release_free_memory
 from mmdiffbench.models.base import Recommender
 from mmdiffbench.progress import clock
 from mmdiffbench.train.checkpoint import load_tensors, save_torch, write_text
@@ -171,6 +172,8 @@ class Trainer:
             # the one before, to the same result
             if (last and self.cfg["keep_checkpoint"]) or (not last and (epoch + 1) % self.cfg["checkpoint_every"] == 0):
                 save_torch(self._state(epoch), self.out_dir / CHECKPOINT)
+            if self.cfg["release_heap_each_epoch"]:
+                release_free_memory()
         if self.stopped_early:
             self.log.info(
                 "early stop: %d evaluations without a better validation %s", self.bad_evals, self.selected.metric
