@@ -1,6 +1,7 @@
 """The heap trim between DiffMM's phases, the fixed mmap threshold (`mmap_threshold_mib`) and the
 raised trim threshold (`trim_threshold_mib`) are really active where CI runs (Linux, glibc): freed
-buffers leave RSS, or stay mapped for the next ones, and the trainer sets them."""
+buffers leave RSS, or stay mapped for the next ones, and the trainer sets them and releases the
+free heap after every epoch (`release_heap_each_epoch`)."""
 
 import platform
 import subprocess

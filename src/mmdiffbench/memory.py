@@ -1,6 +1,7 @@
-"""Give freed heap memory back to the operating system: between the phases of an epoch, and (a
-trainer switch) for every large buffer as soon as it is freed; or keep it (another switch) for
-the next buffers of the same phase.
+"""Give freed heap memory back to the operating system: after every epoch (trainer switch
+`release_heap_each_epoch`), between the phases of an epoch, and (a trainer switch) for every
+large buffer as soon as it is freed; or keep it (another switch) for the next buffers of the same
+phase.
 
 glibc serves buffers below its mmap threshold from the heap and keeps them after they are freed.
 The threshold adapts: it rises to the size of the largest mmapped buffer freed so far, up to 32
