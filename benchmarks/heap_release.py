@@ -14,14 +14,11 @@ off / on of the medians over rounds.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pandas as pd
+from baselines import run_one
 
 ARMS = ("true", "false")
 
@@ -30,12 +27,8 @@ def train(
     data: Path, model: str, seed: int, settings: list[str], release: str, out: Path
 ) -> tuple[dict[str, object], pd.DataFrame]:
     """One `mmdiffbench train` run in a fresh process: its peak RSS and seconds per epoch; its history."""
-    command = [sys.executable, "-m", "mmdiffbench", "train", "--data", str(data), "--model", model]
-    command += ["--seed", str(seed), "--out", str(out), "--device", "cpu", "--threads", "1"]
-    for setting in [*settings, f"release_heap_each_epoch={release}"]:
-        command += ["--set", setting]
-    subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True)
-    metrics = json.loads((out / "metrics.json").read_text())
+    overrides = (*settings, f"release_heap_each_epoch={release}")
+    metrics = run_one(data.parent, data.name, model, seed, out, threads=1, overrides=overrides)
     history = pd.read_csv(out / "history.csv")
     row: dict[str, object] = {
         "release_heap_each_epoch": release,
