@@ -10,6 +10,12 @@ Columns and model.pt tensors that exist on one side only (a renamed loss term, w
 revision no longer keeps in model.pt) are listed, not compared. Where numbers differ, the largest
 relative difference of each history column and of each tensor is printed (a change meant to
 differ by float rounding only shows it there).
+
+`--runs BEFORE AFTER` compares two run directories already made instead (whole runs too long to
+make twice here, e.g. a grid run and the same run with a later revision), and prints their peak RSS.
+
+    PYTHONPATH=src python benchmarks/same_numbers.py \
+        --runs /work/runs/grid/sports/sgl/tau_0.2_ssl_weight_0.05/seed421 /work/runs/heap/sports/sgl/seed421
 """
 
 from __future__ import annotations
@@ -71,22 +77,37 @@ def compare(before: Path, after: Path) -> bool:
     for side, keys in (("before", set(weights_old) - set(both)), ("after", set(weights_new) - set(both))):
         if keys:  # e.g. parts a revision's kept_state leaves out of model.pt: listed, not compared
             print(f"  only {side}: {len(keys)} tensors, {sorted(keys)[:4]}{' ...' if len(keys) > 4 else ''}")
+    peaks = [metrics.get("peak_rss_mb") for metrics in (metrics_old, metrics_new)]
+    print(
+        f"peak RSS (MiB): before {peaks[0]:.0f}, after {peaks[1]:.0f}"
+        if None not in peaks
+        else "peak RSS: not recorded"
+    )
     return not differing and not metric_diff and len(same) == len(both) > 0
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline-ref", required=True, metavar="REV")
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--seed", type=int, default=421)
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    args = parser.parse_args()
+def train_and_compare(args: argparse.Namespace) -> bool:
+    """One run at --baseline-ref, one with the working tree, in a scratch folder; compared."""
     with library_at(args.baseline_ref) as src, tempfile.TemporaryDirectory() as tmp:
         before, after = Path(tmp) / "before", Path(tmp) / "after"
         train(src, before, args)
         train(None, after, args)
-        same = compare(before, after)
+        return compare(before, after)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--baseline-ref", metavar="REV", help="train at REV and with the working tree")
+    source.add_argument("--runs", nargs=2, type=Path, metavar=("BEFORE", "AFTER"), help="two run directories made")
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--model")
+    parser.add_argument("--seed", type=int, default=421)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    if args.runs is None and (args.data is None or args.model is None):
+        parser.error("--baseline-ref needs --data and --model")
+    same = compare(*args.runs) if args.runs else train_and_compare(args)
     print("same numbers" if same else "NUMBERS DIFFER")
     return 0 if same else 1
 
