@@ -30,12 +30,12 @@ from mmdiffbench.report.reproduction import md_table
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ("recall@20", "ndcg@20")
-# baselines.py's protocol labels -> the report's protocol keys (mmdiffbench.report.collect.PROTOCOLS)
+# baselines.py's protocol labels -> the report's protocol keys (mmdiffbench.collect.PROTOCOLS)
 PROTOCOL_KEYS = {"validation-selected": "val_selected", "best-test-epoch (paper)": "best_test_epoch"}
 
 
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per run and metric, as `mmdiffbench.report.collect` shapes them."""
+    """One row per run and metric, as `mmdiffbench.collect` shapes them."""
     return frame.melt(
         id_vars=["dataset", "model", "variant", "seed", "protocol"], value_vars=list(METRICS), var_name="metric"
     )

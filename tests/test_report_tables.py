@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+from mmdiffbench.collect import mean_pm_std, summarize, tidy_groups, tidy_metrics
 from mmdiffbench.experiments import experiment, registry
 from mmdiffbench.plan_types import Cell, ExperimentPlan, Skipped
 from mmdiffbench.report import tables
-from mmdiffbench.report.collect import mean_pm_std, summarize, tidy_groups, tidy_metrics
 from mmdiffbench.report.labels import SMOKE_STATUS
 from mmdiffbench.report.paper import load_paper_table, paper_column, paper_modalities, paper_results
 from mmdiffbench.report.reproduction import within, write_reproduction

@@ -16,11 +16,11 @@ import yaml
 import mmdiffbench.config as config_module
 import mmdiffbench.tuning.presets as presets_module
 from mmdiffbench.cli import main
+from mmdiffbench.collect import tidy_splits
 from mmdiffbench.config import ConfigError, model_file, resolve
 from mmdiffbench.experiments import experiment
 from mmdiffbench.plan import build_plan
 from mmdiffbench.plan_types import Cell, ExperimentPlan
-from mmdiffbench.report.collect import tidy_splits
 from mmdiffbench.report.tables import write_table
 from mmdiffbench.tuning.grid import choices, display_grid, grid_table, score_col
 from mmdiffbench.tuning.presets import check_keys, grid_chosen, model_yaml, set_preset

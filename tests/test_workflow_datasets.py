@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from mmdiffbench.collect import tidy_metrics
 from mmdiffbench.data import DataError, dataset_stats, load_dataset, load_mmrec, make_synthetic, write_mmrec
 from mmdiffbench.data.noisy import add_random_noise
 from mmdiffbench.experiments import RegistryError, experiment, parse_entry
 from mmdiffbench.jobs import implemented_models
 from mmdiffbench.plan import build_plan
 from mmdiffbench.plan_types import PlanError
-from mmdiffbench.report.collect import tidy_metrics
 from mmdiffbench.report.paper import paper_results
 from mmdiffbench.report.tables import display_frame, result_table
 from tests._workflow_helpers import REPO, copy_workflow, job_counts, load_default_config, snakemake, write_config

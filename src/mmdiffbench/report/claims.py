@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from mmdiffbench.collect import PROTOCOLS
 from mmdiffbench.experiments import Experiment, experiment
 from mmdiffbench.plan_types import ExperimentPlan
 from mmdiffbench.report.claim_specs import Claim, claims
-from mmdiffbench.report.collect import PROTOCOLS
 from mmdiffbench.report.labels import model_label
 from mmdiffbench.report.paper import paper_results
 from mmdiffbench.report.verdicts import (

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from mmdiffbench.collect import PROTOCOLS, summarize, tidy_groups, tidy_metrics
 from mmdiffbench.experiments import experiment
 from mmdiffbench.plan_types import ExperimentPlan
-from mmdiffbench.report.collect import PROTOCOLS, summarize, tidy_groups, tidy_metrics
 from mmdiffbench.report.labels import axis_label, metric_label, model_label, title_color, titled
 
 ASSUMED = "*"  # marks a user group whose bounds the paper does not state

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from mmdiffbench.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics
 from mmdiffbench.experiments import RESULT_KINDS, Experiment, paper_info, registry
 from mmdiffbench.plan_types import SMOKE, ExperimentPlan, left_out_summary
 from mmdiffbench.report.claims import INTRO as CLAIMS_INTRO
 from mmdiffbench.report.claims import claims_table
-from mmdiffbench.report.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics
 from mmdiffbench.report.labels import SMOKE_STATUS, percent
 from mmdiffbench.report.notes import row_note
 from mmdiffbench.report.paper import MODALITY_NAMES, load_paper_table, paper_results

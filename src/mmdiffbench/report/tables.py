@@ -23,9 +23,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.transforms import Bbox, offset_copy
 
+from mmdiffbench.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics
 from mmdiffbench.experiments import Experiment, experiment
 from mmdiffbench.plan_types import ExperimentPlan
-from mmdiffbench.report.collect import PROTOCOLS, mean_pm_std, summarize, tidy_metrics
 from mmdiffbench.report.labels import (
     SMOKE_STATUS,
     count,

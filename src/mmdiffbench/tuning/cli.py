@@ -23,9 +23,9 @@ def add_tune_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def tune_command(args: argparse.Namespace) -> int:
+    from mmdiffbench.collect import tidy_splits
     from mmdiffbench.experiments import experiment
     from mmdiffbench.plan_types import ExperimentPlan
-    from mmdiffbench.report.collect import tidy_splits
     from mmdiffbench.tuning import TuningError
     from mmdiffbench.tuning.grid import choices, grid_table
     from mmdiffbench.tuning.presets import check_keys, model_yaml, preset_entry, set_preset

@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from mmdiffbench.collect import KEYS, mean_pm_std, summarize, tidy_splits
 from mmdiffbench.experiments import Experiment, experiment
 from mmdiffbench.plan_types import Cell, ExperimentPlan
-from mmdiffbench.report.collect import KEYS, mean_pm_std, summarize, tidy_splits
 
 NOT_USED = "not used for the choice"
 
