@@ -53,17 +53,19 @@ def sampled_info_nce(anchors: torch.Tensor, candidates: torch.Tensor, tau: float
 
 class CLCRec(EmbeddingRecommender):
     requires_features = True
+    content: torch.Tensor
     train_keys: torch.Tensor
     cold_items: torch.Tensor
 
     def __init__(self, dataset: InteractionDataset, config: dict[str, Any]) -> None:
         super().__init__(dataset, config)
         dim = int(config["embedding_dim"])
-        self.features = ModalityFeatures(dataset)
+        # g: the frozen features' encoder input, built once (it was rebuilt every step: half of a
+        # Sports step); not persistent: rebuilt from the data, never saved
+        self.register_buffer("content", ModalityFeatures(dataset).concatenated(l2_normalized=True), persistent=False)
         self.id_embedding = nn.Parameter(nn.init.xavier_normal_(torch.empty(self.n_users + self.n_items, dim)))
-        in_dim = sum(self.features.dim(m) for m in self.features.names)
         hidden = int(config["encoder_hidden"])
-        self.encoder = nn.Sequential(nn.Linear(in_dim, hidden), nn.LeakyReLU(), nn.Linear(hidden, dim))
+        self.encoder = nn.Sequential(nn.Linear(self.content.shape[1], hidden), nn.LeakyReLU(), nn.Linear(hidden, dim))
         coo = sp.coo_matrix(dataset.train)
         keys = np.unique(coo.row.astype(np.int64) * self.n_items + coo.col)
         self.register_buffer("train_keys", torch.from_numpy(keys), persistent=False)
@@ -72,8 +74,7 @@ class CLCRec(EmbeddingRecommender):
 
     def encoded(self) -> torch.Tensor:
         """enc(g): items x d, from the per-modality L2-normalised features side by side."""
-        features = torch.cat([F.normalize(self.features[m], dim=1) for m in self.features.names], dim=1)
-        return self.encoder(features)
+        return self.encoder(self.content)
 
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         items = self.id_embedding[self.n_users :]

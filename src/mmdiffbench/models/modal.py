@@ -12,6 +12,7 @@ from typing import TypeVar
 import numpy as np
 import scipy.sparse as sp
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
@@ -47,9 +48,12 @@ class ModalityFeatures(nn.Module):
     def dim(self, m: str) -> int:
         return int(self[m].shape[1])
 
-    def concatenated(self) -> torch.Tensor:
-        """items x sum(dims): the modalities side by side, in `names` order."""
-        return torch.cat([self[m] for m in self.names], dim=1)
+    def concatenated(self, l2_normalized: bool = False) -> torch.Tensor:
+        """items x sum(dims): the modalities side by side, in `names` order, each row of each
+        modality L2-normalised first when `l2_normalized`. Built anew at each call: a model whose
+        features are frozen keeps the result as a buffer instead of rebuilding it every step (on
+        Sports' shapes a 376 MB copy, the slowest part of CLCRec's step)."""
+        return torch.cat([F.normalize(self[m], dim=1) if l2_normalized else self[m] for m in self.names], dim=1)
 
 
 def bipartite_edges(interactions: sp.spmatrix) -> tuple[torch.Tensor, torch.Tensor]:

@@ -41,19 +41,21 @@ def embedding_norms(batch_size: int, *tensors: torch.Tensor) -> torch.Tensor:
 
 class VBPR(EmbeddingRecommender):
     requires_features = True
+    content_input: torch.Tensor
 
     def __init__(self, dataset: InteractionDataset, config: dict[str, Any]) -> None:
         super().__init__(dataset, config)
         dim = int(config["embedding_dim"])
-        self.features = ModalityFeatures(dataset)
+        # the frozen features side by side, built once (not every step); not persistent: rebuilt from the data, never saved
+        self.register_buffer("content_input", ModalityFeatures(dataset).concatenated(), persistent=False)
         self.user_embedding = id_embedding(self.n_users, 2 * dim)
         self.item_embedding = id_embedding(self.n_items, dim)
-        self.content = nn.Linear(sum(self.features.dim(m) for m in self.features.names), dim)
+        self.content = nn.Linear(self.content_input.shape[1], dim)
         nn.init.xavier_normal_(self.content.weight)  # MMRec: xavier_normal_initialization, bias 0
         nn.init.zeros_(self.content.bias)
 
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        items = torch.cat([self.item_embedding, self.content(self.features.concatenated())], dim=1)
+        items = torch.cat([self.item_embedding, self.content(self.content_input)], dim=1)
         return self.user_embedding, items
 
     def losses(self, batch: BPRBatch) -> dict[str, torch.Tensor]:
