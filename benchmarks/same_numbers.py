@@ -12,10 +12,13 @@ relative difference of each history column and of each tensor is printed (a chan
 differ by float rounding only shows it there).
 
 `--runs BEFORE AFTER` compares two run directories already made instead (whole runs too long to
-make twice here, e.g. a grid run and the same run with a later revision), and prints their peak RSS.
+make twice here, e.g. a grid run and the same run with a later revision), and prints their peak RSS;
+`--csv OUT` writes a row per run (what its metrics.json says, and the verdict), for
+benchmarks/run_records.py to keep both records.
 
     PYTHONPATH=src python benchmarks/same_numbers.py \
-        --runs /work/runs/grid/sports/sgl/tau_0.2_ssl_weight_0.05/seed421 /work/runs/heap/sports/sgl/seed421
+        --runs /work/runs/grid/sports/sgl/tau_0.2_ssl_weight_0.05/seed421 /work/runs/heap/sports/sgl/seed421 \
+        --csv benchmarks/results/same_numbers_sports_sgl_heap_release.csv
 """
 
 from __future__ import annotations
@@ -86,6 +89,26 @@ def compare(before: Path, after: Path) -> bool:
     return not differing and not metric_diff and len(same) == len(both) > 0
 
 
+def run_row(run_dir: Path, side: str, same: bool) -> dict[str, object]:
+    """One compared run as its metrics.json and config.json record it."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    return {
+        "side": side,
+        "model": metrics["model"],
+        "dataset": metrics["dataset"],
+        "seed": metrics["seed"],
+        "code": metrics["git_commit"],
+        "overrides": " ".join(config["overrides"]),
+        "release_heap_each_epoch": config["trainer"].get("release_heap_each_epoch", False),
+        "epochs_run": metrics["epochs_run"],
+        "selected_epoch": metrics["selected_epoch"],
+        "peak_rss_mib": metrics["peak_rss_mb"],
+        "same_numbers": same,
+        "run_dir": str(run_dir),
+    }
+
+
 def train_and_compare(args: argparse.Namespace) -> bool:
     """One run at --baseline-ref, one with the working tree, in a scratch folder; compared."""
     with library_at(args.baseline_ref) as src, tempfile.TemporaryDirectory() as tmp:
@@ -104,10 +127,14 @@ def main() -> int:
     parser.add_argument("--model")
     parser.add_argument("--seed", type=int, default=421)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--csv", type=Path, help="with --runs: a row per run written here")
     args = parser.parse_args()
-    if args.runs is None and (args.data is None or args.model is None):
-        parser.error("--baseline-ref needs --data and --model")
+    if args.runs is None and (args.data is None or args.model is None or args.csv):
+        parser.error("--baseline-ref needs --data and --model, and writes no --csv")
     same = compare(*args.runs) if args.runs else train_and_compare(args)
+    if args.csv:
+        rows = [run_row(run_dir, side, same) for run_dir, side in zip(args.runs, ("before", "after"))]
+        pd.DataFrame(rows).to_csv(args.csv, index=False)
     print("same numbers" if same else "NUMBERS DIFFER")
     return 0 if same else 1
 

@@ -31,11 +31,10 @@ def read(record: str, name: str) -> Any:
 
 @cache
 def results_csvs() -> list[tuple[str, pd.DataFrame]]:
-    """(file name, table) of the per-seed CSV and every grid CSV, read once for all records."""
-    return [
-        (csv.name, pd.read_csv(csv))
-        for csv in [RESULTS / "baselines_per_seed.csv", *sorted(RESULTS.glob("grid_*.csv"))]
-    ]
+    """(file name, table) of the per-seed CSV, every grid CSV and every same_numbers.py --runs CSV,
+    read once for all records."""
+    csvs = [RESULTS / "baselines_per_seed.csv", *sorted(RESULTS.glob("grid_*.csv"))]
+    return [(csv.name, pd.read_csv(csv)) for csv in [*csvs, *sorted(RESULTS.glob("same_numbers_*.csv"))]]
 
 
 def rows_naming(record: str) -> list[tuple[str, pd.Series]]:
@@ -85,6 +84,9 @@ def test_every_results_row_naming_a_record_has_its_numbers(record: str) -> None:
             assert row["epoch"] == epoch and row["epochs_run"] == metrics["epochs_run"]
             for name in METRICS:
                 assert row[name] == pytest.approx(chosen["test"][name], rel=1e-12), (csv, name)
+        elif csv.startswith("same_numbers_"):  # what each compared run's records say
+            assert row["code"] == metrics["git_commit"] and row["peak_rss_mib"] == metrics["peak_rss_mb"]
+            assert (row["selected_epoch"], row["epochs_run"]) == (metrics["selected_epoch"], metrics["epochs_run"])
         else:  # grid CSVs are written with 5 decimals
             assert row[GRID_VAL] == pytest.approx(metrics["val"]["recall@20"], abs=5e-6)
             assert row[GRID_TEST] == pytest.approx(metrics["test"]["recall@20"], abs=5e-6)
