@@ -149,7 +149,10 @@ def test_end_to_end_second_run_and_kill(served_release: tuple[str, Path], tmp_pa
     write_config(work, config)
     finished_before = sorted((out / "runs").rglob("seed1/metrics.json"))
     before = _mtimes(finished_before)
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2"]
+    # n_layers_2 first: left to the scheduler, the 300-epoch job (7 s on synth) may run first and
+    # end before any other train job has finished, and then no kill mid-way happens
+    finishes_first = "results/quick/runs/synth/lightgcn/n_layers_2/seed1/metrics.json"
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--prioritize", finishes_first]
     log = tmp_path / "killed-run.log"
     with open(log, "w") as handle:
         proc = subprocess.Popen(
