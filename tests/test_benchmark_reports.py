@@ -14,6 +14,7 @@ from types import ModuleType
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 from scipy import stats
 
@@ -322,3 +323,33 @@ def test_every_estimate_in_job_costs_is_what_the_seed_script_computes_now() -> N
         fresh = seeded[key]
         assert (cost.epochs, cost.source) == (fresh.epochs, fresh.source), f"{key}: rerun seed_job_costs.py"
         assert cost.seconds_per_epoch == pytest.approx(fresh.seconds_per_epoch, abs=1e-3), key
+
+
+def fake_run(directory: Path, weight: float, peak: float, loss: float = 0.5) -> Path:
+    """A finished run directory as same_numbers.py reads it: history, metrics, config, model.pt."""
+    directory.mkdir(parents=True)
+    pd.DataFrame({"epoch": [0, 1], "loss_bpr": [0.7, loss], "time_recommender": [1.0, peak]}).to_csv(
+        directory / "history.csv", index=False
+    )
+    scores = {"recall@20": 0.1}
+    metrics = {"selected_epoch": 1, "val": scores, "test": scores, "test_groups": {}, "paper_protocol": {}}
+    metrics |= {"model": "sgl", "dataset": "sports", "seed": 421, "git_commit": "abc", "epochs_run": 2}
+    (directory / "metrics.json").write_text(json.dumps(metrics | {"peak_rss_mb": peak}))
+    config = {"overrides": ["tau=0.2"], "trainer": {"release_heap_each_epoch": True}}
+    (directory / "config.json").write_text(json.dumps(config))
+    torch.save({"user_embedding": torch.full((2, 3), weight)}, directory / "model.pt")
+    return directory
+
+
+def test_same_numbers_compares_made_runs_ignoring_times_and_peaks(tmp_path: Path) -> None:
+    same_numbers = benchmark_module("same_numbers")
+    before = fake_run(tmp_path / "before", weight=0.5, peak=3000.0)
+    after = fake_run(tmp_path / "after", weight=0.5, peak=2000.0)  # other times and peak RSS only
+    assert same_numbers.compare(before, after)
+    rows = [same_numbers.run_row(d, side, True) for d, side in ((before, "before"), (after, "after"))]
+    assert [(r["side"], r["peak_rss_mib"], r["overrides"]) for r in rows] == [
+        ("before", 3000.0, "tau=0.2"),
+        ("after", 2000.0, "tau=0.2"),
+    ]
+    assert not same_numbers.compare(before, fake_run(tmp_path / "weights", weight=0.25, peak=2000.0))
+    assert not same_numbers.compare(before, fake_run(tmp_path / "losses", weight=0.5, peak=2000.0, loss=0.4))
