@@ -6,8 +6,9 @@
 
 Per run: the process's peak RSS and the training loop's seconds per epoch (metrics.json's
 train_wall_time_s / epochs: phases, evaluation, checkpoint writes and the release itself, whose
-page faults land in the next epoch), and whether its history's losses and metrics equal the other
-arm's of the same round (the release moves memory, never a number). The last lines give the ratios
+page faults land in the next epoch), and whether its numbers equal the other arm's of the same
+round (`same_numbers.compare`: history, metrics and model.pt; the release moves memory, never a
+number). The last lines give the ratios
 off / on of the medians over rounds.
 """
 
@@ -19,24 +20,21 @@ from pathlib import Path
 
 import pandas as pd
 from baselines import run_one
+from same_numbers import compare
 
 ARMS = ("true", "false")
 
 
-def train(
-    data: Path, model: str, seed: int, settings: list[str], release: str, out: Path
-) -> tuple[dict[str, object], pd.DataFrame]:
-    """One `mmdiffbench train` run in a fresh process: its peak RSS and seconds per epoch; its history."""
+def train(data: Path, model: str, seed: int, settings: list[str], release: str, out: Path) -> dict[str, object]:
+    """One `mmdiffbench train` run in a fresh process: its peak RSS and seconds per epoch."""
     overrides = (*settings, f"release_heap_each_epoch={release}")
     metrics = run_one(data.parent, data.name, model, seed, out, threads=1, overrides=overrides)
-    history = pd.read_csv(out / "history.csv")
-    row: dict[str, object] = {
+    return {
         "release_heap_each_epoch": release,
         "peak_rss_mib": metrics["peak_rss_mb"],
         "epoch_s": metrics["train_wall_time_s"] / metrics["epochs_run"],
         "epochs": metrics["epochs_run"],
     }
-    return row, history.drop(columns=list(history.filter(like="time_").columns))
 
 
 def main() -> int:
@@ -52,12 +50,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         for round_ in range(args.rounds):
             arms = ARMS if round_ % 2 == 0 else ARMS[::-1]
-            runs = [
-                train(args.data, args.model, args.seed, args.settings, arm, Path(scratch) / f"{arm}{round_}")
-                for arm in arms
-            ]
-            same = runs[0][1].equals(runs[1][1])
-            for run, _ in runs:
+            folders = [Path(scratch) / f"{arm}{round_}" for arm in arms]
+            runs = [train(args.data, args.model, args.seed, args.settings, *pair) for pair in zip(arms, folders)]
+            same = compare(*folders)
+            for run in runs:
                 rows.append(
                     {"model": args.model, "dataset": args.data.name, "round": round_, **run, "same_numbers": same}
                 )

@@ -325,12 +325,12 @@ def test_every_estimate_in_job_costs_is_what_the_seed_script_computes_now() -> N
         assert cost.seconds_per_epoch == pytest.approx(fresh.seconds_per_epoch, abs=1e-3), key
 
 
-def fake_run(directory: Path, weight: float, peak: float, loss: float = 0.5) -> Path:
-    """A finished run directory as same_numbers.py reads it: history, metrics, config, model.pt."""
+def fake_run(directory: Path, weight: float, peak: float, loss: float = 0.5, recall: float = 0.1) -> Path:
+    """A finished run directory as same_numbers.py reads it: history (epoch 0 not evaluated, so its
+    metric cells are empty, as the trainer writes them), metrics, config, model.pt."""
     directory.mkdir(parents=True)
-    pd.DataFrame({"epoch": [0, 1], "loss_bpr": [0.7, loss], "time_recommender": [1.0, peak]}).to_csv(
-        directory / "history.csv", index=False
-    )
+    history = {"epoch": [0, 1], "loss_bpr": [0.7, loss], "time_recommender": [1.0, peak]}
+    pd.DataFrame(history | {"val_recall@20": [None, recall]}).to_csv(directory / "history.csv", index=False)
     scores = {"recall@20": 0.1}
     metrics = {"selected_epoch": 1, "val": scores, "test": scores, "test_groups": {}, "paper_protocol": {}}
     metrics |= {"model": "sgl", "dataset": "sports", "seed": 421, "git_commit": "abc", "epochs_run": 2}
@@ -353,3 +353,4 @@ def test_same_numbers_compares_made_runs_ignoring_times_and_peaks(tmp_path: Path
     ]
     assert not same_numbers.compare(before, fake_run(tmp_path / "weights", weight=0.25, peak=2000.0))
     assert not same_numbers.compare(before, fake_run(tmp_path / "losses", weight=0.5, peak=2000.0, loss=0.4))
+    assert not same_numbers.compare(before, fake_run(tmp_path / "metric", weight=0.5, peak=2000.0, recall=0.2))
