@@ -44,6 +44,8 @@ from common import add_dataset_source, dataset_from, library_at, phase_runner
 
 from mmdiffbench.eval import evaluate_model
 from mmdiffbench.models import MODELS
+from mmdiffbench.precision import native_bf16_cpu
+from mmdiffbench.train.runinfo import git_commit
 
 
 def timed(work: Callable[[], object], scale: float) -> tuple[float, float]:
@@ -99,6 +101,8 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
         steps_per_epoch=steps_full,
         peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         load=os.getloadavg()[0],
+        commit=git_commit(),  # 'unknown' for a baseline library copied out of git: alternating() names it
+        cpu_native_bf16=native_bf16_cpu(),
     )
     return row
 
@@ -128,7 +132,10 @@ def alternating(name: str, argv: list[str], args: argparse.Namespace, baseline: 
     rows = []
     for round_ in range(args.rounds):
         for arm, arm_argv, src in arms if round_ % 2 == 0 else arms[::-1]:
-            rows.append({"arm": arm, "round": round_, **child(name, arm_argv, src)})
+            row = {"arm": arm, "round": round_, **child(name, arm_argv, src)}
+            if src is not None:
+                row["commit"] = args.baseline_ref
+            rows.append(row)
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     return rows
 
