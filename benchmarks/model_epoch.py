@@ -61,6 +61,7 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
     dataset = dataset_from(args)
     started = time.perf_counter()
     config, runner = phase_runner(model_name, dataset, overrides=args.overrides)
+    dataset.release_features()  # as `mmdiffbench train` does once the model is built
     build_s = time.perf_counter() - started
     row: dict[str, object] = {"model": model_name, "dataset": dataset.name, "threads": args.threads}
     steps_run = steps_full = 0

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from mmdiffbench.data import InteractionDataset, make_synthetic, write_release
 
@@ -31,3 +33,13 @@ def release_dir(tmp_path: Path, synthetic: InteractionDataset) -> Path:
     directory = tmp_path / "synthetic"
     write_release(synthetic, directory)
     return directory
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """torch at one thread for the test (a one-thread CPU run is bit-identical for a seed; two threads
+    may sum in another order), restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -3,7 +3,6 @@ and learning on planted data."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +19,7 @@ from tests._resume import assert_resume_continues_exactly
 SMALL = ["hidden_dim=16", "svd_rank=6", "batch_size=32"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """These models are tiny: more threads only spin on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # these models are tiny: more threads only spin on a shared machine
 
 
 @pytest.fixture

@@ -3,9 +3,11 @@ raised trim threshold (`trim_threshold_mib`) are really active where CI runs (Li
 buffers leave RSS, or stay mapped for the next ones, and the trainer sets them and releases the
 free heap after every epoch (`release_heap_each_epoch`)."""
 
+import dataclasses
 import platform
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,22 @@ def test_the_trainer_returns_the_free_heap_once_after_every_epoch_unless_switche
         )
         train_run(synthetic, config, seed=1, out_dir=tmp_path / switch, device=torch.device("cpu"))
         assert len(calls) == expected, switch
+
+
+def test_a_run_handed_its_dataset_drops_the_feature_arrays_and_trains_the_same(
+    synthetic: InteractionDataset, tmp_path: Path, one_thread: None
+) -> None:
+    """`mmdiffbench train` passes `release_features`: once MGCN is built (it trains copies of the
+    tables) the dataset's arrays are unreferenced, hence freed, and the numbers do not change."""
+    config = resolve("mgcn", synthetic.name, "full", ["epochs=2", "patience=0"])
+    handed = dataclasses.replace(synthetic, features={m: a.copy() for m, a in synthetic.features.items()})
+    arrays = [weakref.ref(array) for array in handed.features.values()]
+    cpu = torch.device("cpu")
+    kept = train_run(synthetic, config, seed=1, out_dir=tmp_path / "kept", device=cpu)
+    released = train_run(handed, config, seed=1, out_dir=tmp_path / "released", device=cpu, release_features=True)
+    assert handed.features == {} and synthetic.features  # the caller that kept its dataset keeps its arrays
+    assert arrays and all(ref() is None for ref in arrays)
+    assert (released["val"], released["test"]) == (kept["val"], kept["test"])
+    weights = [torch.load(tmp_path / run / "model.pt", weights_only=True) for run in ("kept", "released")]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])

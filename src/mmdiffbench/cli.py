@@ -193,7 +193,15 @@ def _train_command(args: argparse.Namespace) -> int:
     provenance = {"data_dir": str(args.data.resolve()), "modalities": dataset.modalities, "overrides": args.overrides}
     try:
         metrics = train_run(
-            dataset, config, args.seed, args.out, device, args.resume, provenance, args.workflow_variant
+            dataset,
+            config,
+            args.seed,
+            args.out,
+            device,
+            args.resume,
+            provenance,
+            args.workflow_variant,
+            release_features=True,  # this process's only use of the dataset
         )
     except TrainingDiverged as err:
         print(f"error (training diverged): {err}", file=sys.stderr)

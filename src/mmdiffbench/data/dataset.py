@@ -55,6 +55,13 @@ class InteractionDataset:
             digest.update(np.ascontiguousarray(self.features[name]).tobytes())
         return digest.hexdigest()
 
+    def release_features(self) -> None:
+        """Drop the feature arrays (`features` and `modalities` read empty after it). A training
+        process calls it once the model is built: every model keeps what it uses of them (a view, or
+        a copy where it trains the tables), so the arrays would otherwise be held twice, 359 MiB for
+        Sports' 4096-d + 1024-d tables. Only for the dataset's sole user; never before a model is built."""
+        self.features.clear()
+
     def train_counts(self) -> np.ndarray:
         """Training interactions per user (the user-sparsity grouping key)."""
         return np.diff(self.train.indptr)

@@ -62,11 +62,14 @@ def train_run(
     resume: bool = False,
     provenance: dict[str, Any] | None = None,
     workflow_variant: str | None = None,
+    release_features: bool = False,
 ) -> dict[str, Any]:
     """Train, select, and write the run directory; returns the metrics.json content.
 
     `workflow_variant` is the workflow's name for the run (`lambda0_0.1`: a library variant plus
     overrides), recorded in config.json and metrics.json so that reports need not parse paths.
+    `release_features`: the caller hands the dataset over; its feature arrays are dropped once the
+    model is built (`InteractionDataset.release_features`), which changes no number.
     """
     out_dir = Path(out_dir)
     workflow_variant = workflow_variant or config.variant
@@ -85,6 +88,8 @@ def train_run(
         )
     seed_everything(seed)
     model = build_model(dataset, config, device)  # every setting checked before the folder is touched
+    if release_features:
+        dataset.release_features()
     if out_dir.exists() and not out_dir.is_dir():
         raise EnvironmentProblem(f"{out_dir}: exists and is not a folder")
     try:
