@@ -9,7 +9,9 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from mmdiffbench.models import MODELS
 from mmdiffbench.report.labels import model_label
 from mmdiffbench.report.paper import load_paper_table
 from tests.test_benchmark_reports import benchmark_module
@@ -20,10 +22,10 @@ BASELINES_HEADER = "| dataset | model | ours | paper DiffMM | ours vs DiffMM | p
 TIKTOK_HEADER = "| model | R@20 | N@20 | best-test-epoch R@20 | paper DiffMM R@20 | ours vs paper | TikTok setting |"
 
 
-def readme_rows(header: str) -> list[list[str]]:
-    """The cells of the README table that starts with `header`, one list per row."""
+def readme_rows(header: str, occurrence: int = 0) -> list[list[str]]:
+    """The cells of the README table that starts with `header` (its `occurrence`-th), one list per row."""
     lines = (ROOT / "benchmarks" / "README.md").read_text().splitlines()
-    start = lines.index(header) + 2  # the header and its |---| line
+    start = [i for i, line in enumerate(lines) if line == header][occurrence] + 2  # the header and its |---| line
     rows = []
     for line in lines[start:]:
         if not line.startswith("|"):
@@ -143,3 +145,28 @@ def test_every_contents_link_of_the_benchmarks_readme_reaches_a_heading() -> Non
     links = re.findall(r"\]\(#([^)]+)\)", text)
     assert len(links) >= 15
     assert [link for link in links if link not in headings] == []
+
+
+EPOCH_HEADER = (
+    "| model | s / epoch (est.) | of which | CPU-s / epoch | s / evaluation | peak RSS MiB | steps timed / per epoch |"
+)
+
+
+@pytest.mark.parametrize("dataset", ["tiktok", "sports"])
+def test_the_model_epoch_tables_of_the_benchmarks_readme_are_the_csvs(dataset: str) -> None:
+    """`model_epoch.py`'s tables (TikTok, then Sports' shapes: the first two with this header) are
+    model_epoch_<dataset>.csv, every model once, all of one commit."""
+    frame = pd.read_csv(RESULTS / f"model_epoch_{dataset}.csv").set_index("model")
+    assert frame["commit"].nunique() == 1 and frame["commit"].iloc[0] != "unknown"
+    rows = readme_rows(EPOCH_HEADER, occurrence=["tiktok", "sports"].index(dataset))
+    assert sorted(row[0] for row in rows) == sorted(frame.index) == sorted(MODELS)
+    for name, epoch, _phases, cpu, evaluation, peak, steps in rows:
+        measured = frame.loc[name]
+        expected = [
+            f"{measured.epoch_s:.2f}",
+            f"{measured.epoch_cpu_s:.2f}",
+            f"{measured.eval_s:.2f}",
+            f"{measured.peak_rss_mib:,.0f}",
+            f"{measured.steps_run} / {measured.steps_per_epoch}",
+        ]
+        assert [epoch, cpu, evaluation, peak, steps] == expected, name
