@@ -170,3 +170,19 @@ def test_the_model_epoch_tables_of_the_benchmarks_readme_are_the_csvs(dataset: s
             f"{measured.steps_run} / {measured.steps_per_epoch}",
         ]
         assert [epoch, cpu, evaluation, peak, steps] == expected, name
+
+
+def test_the_top_readme_speed_and_memory_line_is_the_model_epoch_csvs() -> None:
+    """The project README's `model_epoch.py` line: its commit, the TikTok epoch bound, the highest
+    Sports-shaped peak and its model, each read from the CSVs."""
+    readme = (ROOT / "README.md").read_text()
+    line = re.search(
+        r"At (\w+), idle: every TikTok\s+epoch under (\d+) s.*?\((\w+)'s ([\d,]+) MiB the highest\)", readme, re.DOTALL
+    )
+    assert line, "the model_epoch.py line of README.md"
+    tiktok, sports = (pd.read_csv(RESULTS / f"model_epoch_{name}.csv") for name in ("tiktok", "sports"))
+    assert all(commit.startswith(line.group(1)) for commit in (*tiktok["commit"], *sports["commit"]))
+    assert tiktok["epoch_s"].max() < int(line.group(2)) <= tiktok["epoch_s"].max() + 1
+    highest = sports.loc[sports["peak_rss_mib"].idxmax()]
+    assert (line.group(3), line.group(4)) == (model_label(highest["model"]), f"{highest['peak_rss_mib']:,.0f}")
+    assert highest["peak_rss_mib"] * 2**20 < 3e9
