@@ -8,8 +8,7 @@ Per run: the process's peak RSS and the training loop's seconds per epoch (metri
 train_wall_time_s / epochs: phases, evaluation, checkpoint writes and the release itself, whose
 page faults land in the next epoch), and whether its numbers equal the other arm's of the same
 round (`same_numbers.compare`: history, metrics and model.pt; the release moves memory, never a
-number). The last lines give the ratios
-off / on of the medians over rounds.
+number). The last lines give the ratios off / on of the medians over rounds.
 """
 
 from __future__ import annotations
