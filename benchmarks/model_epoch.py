@@ -6,7 +6,9 @@ each in its own child process (its own peak RSS). Not a test: run it by hand on 
     PYTHONPATH=src python benchmarks/model_epoch.py --synthetic-sports --threads 2 --models lightgcn diffrec \
         --max-steps 20 --out benchmarks/results/model_epoch_sports.csv
 
-Each model runs with its YAML defaults and the dataset's preset. `--max-steps N` stops every phase
+Each model runs with its YAML defaults and the dataset's preset; the dataset's feature arrays are
+dropped once it is built, as `mmdiffbench train` does (`InteractionDataset.release_features`). Each
+row names its `commit` (the working tree's HEAD: measure a committed tree). `--max-steps N` stops every phase
 after N steps (slow models on a small machine): the epoch time is then the measured time per step
 (after one untimed warm-up step) times the steps of a full epoch, plus the phases' once-per-epoch
 hooks timed once as they are, never scaled (`<phase>_before_s`: NCL's k-means, SGL's views, ...;
