@@ -169,7 +169,7 @@ def run_cells(args: argparse.Namespace, out: Path) -> pd.DataFrame:
                 "selected_epoch": metrics["selected_epoch"],
                 "epochs_run": metrics["epochs_run"],
                 f"test {CHOICE_METRIC} at that epoch (not used for the choice)": metrics["test"][CHOICE_METRIC],
-                "run_dir": str(run_dir),
+                "run_dir": str(run_dir.resolve()),  # a cell reusing an earlier run through a link names where it lives
                 **provenance(metrics),
             }
         )

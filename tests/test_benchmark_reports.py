@@ -5,6 +5,7 @@ grid.py chooses on validation and writes the choice into the preset; baselines.p
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import re
@@ -228,6 +229,24 @@ def test_baselines_collects_a_grid_cells_runs_where_they_were_made(
         (1, str(tmp_path / "grid/baby/ngcf/lr_1e-3/seed1")),
         (421, str(tmp_path / "grid/baby/ngcf/lr_1e-3/seed421")),
     ]  # seed 2 has no finished run there: left out
+
+
+def test_a_grid_cell_reusing_a_run_through_a_link_names_the_folder_it_links_to(tmp_path: Path) -> None:
+    """A finished run of a cell's setting made before the grid is linked in as that cell; the row names
+    the run's own folder, where run_records.py keeps its record."""
+    grid = benchmark_module("grid")
+    earlier = tmp_path / "base" / "sports" / "ngcf" / "seed1"
+    earlier.mkdir(parents=True)
+    scores = {"recall@20": 0.07}
+    metrics = {"val": scores, "test": scores, "selected_epoch": 4, "epochs_run": 9, "git_commit": "abc"}
+    (earlier / "metrics.json").write_text(json.dumps(metrics))
+    cell = tmp_path / "grid" / "sports" / "ngcf" / "lr_1e-3" / "seed1"
+    cell.parent.mkdir(parents=True)
+    cell.symlink_to(earlier)
+    args = argparse.Namespace(runs=tmp_path / "grid", dataset="sports", model="ngcf", seed=1, grid=["lr=1e-3"])
+    args.__dict__.update(data=tmp_path, threads=1, fixed=[])
+    table = grid.run_cells(args, tmp_path / "grid_ngcf_sports.csv")
+    assert table["run_dir"].tolist() == [str(earlier.resolve())]
 
 
 def test_grid_write_puts_the_validation_choice_into_the_preset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
