@@ -15,8 +15,8 @@ hooks timed once as they are, never scaled (`<phase>_before_s`: NCL's k-means, S
 `<after_name>_s`: DiffMM's rebuild); the CSV says so (`steps_run` < `steps_per_epoch`).
 
 `--set KEY=VALUE` overrides a model key. Before / after in one invocation: `--baseline-ref REV` (the
-library at git revision REV) and / or `--baseline-set KEY=VALUE` (other overrides) define a
-baseline, run alternately with the measured setting `--rounds` times per model (this machine's
+library at git revision REV), `--baseline-set KEY=VALUE` (other overrides) and / or
+`--baseline-keeps-features` (the dataset's feature arrays not released) define a baseline, run alternately with the measured setting `--rounds` times per model (this machine's
 speed drifts over minutes; `epoch_cpu_s`, the CPU time of all threads, moves less with the load
 than the wall time); the CSV then holds every run (`arm` = baseline / measured, `round`)
 and the medians and baseline / measured ratios are printed.
@@ -63,7 +63,8 @@ def measure(model_name: str, args: argparse.Namespace) -> dict[str, object]:
     dataset = dataset_from(args)
     started = time.perf_counter()
     config, runner = phase_runner(model_name, dataset, overrides=args.overrides)
-    dataset.release_features()  # as `mmdiffbench train` does once the model is built
+    if not args.keep_features:
+        dataset.release_features()  # as `mmdiffbench train` does once the model is built
     build_s = time.perf_counter() - started
     row: dict[str, object] = {"model": model_name, "dataset": dataset.name, "threads": args.threads}
     steps_run = steps_full = 0
@@ -128,9 +129,10 @@ def settings(overrides: list[str]) -> list[str]:
 
 def alternating(name: str, argv: list[str], args: argparse.Namespace, baseline: Path | None) -> list[dict[str, object]]:
     """`rounds` runs of the baseline and the measured setting, alternating which goes first."""
+    keep = ["--keep-features"] if args.baseline_keeps_features else []
     arms = [
         ("measured", argv + settings(args.overrides), None),
-        ("baseline", argv + settings(args.baseline_overrides), baseline),
+        ("baseline", argv + settings(args.baseline_overrides) + keep, baseline),
     ]
     rows = []
     for round_ in range(args.rounds):
@@ -165,6 +167,12 @@ def main() -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--baseline-ref", default=None, metavar="REV", help="baseline: the library at REV")
     parser.add_argument("--baseline-set", dest="baseline_overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--keep-features", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--baseline-keeps-features",
+        action="store_true",
+        help="baseline: the dataset's feature arrays kept, not released",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per arm (with a baseline)")
     parser.add_argument("--out", type=Path, default=None, help="CSV to write (default: print only)")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
@@ -175,7 +183,7 @@ def main() -> int:
     argv = ["--threads", str(args.threads)]
     argv += ["--synthetic-sports"] if args.synthetic_sports else ["--data", str(args.data)]
     argv += ["--max-steps", str(args.max_steps)] if args.max_steps else []
-    compared = args.baseline_ref is not None or bool(args.baseline_overrides)
+    compared = args.baseline_ref is not None or bool(args.baseline_overrides) or args.baseline_keeps_features
     rows: list[dict[str, object]] = []
     with library_at(args.baseline_ref) if args.baseline_ref else contextlib.nullcontext() as baseline:
         for name in args.models or sorted(MODELS):
