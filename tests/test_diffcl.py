@@ -326,12 +326,8 @@ def test_modalities_are_roles_taken_from_the_data() -> None:
         build(make_synthetic(n_users=40, n_items=30, n_clusters=3, modalities={"image": 6}, seed=1), [])
 
 
-def test_diffcl_learns_better_than_item_popularity(tmp_path: Path) -> None:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # seconds on one thread; minutes when two threads compete on a busy machine
+def test_diffcl_learns_better_than_item_popularity(tmp_path: Path, one_thread: None) -> None:
+    """One thread: seconds; minutes when two threads compete on a busy machine."""
     dataset = planted_dataset({"image": 16, "text": 8})
-    try:
-        recall = trained_recall(dataset, "diffcl", ["epochs=5", "batch_size=512", "denoiser_dims=[64]"], tmp_path)
-    finally:
-        torch.set_num_threads(threads)
+    recall = trained_recall(dataset, "diffcl", ["epochs=5", "batch_size=512", "denoiser_dims=[64]"], tmp_path)
     assert recall > 1.3 * popularity_recall(dataset), (recall, popularity_recall(dataset))

@@ -19,6 +19,7 @@ from mmdiffbench.data import InteractionDataset
 from mmdiffbench.memory import keep_freed_heap, map_large_buffers, release_free_memory
 from mmdiffbench.train import phases, train_run, trainer
 from mmdiffbench.train.run import build_model
+from tests._same_state import assert_same_state
 
 glibc_only = pytest.mark.skipif(
     not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only"
@@ -148,6 +149,4 @@ def test_a_run_handed_its_dataset_drops_the_feature_arrays_and_trains_the_same(
     assert handed.features == {} and synthetic.features  # the caller that kept its dataset keeps its arrays
     assert arrays and all(ref() is None for ref in arrays)
     assert (released["val"], released["test"]) == (kept["val"], kept["test"])
-    weights = [torch.load(tmp_path / run / "model.pt", weights_only=True) for run in ("kept", "released")]
-    assert weights[0].keys() == weights[1].keys()
-    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
+    assert_same_state(tmp_path / "kept", tmp_path / "released")

@@ -19,6 +19,7 @@ from mmdiffbench.config import resolve
 from mmdiffbench.data import InteractionDataset
 from mmdiffbench.train import train_run
 from mmdiffbench.train.phases import PhaseRunner
+from tests._same_state import assert_same_state
 
 SMALL = ["epochs=6", "eval_every=1", "patience=0", "embedding_dim=8", "batch_size=64", "lr=1e-2"]
 VOLATILE = {"train_wall_time_s", "process_wall_time_s", "peak_rss_mb"}
@@ -38,50 +39,28 @@ def _history(out: Path) -> pd.DataFrame:
     return frame[[c for c in frame.columns if not c.startswith("time_")]]
 
 
-def _same_state(a: Path, b: Path) -> None:
-    left, right = torch.load(a / "model.pt"), torch.load(b / "model.pt")
-    _same_tensors(left, right, "model.pt")
-
-
-def _same_tensors(left: object, right: object, where: str) -> None:
-    """Equal bits in every tensor of two (nested) states."""
-    if isinstance(left, dict) and isinstance(right, dict):
-        assert left.keys() == right.keys(), where
-        for key in left:
-            _same_tensors(left[key], right[key], f"{where}/{key}")
-    elif isinstance(left, torch.Tensor) and isinstance(right, torch.Tensor):
-        assert torch.equal(left, right), where
-    else:
-        assert left == right, where
-
-
 @pytest.mark.parametrize("model", ["mf_bpr", "lightgcn"])
 def test_same_seed_is_bit_identical(synthetic: InteractionDataset, tmp_path: Path, model: str) -> None:
     first = _run(synthetic, tmp_path / "a", model)
     second = _run(synthetic, tmp_path / "b", model)
     assert _stable(first) == _stable(second)
-    _same_state(tmp_path / "a", tmp_path / "b")
+    assert_same_state(tmp_path / "a", tmp_path / "b")
 
 
 @pytest.mark.parametrize("model", ["lightgcn", "diffmm"])
-def test_one_thread_runs_are_bit_identical(tmp_path: Path, model: str) -> None:
+def test_one_thread_runs_are_bit_identical(tmp_path: Path, model: str, one_thread: None) -> None:
     """The determinism statement of seeding.py and the README: one thread, same seed -> same bits."""
     from mmdiffbench.data import make_synthetic
 
     dataset = make_synthetic(n_users=80, n_items=60, modalities={"image": 8, "audio": 4}, seed=2)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        extra = ["denoiser_dims=[16]", "epochs=2"] if model == "diffmm" else []
-        runs = []
-        for name in ("a", "b"):
-            config = resolve(model, dataset.name, overrides=[*SMALL, *extra])
-            runs.append(train_run(dataset, config, seed=5, out_dir=tmp_path / name, device=torch.device("cpu")))
-    finally:
-        torch.set_num_threads(threads)
+    extra = ["denoiser_dims=[16]", "epochs=2"] if model == "diffmm" else []
+    runs = []
+    for name in ("a", "b"):
+        config = resolve(model, dataset.name, overrides=[*SMALL, *extra])
+        runs.append(train_run(dataset, config, seed=5, out_dir=tmp_path / name, device=torch.device("cpu")))
     assert _stable(runs[0]) == _stable(runs[1])
     pd.testing.assert_frame_equal(_history(tmp_path / "a"), _history(tmp_path / "b"))
-    _same_state(tmp_path / "a", tmp_path / "b")
+    assert_same_state(tmp_path / "a", tmp_path / "b")
 
 
 def test_run_directory_contract(synthetic: InteractionDataset, tmp_path: Path) -> None:
@@ -130,7 +109,7 @@ def test_resume_after_interruption_equals_uninterrupted(
     resumed = _run(synthetic, tmp_path / "resumed", resume=True)
     assert _stable(resumed) == _stable(full)
     pd.testing.assert_frame_equal(_history(tmp_path / "resumed"), _history(tmp_path / "full"))
-    _same_state(tmp_path / "resumed", tmp_path / "full")
+    assert_same_state(tmp_path / "resumed", tmp_path / "full")
 
 
 def test_resume_after_sigkill_via_cli(release_dir: Path, tmp_path: Path) -> None:
