@@ -18,6 +18,7 @@ from mmdiffbench.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, main
 from mmdiffbench.config import ConfigError, resolve
 from mmdiffbench.data import InteractionDataset, make_synthetic, write_release
 from mmdiffbench.environment import EnvironmentProblem
+from mmdiffbench.train import runinfo
 from mmdiffbench.train import trainer as trainer_module
 from mmdiffbench.train.checkpoint import load_tensors, save_torch, write_json
 from mmdiffbench.train.phases import PhaseRunner
@@ -109,6 +110,39 @@ def test_resume_refuses_another_seed_or_model(
     with pytest.raises(ConfigError, match="model_name: 'mf_bpr' in the run, 'lightgcn' now"):
         train_run(synthetic, config, 1, tmp_path, torch.device("cpu"), resume=True)
     assert _train(synthetic, tmp_path, ["epochs=4"], resume=True)["epochs_run"] == 4  # longer is allowed
+
+
+def test_metrics_list_each_process_and_a_resume_elsewhere_says_so(
+    synthetic: InteractionDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run resumed at another commit (or on another CPU) is still one run, but its later epochs were
+    computed by other code: metrics.json names who trained which epochs, and the log warns."""
+    straight = _train(synthetic, tmp_path / "straight")
+    assert [p["first_epoch"] for p in straight["processes"]] == [0]
+    assert straight["processes"][0]["git_commit"] == straight["git_commit"]
+    assert straight["processes"][0]["threads"] == torch.get_num_threads()
+
+    out = tmp_path / "resumed"
+    _interrupted_run(synthetic, out, monkeypatch)  # killed in epoch 2: epochs 0 and 1 are checkpointed
+    monkeypatch.setattr(runinfo, "git_commit", lambda: "f" * 40)
+    resumed = _train(synthetic, out, resume=True)
+    first, second = resumed["processes"]
+    assert (first["first_epoch"], second["first_epoch"]) == (0, 2)
+    assert first["git_commit"] == straight["git_commit"] and second["git_commit"] == "f" * 40
+    assert resumed["git_commit"] == "f" * 40  # the top-level commit is the last process's
+    log = (out / "train.log").read_text()
+    assert f"resumed by another process kind (git_commit {straight['git_commit']} -> {'f' * 40})" in log
+    assert "the epochs from 2 on" in log
+
+    # a checkpoint from before processes were recorded: its epochs are marked unrecorded
+    again = tmp_path / "old"
+    _interrupted_run(synthetic, again, monkeypatch)
+    state = load_tensors(again / "checkpoint.pt")
+    del state["processes"]
+    save_torch(state, again / "checkpoint.pt")
+    old = _train(synthetic, again, resume=True)
+    assert old["processes"][0] == {"first_epoch": 0, "git_commit": "unrecorded"}
+    assert old["processes"][1]["first_epoch"] == 2 and old["test"] == resumed["test"] == straight["test"]
 
 
 def _interrupted_run(
@@ -327,10 +361,11 @@ def test_checkpoints_every_n_epochs_resume_exactly(
     monkeypatch.setattr(PhaseRunner, "run_epoch", original)
     assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["epoch"] == 1
     resumed = _train(synthetic, tmp_path / "b", ["epochs=5", "checkpoint_every=2"], resume=True)
-    volatile = {"train_wall_time_s", "process_wall_time_s", "peak_rss_mb"}
+    volatile = {"train_wall_time_s", "process_wall_time_s", "peak_rss_mb", "processes"}
     assert {k: v for k, v in resumed.items() if k not in volatile} == {
         k: v for k, v in straight.items() if k not in volatile
     }
+    assert [p["first_epoch"] for p in resumed["processes"]] == [0, 2]  # the resume redid epoch 2
 
 
 def test_checkpoints_skip_the_last_epoch_unless_kept(

@@ -24,7 +24,7 @@ from mmdiffbench.models import get_model_class
 from mmdiffbench.models.base import Recommender
 from mmdiffbench.train.checkpoint import save_torch, write_json
 from mmdiffbench.train.rundir import check_resume, clear_results, run_lock
-from mmdiffbench.train.runinfo import git_commit, machine, peak_rss_mb, versions
+from mmdiffbench.train.runinfo import machine, peak_rss_mb, process_changes, process_record, versions
 from mmdiffbench.train.seeding import seed_everything
 from mmdiffbench.train.trainer import CHECKPOINT, Trainer
 
@@ -126,8 +126,18 @@ def _train_locked(
         clear_results(out_dir)  # a fresh run never leaves an earlier run's files beside its own
     logger = run_logger(out_dir)
     trainer = Trainer(model, dataset, config.trainer, seed, out_dir, logger)
+    process = process_record(0, record["device"])
     if resuming:
         trainer.load_checkpoint()
+        process["first_epoch"] = trainer.start_epoch
+        changes = process_changes(trainer.processes[-1], process)
+        if changes:
+            logger.warning(
+                "resumed by another process kind (%s): the epochs from %d on need not equal an uninterrupted "
+                "run's to the last bit; metrics.json lists each process",
+                "; ".join(changes),
+                trainer.start_epoch,
+            )
     else:
         logger.info(
             "training %s/%s on %s, seed %d, device %s (%s)",
@@ -138,6 +148,7 @@ def _train_locked(
             record["device"],
             ", ".join(f"{key} {value}" for key, value in machine().items()),
         )
+    trainer.processes.append(process)
     write_json(record, out_dir / "config.json")  # on resume: the same settings, `epochs` as now
     trainer.fit()
     if trainer.best_state is None:
@@ -172,7 +183,8 @@ def _train_locked(
         "threads": torch.get_num_threads(),
         "versions": versions(),
         "machine": machine(),
-        "git_commit": git_commit(),
+        "git_commit": process["git_commit"],  # of this, the last process: `processes` lists every one
+        "processes": trainer.processes,
         "data_verification": dataset.verification,
     }
     write_json(metrics, out_dir / "metrics.json")

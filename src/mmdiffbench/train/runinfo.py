@@ -1,4 +1,5 @@
-"""Provenance recorded in metrics.json: versions, machine, git commit, peak memory."""
+"""Provenance recorded in metrics.json: versions, machine, git commit, peak memory, and the processes
+that trained a resumed run."""
 
 from __future__ import annotations
 
@@ -52,3 +53,27 @@ def machine() -> dict[str, object]:
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_native_bf16": native_bf16_cpu(),
     }
+
+
+# A checkpoint written before runs listed their processes: who trained its epochs is not known.
+UNRECORDED_PROCESS: dict[str, object] = {"first_epoch": 0, "git_commit": "unrecorded"}
+
+
+def process_record(first_epoch: int, device: str) -> dict[str, object]:
+    """What one process of a run trained with, from `first_epoch` on. A resume on another CPU or at
+    another commit continues the run, but its later epochs need not equal an uninterrupted run's to
+    the last bit (other matrix kernels round differently), so metrics.json lists every process."""
+    return {
+        "first_epoch": first_epoch,
+        "git_commit": git_commit(),
+        "machine": machine(),
+        "threads": torch.get_num_threads(),
+        "device": device,
+        "torch": str(torch.__version__),  # a plain str: checkpoints load with weights_only
+    }
+
+
+def process_changes(before: dict[str, object], now: dict[str, object]) -> list[str]:
+    """What differs between the process that wrote a checkpoint and the one resuming it."""
+    keys = ("git_commit", "machine", "threads", "device", "torch")
+    return [f"{key} {before.get(key, 'unrecorded')} -> {now[key]}" for key in keys if before.get(key) != now[key]]

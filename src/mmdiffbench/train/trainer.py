@@ -34,6 +34,7 @@ from mmdiffbench.models.base import Recommender
 from mmdiffbench.progress import clock
 from mmdiffbench.train.checkpoint import load_tensors, save_torch, write_text
 from mmdiffbench.train.phases import PhaseRunner, TrainingDiverged
+from mmdiffbench.train.runinfo import UNRECORDED_PROCESS
 from mmdiffbench.train.seeding import capture_rng, restore_rng
 from mmdiffbench.train.stopping import Selection, patience_step
 
@@ -85,6 +86,8 @@ class Trainer:
         self.start_epoch = 0
         self.elapsed = 0.0
         self.stopped_early = False
+        # who trained which epochs (runinfo.process_record), carried through checkpoints: filled by the caller
+        self.processes: list[dict[str, Any]] = []
 
     # ---- checkpoints -------------------------------------------------------------------
     def _state(self, epoch: int) -> dict[str, Any]:
@@ -103,6 +106,7 @@ class Trainer:
             "bad_evals": self.bad_evals,
             "elapsed": self.elapsed,
             "stopped_early": self.stopped_early,
+            "processes": self.processes,
         }
 
     def load_checkpoint(self) -> bool:
@@ -118,6 +122,7 @@ class Trainer:
         self.best_state, self.history = state["best_state"], state["history"]
         self.bad_evals, self.elapsed = state["bad_evals"], state["elapsed"]
         self.stopped_early = state["stopped_early"]
+        self.processes = state.get("processes", [UNRECORDED_PROCESS])
         self.start_epoch = state["epoch"] + 1
         self.log.info("resumed from %s after epoch %d", path, state["epoch"])
         return True
