@@ -14,6 +14,11 @@ Cells run as separate jobs (one `--grid` value each, their own `--out`) join int
 A setting run again on more seeds (`--seed`: the finalists of a one-seed grid) makes the choice one
 among the settings run on the most seeds, on their mean validation score, as `mmdiffbench tune
 choose` does, where a cell missing a seed does not compete.
+
+A grid whose cells are not all in yet is kept with `--merge ... --pending`: the cells so far in
+`grid_<model>_<dataset>_pending.csv`, without a `chosen` column (an unfinished grid chooses nothing),
+so that finished runs are recorded (run_records.py) while the rest runs; the finished grid is merged
+from that CSV and the new cells' CSVs.
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ def with_choice(table: pd.DataFrame) -> pd.DataFrame:
 
 def merged(tables: list[pd.DataFrame], model: str, dataset: str) -> pd.DataFrame:
     """Grid CSVs of one model and dataset as one table (a cell run again: its last row), chosen anew."""
-    table = pd.concat(tables, ignore_index=True).drop(columns="chosen")
+    table = pd.concat(tables, ignore_index=True).drop(columns="chosen", errors="ignore")  # a pending CSV has none
     foreign = table[(table["model"] != model) | (table["dataset"] != dataset)]
     if not foreign.empty:
         raise SystemExit(
@@ -137,11 +142,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--write", action="store_true", help="write the chosen setting into the model's presets")
+    parser.add_argument("--pending", action="store_true", help="with --merge: cells of an unfinished grid, no choice")
     args = parser.parse_args()
+    if args.pending and (args.write or not args.merge):
+        parser.error("--pending keeps the cells merged so far: it needs --merge and chooses nothing to --write")
     args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"grid_{args.model}_{args.dataset}.csv"
+    out = args.out / f"grid_{args.model}_{args.dataset}{'_pending' * args.pending}.csv"
     if args.merge:
         table = merged([pd.read_csv(path) for path in args.merge], args.model, args.dataset)
+        if args.pending:
+            table = table.drop(columns="chosen")
         table.to_csv(out, index=False, float_format="%.5f")
     else:
         table = run_cells(args, out)

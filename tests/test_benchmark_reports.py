@@ -189,6 +189,32 @@ def test_grid_cells_run_apart_merge_into_one_choice_made_on_validation() -> None
         grid.merged([cell("lr=5e-4", 0.05, 0.05), cell("lr=5e-4", 0.05, 0.05, dataset="tiktok")], "diffrec", "baby")
 
 
+def test_an_unfinished_grid_is_kept_pending_without_a_choice_and_merged_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grid = benchmark_module("grid")
+    base = {"model": "ngcf", "dataset": "sports", "seed": 421, "fixed": "", "test recall@20 at that epoch": 0.05}
+    for name, setting, val in (("a", "lr=5e-4", 0.081), ("b", "lr=1e-3", 0.079), ("c", "lr=5e-3", 0.065)):
+        pd.DataFrame([base | {"setting": setting, grid.VAL: val, "chosen": True}]).to_csv(tmp_path / f"{name}.csv", index=False)
+    argv = ["grid.py", "--model", "ngcf", "--dataset", "sports", "--out", str(tmp_path / "out"), "--merge"]
+    monkeypatch.setattr(sys, "argv", [*argv, str(tmp_path / "b.csv"), str(tmp_path / "c.csv"), "--pending"])
+    grid.main()
+    pending = pd.read_csv(tmp_path / "out" / "grid_ngcf_sports_pending.csv")
+    assert "chosen" not in pending.columns and pending["setting"].tolist() == ["lr=1e-3", "lr=5e-3"]
+    assert not (tmp_path / "out" / "grid_ngcf_sports.csv").exists()
+    monkeypatch.setattr(sys, "argv", [*argv, str(tmp_path / "b.csv"), "--pending", "--write"])
+    with pytest.raises(SystemExit) as refused:  # nothing chosen, nothing to write into the presets
+        grid.main()
+    assert refused.value.code == 2
+    # the finished grid: the pending CSV and the last cell's, chosen anew over all three
+    monkeypatch.setattr(
+        sys, "argv", [*argv, str(tmp_path / "out" / "grid_ngcf_sports_pending.csv"), str(tmp_path / "a.csv")]
+    )
+    grid.main()
+    done = pd.read_csv(tmp_path / "out" / "grid_ngcf_sports.csv")
+    assert done.loc[done["chosen"], "setting"].tolist() == ["lr=5e-4"] and len(done) == 3
+
+
 def test_finalists_run_on_more_seeds_are_chosen_on_their_mean_validation_score() -> None:
     grid = benchmark_module("grid")
     runs = [("lr=5e-4", 421, 0.0725), ("lr=5e-4", 1, 0.0506), ("lr=5e-4", 2, 0.0501), ("lr=5e-3", 421, 0.0800)]
