@@ -69,11 +69,12 @@ def process_record(first_epoch: int, device: str) -> dict[str, object]:
         "machine": machine(),
         "threads": torch.get_num_threads(),
         "device": device,
+        "gpu": torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else None,
         "torch": str(torch.__version__),  # a plain str: checkpoints load with weights_only
     }
 
 
 def process_changes(before: dict[str, object], now: dict[str, object]) -> list[str]:
     """What differs between the process that wrote a checkpoint and the one resuming it."""
-    keys = ("git_commit", "machine", "threads", "device", "torch")
+    keys = ("git_commit", "machine", "threads", "device", "gpu", "torch")
     return [f"{key} {before.get(key, 'unrecorded')} -> {now[key]}" for key in keys if before.get(key) != now[key]]
