@@ -195,7 +195,9 @@ def test_an_unfinished_grid_is_kept_pending_without_a_choice_and_merged_later(
     grid = benchmark_module("grid")
     base = {"model": "ngcf", "dataset": "sports", "seed": 421, "fixed": "", "test recall@20 at that epoch": 0.05}
     for name, setting, val in (("a", "lr=5e-4", 0.081), ("b", "lr=1e-3", 0.079), ("c", "lr=5e-3", 0.065)):
-        pd.DataFrame([base | {"setting": setting, grid.VAL: val, "chosen": True}]).to_csv(tmp_path / f"{name}.csv", index=False)
+        pd.DataFrame([base | {"setting": setting, grid.VAL: val, "chosen": True}]).to_csv(
+            tmp_path / f"{name}.csv", index=False
+        )
     argv = ["grid.py", "--model", "ngcf", "--dataset", "sports", "--out", str(tmp_path / "out"), "--merge"]
     monkeypatch.setattr(sys, "argv", [*argv, str(tmp_path / "b.csv"), str(tmp_path / "c.csv"), "--pending"])
     grid.main()
