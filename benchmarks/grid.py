@@ -115,6 +115,13 @@ def preset_comments(table: pd.DataFrame, csv: Path) -> list[str]:
     return [head, *(f"{MARKER}: {line}" for line in lines)]
 
 
+def tuned_here(model: str, dataset: str) -> bool:
+    """Whether the model's YAML presets cite its validation grid on `dataset` (whose choice the preset
+    holds, tests/test_benchmark_reports.py checks): its rows there run at a setting tuned there."""
+    path = model_yaml(model)
+    return path.is_file() and f"benchmarks/results/grid_{model}_{dataset}.csv" in path.read_text()
+
+
 def write_preset(table: pd.DataFrame, model: str, dataset: str, csv: Path) -> Path:
     """The chosen cell's setting into `presets.<dataset>` of the model's YAML."""
     chosen = table[table["chosen"]].iloc[0]

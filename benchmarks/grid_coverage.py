@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from grid import VAL, setting_scores
-from recall_figure import tuned_here
+from grid import VAL, setting_scores, tuned_here
 from run_csvs import RESULTS
 
 from mmdiffbench.config import declaration

@@ -18,10 +18,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 from baselines import PAPER_TABLES, printed_cells
+from grid import tuned_here
 from run_csvs import RESULTS, add_run_csv_args, diffmm_rows
 
 from mmdiffbench.report.labels import model_label
-from mmdiffbench.tuning.presets import model_yaml
 
 METRIC = "recall@20"
 DATASET_LABELS = {"tiktok": "TikTok", "baby": "Baby", "sports": "Sports"}
@@ -56,13 +56,6 @@ def paper_cells(dataset: str = "tiktok") -> dict[str, dict[str, float]]:
         if dataset in printed.index.get_level_values("dataset_key"):
             cells[paper] = printed.xs(dataset, level="dataset_key").to_dict()
     return cells
-
-
-def tuned_here(model: str, dataset: str) -> bool:
-    """Whether the model's YAML presets cite its validation grid on `dataset` (whose choice the preset
-    holds, tests/test_benchmark_reports.py checks): its rows there run at a setting tuned there."""
-    path = model_yaml(model)
-    return path.is_file() and f"benchmarks/results/grid_{model}_{dataset}.csv" in path.read_text()
 
 
 def draw(values: pd.DataFrame, paper: dict[str, dict[str, float]], out: Path, dataset: str = "tiktok") -> None:
