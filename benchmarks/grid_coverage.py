@@ -4,7 +4,7 @@ sweep, the settings run (`results/grid_<model>_<dataset>.csv`, or `..._pending.c
 are missing), and whether the choice is in the model's presets. One table instead of sixty preset
 comments; not a test.
 
-    python benchmarks/grid_coverage.py --data ../shared/datasets   # -> results/grid_coverage.csv
+    python benchmarks/grid_coverage.py --data ../shared/datasets   # -> results/coverage_of_validation_grids.csv
 
 Status, first that applies:
 - `chosen`: the model's YAML `presets.<dataset>` cites the grid's CSV (whose choice it holds:
@@ -95,7 +95,7 @@ def markdown(table: pd.DataFrame) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
-    parser.add_argument("--out", type=Path, default=RESULTS / "grid_coverage.csv")
+    parser.add_argument("--out", type=Path, default=RESULTS / "coverage_of_validation_grids.csv")
     args = parser.parse_args()
     table = coverage(args.data)
     table.to_csv(args.out, index=False)
