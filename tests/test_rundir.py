@@ -145,6 +145,15 @@ def test_metrics_list_each_process_and_a_resume_elsewhere_says_so(
     assert old["processes"][1]["first_epoch"] == 2 and old["test"] == resumed["test"] == straight["test"]
 
 
+def test_cpu_model_names_the_first_cpus_family_model_and_stepping(tmp_path: Path) -> None:
+    block = "processor\t: {}\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: {}\nmodel name\t: Intel(R) Xeon(R) Processor\nstepping\t: 1\n"
+    (tmp_path / "cpuinfo").write_text(block.format(0, 143) + "\n" + block.format(1, 167) + "\n")
+    assert runinfo.cpu_model(tmp_path / "cpuinfo") == "GenuineIntel family 6 model 143 stepping 1"
+    assert runinfo.cpu_model(tmp_path / "absent") is None
+    (tmp_path / "arm").write_text("processor\t: 0\nBogoMIPS\t: 50.00\n")
+    assert runinfo.cpu_model(tmp_path / "arm") is None  # no x86 fields: nothing made up
+
+
 def _interrupted_run(
     dataset: InteractionDataset,
     out: Path,

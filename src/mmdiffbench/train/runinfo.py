@@ -47,11 +47,29 @@ def versions() -> dict[str, str]:
     }
 
 
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """Vendor, family, model and stepping of the first CPU (Linux), which name its microarchitecture where
+    the model name does not (a VM's "Intel(R) Xeon(R) Processor"): two AVX-512 machines of other models
+    can pick other matrix kernels, whose float32 sums round differently."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in text.split("\n\n", 1)[0].splitlines() if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    keys = ("vendor_id", "cpu family", "model", "stepping")
+    if not all(key in fields for key in keys):
+        return None
+    return "{} family {} model {} stepping {}".format(*(fields[key] for key in keys))
+
+
 def machine() -> dict[str, object]:
-    """What decides a run's speed and its `cpu` bfloat16 switches (mmdiffbench.precision)."""
+    """What decides a run's speed, its `cpu` bfloat16 switches (mmdiffbench.precision) and the rounding
+    of its CPU kernels."""
     return {
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_native_bf16": native_bf16_cpu(),
+        "cpu_model": cpu_model(),
     }
 
 
