@@ -18,7 +18,7 @@ choose` does, where a cell missing a seed does not compete.
 A grid whose cells are not all in yet is kept with `--merge ... --pending`: the cells so far in
 `grid_<model>_<dataset>_pending.csv`, without a `chosen` column (an unfinished grid chooses nothing),
 so that finished runs are recorded (run_records.py) while the rest runs; the finished grid is merged
-from that CSV and the new cells' CSVs.
+from that CSV and the new cells' CSVs, and the pending CSV deleted.
 """
 
 from __future__ import annotations
