@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from grid import VAL, setting_scores, tuned_here
+from grid import setting_scores, tuned_here
 from run_csvs import RESULTS
 
 from mmdiffbench.config import declaration
@@ -57,7 +57,7 @@ def coverage_row(model: str, dataset: str, sweep_cells: int, data: Path) -> dict
     if not tuned_here(model, dataset):
         return row | {"status": "made, not written"}
     setting = table.loc[table["chosen"], "setting"].iloc[0]
-    mean, seeds = table.loc[table["chosen"], VAL].mean(), int(table["chosen"].sum())
+    mean, seeds = scores.loc[setting, "mean"], int(scores.loc[setting, "seeds"])
     return row | {"status": "chosen", "choice": f"{setting} ({mean:.4f}, {seeds} seed{'s' * (seeds > 1)})"}
 
 
