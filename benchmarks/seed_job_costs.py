@@ -71,9 +71,8 @@ def seeded_rows() -> list[JobCost]:
         for model, row in per_epoch.iterrows():
             if str(model) in recorded:
                 seconds, n_records = recorded[str(model)]
-                seconds_source = (
-                    f"median epoch + evaluation of {n_records} run records in results/runs/ on {dataset} (x threads)"
-                )
+                records = f"{n_records} run record{'s' if n_records > 1 else ''}"
+                seconds_source = f"median epoch + evaluation of {records} in results/runs/ on {dataset} (x threads)"
             else:
                 seconds = (row["epoch_s"] + row["eval_s"]) * row["threads"]
                 seconds_source = (
