@@ -55,8 +55,8 @@ def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
         text = cpuinfo.read_text()
     except OSError:
         return None
-    fields = dict(line.split(":", 1) for line in text.split("\n\n", 1)[0].splitlines() if ":" in line)
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    first_cpu = [line.split(":", 1) for line in text.split("\n\n", 1)[0].splitlines() if ":" in line]
+    fields = {key.strip(): value.strip() for key, value in first_cpu}
     keys = ("vendor_id", "cpu family", "model", "stepping")
     if not all(key in fields for key in keys):
         return None
