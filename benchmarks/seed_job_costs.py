@@ -20,6 +20,7 @@ Refresh it from finished jobs with `python -m mmdiffbench.cost_refresh results/<
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 from pathlib import Path
@@ -92,6 +93,9 @@ def seeded_rows() -> list[JobCost]:
 
 def main() -> None:
     """Replace the file's estimates; rows measured from workflow jobs (`cost_refresh`) are kept."""
+    argparse.ArgumentParser(
+        description="Seed src/mmdiffbench/job_costs.csv from per-epoch benchmarks; rows measured from jobs are kept."
+    ).parse_args()
     kept = {key: cost for key, cost in read_costs().items() if not cost.source.startswith(ESTIMATE)}
     seeded = [cost for cost in seeded_rows() if (cost.model, cost.size, cost.device) not in kept]
     print(f"wrote {write_costs([*seeded, *kept.values()])} (kept {len(kept)} measured rows)")
