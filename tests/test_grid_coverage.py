@@ -39,8 +39,9 @@ def test_statuses_follow_the_files(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert coverage.coverage_row("vbpr", "baby", 7, tmp_path)["status"] == "no features here"
     assert coverage.coverage_row("ngcf", "baby", 6, tmp_path)["status"] == "not made"
     chosen = [r | {"chosen": r["setting"] == "lr=5e-4"} for r in rows]
-    pd.DataFrame(chosen).to_csv(tmp_path / "grid_ngcf_sports.csv", index=False)
-    assert coverage.coverage_row("ngcf", "sports", 6, tmp_path)["status"] == "made, not written"  # no preset cites it
+    pd.DataFrame([r | {"dataset": "clothing"} for r in chosen]).to_csv(tmp_path / "grid_ngcf_clothing.csv", index=False)
+    unwritten = coverage.coverage_row("ngcf", "clothing", 6, tmp_path)  # ngcf.yaml has no clothing preset
+    assert unwritten["status"] == "made, not written"
     pd.DataFrame([r | {"dataset": "baby"} for r in chosen]).to_csv(tmp_path / "grid_ngcf_baby.csv", index=False)
     made = coverage.coverage_row("ngcf", "baby", 6, tmp_path)  # ngcf.yaml's baby preset cites grid_ngcf_baby.csv
     assert (made["status"], made["choice"]) == ("chosen", "lr=5e-4 (0.0800, 3 seeds)")
